@@ -1,0 +1,108 @@
+//! Engine configuration: the JavaScript `RuntimeConfig` and the limits
+//! derived from it once, at engine creation.
+
+use std::time::Duration;
+
+use napi_derive::napi;
+
+use crate::error::WasmError;
+
+/// Size of one WebAssembly page in bytes.
+pub const WASM_PAGE_SIZE: u32 = 65_536;
+
+/// Default cap on a memory's size, in pages (256 MiB).
+pub const DEFAULT_MAX_MEMORY_PAGES: u32 = 4096;
+
+/// Largest page count a 32-bit memory can reach (4 GiB).
+const MAX_WASM32_PAGES: u32 = 65_536;
+
+/// Elements a table may grow to; Freenet uses the same cap.
+pub(crate) const MAX_TABLE_ELEMENTS: usize = 10_000;
+
+/// Tuning of an engine. Every field is optional; see the TypeScript
+/// documentation of `RuntimeConfig` for the defaults.
+#[napi(object)]
+#[derive(Debug, Default, Clone)]
+pub struct RuntimeConfig {
+    pub max_execution_seconds: Option<f64>,
+    pub cpu_cycles_per_second: Option<f64>,
+    pub safety_margin: Option<f64>,
+    pub enable_metering: Option<bool>,
+    pub max_memory_pages: Option<f64>,
+    pub module_cache_capacity: Option<f64>,
+}
+
+/// The limits an engine enforces, resolved from a [`RuntimeConfig`].
+#[derive(Debug, Clone)]
+pub(crate) struct Limits {
+    /// Wall-clock budget of one guest entry.
+    pub deadline: Duration,
+    /// Fuel given to a store at each instance creation, when metering is on.
+    pub fuel: Option<u64>,
+    /// Cap on each linear memory, in pages.
+    pub max_memory_pages: u32,
+    /// Compiled modules kept by content hash; 0 turns the cache off.
+    pub module_cache_capacity: usize,
+}
+
+impl Limits {
+    /// Validates `config` and fills in the defaults.
+    ///
+    /// A safety margin outside `[0, 1]` falls back to 0.2, as Freenet does;
+    /// every other out-of-range value is refused.
+    pub(crate) fn resolve(config: &RuntimeConfig) -> Result<Limits, WasmError> {
+        let seconds = positive(config.max_execution_seconds, 5.0, "maxExecutionSeconds")?;
+        let cycles = positive(config.cpu_cycles_per_second, 3e9, "cpuCyclesPerSecond")?;
+        let margin = match config.safety_margin {
+            Some(m) if (0.0..=1.0).contains(&m) => m,
+            _ => 0.2,
+        };
+        let deadline = Duration::try_from_secs_f64(seconds).map_err(|_| {
+            WasmError::Other(format!("maxExecutionSeconds {seconds} is not a representable duration"))
+        })?;
+        // The product is finite and positive; `as` saturates at u64::MAX.
+        let fuel = config
+            .enable_metering
+            .unwrap_or(false)
+            .then(|| (seconds * cycles * (1.0 + margin)) as u64);
+        let max_memory_pages = whole(
+            config.max_memory_pages,
+            DEFAULT_MAX_MEMORY_PAGES,
+            MAX_WASM32_PAGES,
+            "maxMemoryPages",
+        )?;
+        let module_cache_capacity =
+            whole(config.module_cache_capacity, 1024, u32::MAX, "moduleCacheCapacity")? as usize;
+        Ok(Limits {
+            deadline,
+            fuel,
+            max_memory_pages,
+            module_cache_capacity,
+        })
+    }
+
+    /// The memory cap in bytes.
+    pub(crate) fn max_memory_bytes(&self) -> usize {
+        self.max_memory_pages as usize * WASM_PAGE_SIZE as usize
+    }
+}
+
+fn positive(value: Option<f64>, default: f64, name: &str) -> Result<f64, WasmError> {
+    match value {
+        None => Ok(default),
+        Some(v) if v.is_finite() && v > 0.0 => Ok(v),
+        Some(v) => Err(WasmError::Other(format!(
+            "{name} must be a finite number above 0, got {v}"
+        ))),
+    }
+}
+
+fn whole(value: Option<f64>, default: u32, max: u32, name: &str) -> Result<u32, WasmError> {
+    match value {
+        None => Ok(default),
+        Some(v) if v.fract() == 0.0 && (0.0..=f64::from(max)).contains(&v) => Ok(v as u32),
+        Some(v) => Err(WasmError::Other(format!(
+            "{name} must be an integer in [0, {max}], got {v}"
+        ))),
+    }
+}

@@ -1,0 +1,85 @@
+//! Wall-clock deadlines for running guests.
+//!
+//! One native thread advances the epoch of every live wasmtime engine every
+//! [`TICK`]. Each store arms a deadline before every guest entry and checks it
+//! in wasmtime's epoch callback, so a guest in an endless loop is stopped at
+//! its next loop header or function entry, whichever thread it runs on.
+//! A JavaScript timer could not do this: a synchronous call blocks the event
+//! loop that would run it.
+
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use wasmtime::{EngineWeak, UpdateDeadline};
+
+use crate::error::Interrupt;
+
+/// How often the epoch advances: the precision of every deadline.
+pub(crate) const TICK: Duration = Duration::from_millis(5);
+
+/// Engines whose epoch the ticker advances; dropped engines are pruned.
+fn registry() -> &'static Mutex<Vec<EngineWeak>> {
+    static ENGINES: OnceLock<Mutex<Vec<EngineWeak>>> = OnceLock::new();
+    ENGINES.get_or_init(|| {
+        // A detached thread: it holds no JavaScript handle, so it never keeps
+        // the event loop (or the process) alive.
+        std::thread::Builder::new()
+            .name("wasm-engine-epoch".into())
+            .spawn(tick_forever)
+            .map_err(|err| eprintln!("wasm-engine: cannot start the epoch thread: {err}"))
+            .ok();
+        Mutex::new(Vec::new())
+    })
+}
+
+fn tick_forever() {
+    loop {
+        std::thread::sleep(TICK);
+        let mut engines = match registry().lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        engines.retain(|weak| match weak.upgrade() {
+            Some(engine) => {
+                engine.increment_epoch();
+                true
+            }
+            None => false,
+        });
+    }
+}
+
+/// Starts advancing `engine`'s epoch; stops by itself when the engine drops.
+pub(crate) fn watch(engine: &wasmtime::Engine) {
+    let mut engines = match registry().lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    engines.push(engine.weak());
+}
+
+/// The deadline of the guest entry in progress on one store.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Deadline {
+    at: Instant,
+}
+
+impl Deadline {
+    /// A deadline `budget` from now.
+    pub(crate) fn after(budget: Duration) -> Deadline {
+        let now = Instant::now();
+        Deadline {
+            at: now.checked_add(budget).unwrap_or(now + Duration::from_secs(86_400 * 365)),
+        }
+    }
+
+    /// What the epoch callback does at a tick: stop the guest once the
+    /// deadline has passed, otherwise look again at the next tick.
+    pub(crate) fn check(&self) -> wasmtime::Result<UpdateDeadline> {
+        if Instant::now() >= self.at {
+            Err(wasmtime::Error::new(Interrupt::Timeout))
+        } else {
+            Ok(UpdateDeadline::Continue(1))
+        }
+    }
+}

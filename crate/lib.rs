@@ -1,0 +1,27 @@
+//! Native core of the `wasm-engine` Node.js package: Freenet's `WasmEngine`
+//! on wasmtime, with fuel metering, memory caps and wall-clock deadlines.
+//!
+//! The TypeScript layer (`index.ts`, `lib/`) is the public API; this crate
+//! exposes the small native surface it stands on.
+
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod backend;
+mod config;
+mod deadline;
+mod engine;
+mod error;
+mod instance;
+mod memory;
+mod module;
+mod store;
+
+use napi_derive::napi;
+
+/// Default cap on a linear memory, in 64 KiB pages (256 MiB).
+#[napi]
+pub const DEFAULT_MAX_MEMORY_PAGES: u32 = config::DEFAULT_MAX_MEMORY_PAGES;
+
+/// Size of one WebAssembly page in bytes.
+#[napi]
+pub const WASM_PAGE_SIZE: u32 = config::WASM_PAGE_SIZE;

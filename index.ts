@@ -1,0 +1,258 @@
+/**
+ * wasm-engine: run untrusted WebAssembly from Node.js on wasmtime, with fuel
+ * metering, hard memory caps, wall-clock deadlines and typed errors.
+ *
+ * This is the thin TypeScript layer over the native addon: it validates
+ * arguments, applies documented defaults and turns native failures into the
+ * `WasmError` classes.
+ */
+import { toBytes, toI64, toInteger, toName, toU32 } from './lib/args'
+import { fromNative } from './lib/errors'
+import { native, type NativeEngine } from './lib/native'
+
+export * from './lib/errors'
+
+/** A compiled module; opaque. Usable by the engine that compiled it. */
+export const Module = native.Module
+/** A compiled module; opaque. Usable by the engine that compiled it. */
+export type Module = InstanceType<typeof native.Module>
+
+/** An opaque handle to one live instance of one engine; `id` is the id it was created with. */
+export const InstanceHandle = native.InstanceHandle
+/** An opaque handle to one live instance of one engine; `id` is the id it was created with. */
+export type InstanceHandle = InstanceType<typeof native.InstanceHandle>
+
+/** Default cap on each linear memory, in 64 KiB pages: 4096 pages, 256 MiB. */
+export const DEFAULT_MAX_MEMORY_PAGES = native.DEFAULT_MAX_MEMORY_PAGES as 4096
+/** Size of one WebAssembly page in bytes. */
+export const WASM_PAGE_SIZE = native.WASM_PAGE_SIZE as 65536
+
+/** Limits and tuning of an engine; every field is optional. */
+export interface RuntimeConfig {
+  /** Wall-clock budget of each guest entry, in seconds (default 5); also scales the fuel budget. */
+  maxExecutionSeconds?: number
+  /** Fuel per second of budget when metering (default 3e9). */
+  cpuCyclesPerSecond?: number
+  /** Extra fuel as a fraction of the budget (default 0.2); a value outside [0, 1] falls back to 0.2. */
+  safetyMargin?: number
+  /** Count fuel and stop guests that use it up with `OutOfGasError` (default false). */
+  enableMetering?: boolean
+  /** Cap on each linear memory in pages (default {@link DEFAULT_MAX_MEMORY_PAGES}, at most 65536). */
+  maxMemoryPages?: number
+  /** Compiled modules kept by content hash for reuse (default 1024; 0 turns the cache off). */
+  moduleCacheCapacity?: number
+}
+
+/** Options that shape the host side of an engine. */
+export interface EngineOptions {
+  /** A memory shared with the host; `true` is refused with a `WasmError`, as Freenet refuses it. */
+  hostMem?: boolean
+}
+
+/** Size of an instance's exported memory. */
+export interface MemoryInfo {
+  /** Bytes of the exported `memory`, read live (it changes when the guest grows it). */
+  size: number
+}
+
+const CONFIG_NUMBERS = [
+  'maxExecutionSeconds',
+  'cpuCyclesPerSecond',
+  'safetyMargin',
+  'maxMemoryPages',
+  'moduleCacheCapacity',
+] as const
+
+function checkConfig(config: RuntimeConfig): RuntimeConfig {
+  if (typeof config !== 'object' || config === null) {
+    throw new TypeError('config must be an object')
+  }
+  for (const key of CONFIG_NUMBERS) {
+    const value = config[key]
+    if (value !== undefined && typeof value !== 'number') {
+      throw new TypeError(`config.${key} must be a number, got ${typeof value}`)
+    }
+  }
+  if (config.enableMetering !== undefined && typeof config.enableMetering !== 'boolean') {
+    throw new TypeError(`config.enableMetering must be a boolean, got ${typeof config.enableMetering}`)
+  }
+  return config
+}
+
+/**
+ * One Freenet-style engine: a store family with its instances, the limits
+ * they run under and the fuel they share.
+ *
+ * Operations are synchronous and run on the calling thread. Each guest entry
+ * (start function, `__frnt_set_id`, `initiateBuffer`, `callVoid`, `call3i64`)
+ * is stopped with `TimeoutError` once it runs past `maxExecutionSeconds`.
+ * Release native resources with {@link WasmEngine.close} (or `using`); an
+ * engine that is garbage-collected releases them too, later.
+ */
+export class WasmEngine {
+  readonly #native: NativeEngine
+
+  /** Creates an engine; throws `OtherError` for an invalid config or `hostMem: true`. */
+  constructor(config: RuntimeConfig = {}, options: EngineOptions = {}) {
+    try {
+      this.#native = new native.NativeEngine(checkConfig(config), options.hostMem)
+    } catch (err) {
+      throw fromNative(err)
+    }
+  }
+
+  /** True until the engine is closed or an internal failure poisons it. */
+  isHealthy(): boolean {
+    return this.#native.isHealthy()
+  }
+
+  /**
+   * Compiles a module from its binary (`Uint8Array`, `Buffer`, `ArrayBuffer`)
+   * or from WebAssembly text (a string). Compilations are cached by content
+   * hash, so compiling the same bytes again is cheap.
+   */
+  compile(code: Uint8Array | ArrayBuffer | string): Module {
+    try {
+      return typeof code === 'string' ? this.#native.compileText(code) : this.#native.compile(toBytes(code, 'code'))
+    } catch (err) {
+      throw fromNative(err)
+    }
+  }
+
+  /** True when the module imports from `freenet_delegate_contracts` or `freenet_delegate_management`. */
+  moduleHasAsyncImports(module: Module): boolean {
+    checkModule(module)
+    try {
+      return this.#native.moduleHasAsyncImports(module)
+    } catch (err) {
+      throw fromNative(err)
+    }
+  }
+
+  /**
+   * Instantiates `module` (running its start function), calls the export
+   * `__frnt_set_id(id)` when present and grows the exported `memory` to at
+   * least `reqBytes`. With metering on, fuel is reset to the full budget.
+   */
+  createInstance(module: Module, id: bigint | number, reqBytes: number): InstanceHandle {
+    checkModule(module)
+    const id64 = toI64(id, 'id')
+    const bytes = toInteger(reqBytes, 'reqBytes')
+    if (bytes < 0) throw new TypeError(`reqBytes must not be negative, got ${bytes}`)
+    try {
+      return this.#native.createInstance(module, id64, bytes)
+    } catch (err) {
+      throw fromNative(err)
+    }
+  }
+
+  /** Drops an instance; afterwards its handle is refused with `InvalidHandleError`. */
+  dropInstance(handle: InstanceHandle): void {
+    checkHandle(handle)
+    try {
+      this.#native.dropInstance(handle)
+    } catch (err) {
+      throw fromNative(err)
+    }
+  }
+
+  /** Size of the instance's exported `memory`, read live. */
+  memoryInfo(handle: InstanceHandle): MemoryInfo {
+    checkHandle(handle)
+    try {
+      return { size: this.#native.memorySize(handle) }
+    } catch (err) {
+      throw fromNative(err)
+    }
+  }
+
+  /** Copies `length` bytes at `offset` out of the instance's memory; out of bounds is `MemoryError`. */
+  readMemory(handle: InstanceHandle, offset: number, length: number): Uint8Array {
+    checkHandle(handle)
+    const off = toInteger(offset, 'offset')
+    const len = toInteger(length, 'length')
+    try {
+      return this.#native.readMemory(handle, off, len)
+    } catch (err) {
+      throw fromNative(err)
+    }
+  }
+
+  /** Copies `data` into the instance's memory at `offset`; out of bounds is `MemoryError`. */
+  writeMemory(handle: InstanceHandle, offset: number, data: Uint8Array): void {
+    checkHandle(handle)
+    const off = toInteger(offset, 'offset')
+    const bytes = toBytes(data, 'data')
+    try {
+      this.#native.writeMemory(handle, off, bytes)
+    } catch (err) {
+      throw fromNative(err)
+    }
+  }
+
+  /** Calls the guest's `__frnt__initiate_buffer(size)` and returns the buffer's offset. */
+  initiateBuffer(handle: InstanceHandle, size: number): bigint {
+    checkHandle(handle)
+    const capacity = toU32(size, 'size')
+    try {
+      return this.#native.initiateBuffer(handle, capacity)
+    } catch (err) {
+      throw fromNative(err)
+    }
+  }
+
+  /** Calls the export `name` of type `() -> ()`. */
+  callVoid(handle: InstanceHandle, name: string): void {
+    checkHandle(handle)
+    const exportName = toName(name, 'name')
+    try {
+      this.#native.callVoid(handle, exportName)
+    } catch (err) {
+      throw fromNative(err)
+    }
+  }
+
+  /** Calls the export `name` of type `(i64, i64, i64) -> i64` on this thread. */
+  call3i64(handle: InstanceHandle, name: string, a: bigint, b: bigint, c: bigint): bigint {
+    checkHandle(handle)
+    const exportName = toName(name, 'name')
+    const args = [toI64(a, 'a'), toI64(b, 'b'), toI64(c, 'c')] as const
+    try {
+      return this.#native.call3i64(handle, exportName, ...args)
+    } catch (err) {
+      throw fromNative(err)
+    }
+  }
+
+  /** Fuel left in the engine's budget, or `undefined` when metering is off. */
+  remainingFuel(): bigint | undefined {
+    try {
+      return this.#native.remainingFuel() ?? undefined
+    } catch (err) {
+      throw fromNative(err)
+    }
+  }
+
+  /** Releases every instance and store now. Idempotent; later calls throw `EngineClosedError`. */
+  close(): void {
+    this.#native.close()
+  }
+
+  /** Same as {@link WasmEngine.close}, for `using engine = new WasmEngine()`. */
+  [Symbol.dispose](): void {
+    this.close()
+  }
+}
+
+function checkModule(module: unknown): asserts module is Module {
+  if (!(module instanceof native.Module)) {
+    throw new TypeError('module must be a Module returned by WasmEngine.compile')
+  }
+}
+
+function checkHandle(handle: unknown): asserts handle is InstanceHandle {
+  if (!(handle instanceof native.InstanceHandle)) {
+    throw new TypeError('handle must be an InstanceHandle returned by WasmEngine.createInstance')
+  }
+}
+
