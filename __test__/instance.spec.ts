@@ -1,0 +1,238 @@
+import test from 'ava'
+
+import {
+  ExportError,
+  InstanceHandle,
+  InstantiationError,
+  InvalidHandleError,
+  MemoryError,
+  OutOfGasError,
+  RuntimeError,
+  TimeoutError,
+  WASM_PAGE_SIZE,
+  WasmEngine,
+} from '../index'
+import {
+  BAD_SET_ID,
+  FREENET_GUEST,
+  LOOPING_START,
+  NEEDS_IMPORT,
+  NO_MEMORY,
+  TRAPPING_START,
+  memoryOfPages,
+} from './helpers/guests'
+import { mapCount } from './helpers/process'
+
+test('createInstance calls __frnt_set_id with the id', (t) => {
+  const engine = new WasmEngine()
+  const module = engine.compile(FREENET_GUEST)
+  const big = engine.createInstance(module, 2n ** 62n, 0)
+  const small = engine.createInstance(module, -5, 0)
+  t.is(big.id, 2n ** 62n)
+  t.is(engine.call3i64(big, 'get_id', 0n, 0n, 0n), 2n ** 62n)
+  t.is(engine.call3i64(small, 'get_id', 0n, 0n, 0n), -5n)
+  engine.close()
+})
+
+test('createInstance grows memory to at least reqBytes', (t) => {
+  const engine = new WasmEngine()
+  const module = engine.compile(FREENET_GUEST)
+  t.is(engine.memoryInfo(engine.createInstance(module, 1, 0)).size, WASM_PAGE_SIZE)
+  t.is(engine.memoryInfo(engine.createInstance(module, 2, WASM_PAGE_SIZE)).size, WASM_PAGE_SIZE)
+  t.is(engine.memoryInfo(engine.createInstance(module, 3, WASM_PAGE_SIZE + 1)).size, 2 * WASM_PAGE_SIZE)
+  t.is(engine.memoryInfo(engine.createInstance(module, 4, 10 * WASM_PAGE_SIZE)).size, 10 * WASM_PAGE_SIZE)
+  engine.close()
+})
+
+test('reqBytes past the page cap is a MemoryError naming the sizes', (t) => {
+  const engine = new WasmEngine({ maxMemoryPages: 4 })
+  const module = engine.compile(FREENET_GUEST)
+  t.notThrows(() => engine.createInstance(module, 1, 4 * WASM_PAGE_SIZE))
+  const err = t.throws(() => engine.createInstance(module, 2, 4 * WASM_PAGE_SIZE + 1), { instanceOf: MemoryError })
+  t.is(err?.code, 'MEMORY')
+  t.regex(err?.message ?? '', /instance 2/)
+  t.regex(err?.message ?? '', /4 pages/)
+  engine.close()
+})
+
+test('reqBytes without an exported memory is a MemoryError', (t) => {
+  const engine = new WasmEngine()
+  const module = engine.compile(NO_MEMORY)
+  t.notThrows(() => engine.createInstance(module, 1, 0))
+  t.throws(() => engine.createInstance(module, 2, 1), { instanceOf: MemoryError, message: /no memory/ })
+  engine.close()
+})
+
+test('the page cap holds both ways for guest memory.grow: -1, no trap', (t) => {
+  const engine = new WasmEngine({ maxMemoryPages: 8 })
+  const handle = engine.createInstance(engine.compile(FREENET_GUEST), 1, 0)
+  t.is(engine.call3i64(handle, 'grow', 7n, 0n, 0n), 1n) // 1 -> 8 pages: allowed, returns old size
+  t.is(engine.memoryInfo(handle).size, 8 * WASM_PAGE_SIZE)
+  t.is(engine.call3i64(handle, 'grow', 1n, 0n, 0n), -1n) // 9 pages: refused
+  t.is(engine.memoryInfo(handle).size, 8 * WASM_PAGE_SIZE)
+  t.is(engine.call3i64(handle, 'grow', 0n, 0n, 0n), 8n)
+  engine.close()
+})
+
+test('the default cap is 4096 pages', (t) => {
+  const engine = new WasmEngine()
+  const handle = engine.createInstance(engine.compile(FREENET_GUEST), 1, 0)
+  t.is(engine.call3i64(handle, 'grow', 4095n, 0n, 0n), 1n)
+  t.is(engine.call3i64(handle, 'grow', 1n, 0n, 0n), -1n)
+  engine.close()
+})
+
+test('an initial memory over the cap is an InstantiationError', (t) => {
+  const engine = new WasmEngine({ maxMemoryPages: 16 })
+  t.notThrows(() => engine.createInstance(engine.compile(memoryOfPages(16)), 1, 0))
+  const err = t.throws(() => engine.createInstance(engine.compile(memoryOfPages(17)), 2, 0), {
+    instanceOf: InstantiationError,
+  })
+  t.regex(err?.message ?? '', /16 pages/)
+  engine.close()
+})
+
+test('unresolved imports are an InstantiationError naming the import', (t) => {
+  const engine = new WasmEngine()
+  const err = t.throws(() => engine.createInstance(engine.compile(NEEDS_IMPORT), 1, 0), {
+    instanceOf: InstantiationError,
+  })
+  t.is(err?.code, 'INSTANTIATION')
+  t.regex(err?.message ?? '', /env/)
+  t.regex(err?.message ?? '', /missing/)
+  engine.close()
+})
+
+test('a trapping start function is an InstantiationError', (t) => {
+  const engine = new WasmEngine()
+  const err = t.throws(() => engine.createInstance(engine.compile(TRAPPING_START), 1, 0), {
+    instanceOf: InstantiationError,
+  })
+  t.regex(err?.message ?? '', /unreachable/)
+  t.true(engine.isHealthy())
+  engine.close()
+})
+
+test('a start function that never returns is stopped by the deadline', (t) => {
+  const engine = new WasmEngine({ maxExecutionSeconds: 0.2 })
+  const started = Date.now()
+  t.throws(() => engine.createInstance(engine.compile(LOOPING_START), 1, 0), { instanceOf: TimeoutError })
+  t.true(Date.now() - started < 5000)
+  t.true(engine.isHealthy())
+  engine.close()
+})
+
+test('a start function that burns all fuel is an OutOfGasError', (t) => {
+  const engine = new WasmEngine({ enableMetering: true, maxExecutionSeconds: 1, cpuCyclesPerSecond: 100_000 })
+  t.throws(() => engine.createInstance(engine.compile(LOOPING_START), 1, 0), { instanceOf: OutOfGasError })
+  engine.close()
+})
+
+test('a __frnt_set_id of the wrong type is an ExportError', (t) => {
+  const engine = new WasmEngine()
+  const err = t.throws(() => engine.createInstance(engine.compile(BAD_SET_ID), 1, 0), { instanceOf: ExportError })
+  t.regex(err?.message ?? '', /__frnt_set_id/)
+  engine.close()
+})
+
+test('a __frnt_set_id that traps is a RuntimeError', (t) => {
+  const engine = new WasmEngine()
+  const module = engine.compile('(module (func (export "__frnt_set_id") (param i64) unreachable))')
+  const err = t.throws(() => engine.createInstance(module, 1, 0), { instanceOf: RuntimeError })
+  t.is(err?.trapCode, 'unreachable_code_reached')
+  engine.close()
+})
+
+test('createInstance validates its arguments', (t) => {
+  const engine = new WasmEngine()
+  const module = engine.compile(FREENET_GUEST)
+  t.throws(() => engine.createInstance(module, 1.5, 0), { instanceOf: TypeError })
+  t.throws(() => engine.createInstance(module, 2 ** 60, 0), { instanceOf: TypeError })
+  t.throws(() => engine.createInstance(module, 2n ** 63n, 0), { instanceOf: TypeError })
+  t.throws(() => engine.createInstance(module, '1' as unknown as number, 0), { instanceOf: TypeError })
+  t.throws(() => engine.createInstance(module, 1, -1), { instanceOf: TypeError })
+  t.throws(() => engine.createInstance(module, 1, Number.NaN), { instanceOf: TypeError })
+  t.notThrows(() => engine.createInstance(module, -(2n ** 63n), 0))
+  engine.close()
+})
+
+test('dropped and foreign handles are refused with InvalidHandleError', (t) => {
+  const a = new WasmEngine()
+  const b = new WasmEngine()
+  const handle = a.createInstance(a.compile(FREENET_GUEST), 1, 0)
+  t.throws(() => b.call3i64(handle, 'add3', 1n, 2n, 3n), { instanceOf: InvalidHandleError })
+  t.throws(() => b.dropInstance(handle), { instanceOf: InvalidHandleError })
+  t.is(a.call3i64(handle, 'add3', 1n, 2n, 3n), 6n)
+  a.dropInstance(handle)
+  for (const op of [
+    () => a.call3i64(handle, 'add3', 1n, 2n, 3n),
+    () => a.callVoid(handle, 'noop'),
+    () => a.memoryInfo(handle),
+    () => a.readMemory(handle, 0, 1),
+    () => a.writeMemory(handle, 0, new Uint8Array(1)),
+    () => a.initiateBuffer(handle, 16),
+    () => a.dropInstance(handle),
+  ]) {
+    const err = t.throws(op, { instanceOf: InvalidHandleError })
+    t.regex(err?.message ?? '', /instance 1 was dropped/)
+  }
+  t.throws(() => a.call3i64({ id: 1n } as unknown as InstanceHandle, 'add3', 1n, 2n, 3n), { instanceOf: TypeError })
+  t.throws(() => new (InstanceHandle as unknown as new () => unknown)())
+  a.close()
+  b.close()
+})
+
+test('10,001 create/drop cycles on one engine succeed', (t) => {
+  const engine = new WasmEngine()
+  const module = engine.compile(FREENET_GUEST)
+  for (let i = 0; i < 10_001; i++) {
+    const handle = engine.createInstance(module, i, 0)
+    engine.dropInstance(handle)
+  }
+  const last = engine.createInstance(module, 10_001, 0)
+  t.is(engine.call3i64(last, 'get_id', 0n, 0n, 0n), 10_001n)
+  engine.close()
+})
+
+test('memory maps stay bounded over 20,000 create/drop cycles', (t) => {
+  const engine = new WasmEngine()
+  const module = engine.compile(FREENET_GUEST)
+  // One instance that lives throughout must not pin its dead neighbours.
+  const keeper = engine.createInstance(module, -1, 0)
+  const warm = () => {
+    for (let i = 0; i < 1000; i++) engine.dropInstance(engine.createInstance(module, i, 2 * WASM_PAGE_SIZE))
+  }
+  warm()
+  const before = mapCount()
+  let peak = before
+  for (let round = 0; round < 19; round++) {
+    warm()
+    peak = Math.max(peak, mapCount())
+  }
+  t.true(peak - before < 2000, `maps grew from ${before} to ${peak}`)
+  t.is(engine.call3i64(keeper, 'get_id', 0n, 0n, 0n), -1n)
+  engine.close()
+})
+
+test('instances whose handles are garbage-collected are dropped', async (t) => {
+  const gc = globalThis.gc
+  if (typeof gc !== 'function') {
+    t.fail('the suite runs with --expose-gc')
+    return
+  }
+  const engine = new WasmEngine()
+  const module = engine.compile(FREENET_GUEST)
+  const before = mapCount()
+  for (let i = 0; i < 2000; i++) engine.createInstance(module, i, 0)
+  const held = mapCount() - before
+  for (let i = 0; i < 5; i++) {
+    gc()
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  // The next operation collects the orphans and retires their stores.
+  for (let i = 0; i < 300; i++) engine.dropInstance(engine.createInstance(module, i, 0))
+  const after = mapCount() - before
+  t.true(held > 1000, `2000 live instances should hold maps, held ${held}`)
+  t.true(after < held / 4, `maps left: ${after} of ${held}`)
+  engine.close()
+})
