@@ -79,8 +79,8 @@ export declare class WasmEngine {
     initiateBuffer(handle: InstanceHandle, size: number): bigint;
     /** Calls the export `name` of type `() -> ()`. */
     callVoid(handle: InstanceHandle, name: string): void;
-    /** Calls the export `name` of type `(i64, i64, i64) -> i64` on this thread. */
-    call3i64(handle: InstanceHandle, name: string, a: bigint, b: bigint, c: bigint): bigint;
+    /** Calls the export `name` of type `(i64, i64, i64) -> i64` on this thread; arguments may be safe-integer numbers. */
+    call3i64(handle: InstanceHandle, name: string, a: bigint | number, b: bigint | number, c: bigint | number): bigint;
     /** Fuel left in the engine's budget, or `undefined` when metering is off. */
     remainingFuel(): bigint | undefined;
     /** Releases every instance and store now. Idempotent; later calls throw `EngineClosedError`. */

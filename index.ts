@@ -212,8 +212,8 @@ export class WasmEngine {
     }
   }
 
-  /** Calls the export `name` of type `(i64, i64, i64) -> i64` on this thread. */
-  call3i64(handle: InstanceHandle, name: string, a: bigint, b: bigint, c: bigint): bigint {
+  /** Calls the export `name` of type `(i64, i64, i64) -> i64` on this thread; arguments may be safe-integer numbers. */
+  call3i64(handle: InstanceHandle, name: string, a: bigint | number, b: bigint | number, c: bigint | number): bigint {
     checkHandle(handle)
     const exportName = toName(name, 'name')
     const args = [toI64(a, 'a'), toI64(b, 'b'), toI64(c, 'c')] as const

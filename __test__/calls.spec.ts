@@ -1,6 +1,6 @@
 import test from 'ava'
 
-import { ExportError, OutOfGasError, RuntimeError, TimeoutError, WasmEngine, WasmError } from '../index'
+import { ExportError, OutOfGasError, RuntimeError, TimeoutError, type TrapCode, WasmEngine, WasmError } from '../index'
 import { FREENET_GUEST } from './helpers/guests'
 
 function setup(config = {}) {
@@ -14,7 +14,7 @@ test('call3i64 passes three i64 and returns one', (t) => {
   t.is(engine.call3i64(handle, 'add3', 1n, 2n, 3n), 6n)
   t.is(engine.call3i64(handle, 'add3', -(2n ** 63n), 0n, 0n), -(2n ** 63n))
   t.is(engine.call3i64(handle, 'add3', 2n ** 63n - 1n, 1n, 0n), -(2n ** 63n)) // wraps like i64.add
-  t.is(engine.call3i64(handle, 'add3', 1, 2, 3 as unknown as bigint), 6n) // safe-integer numbers
+  t.is(engine.call3i64(handle, 'add3', 1, 2, 3), 6n) // safe-integer numbers
   engine.close()
 })
 
@@ -48,7 +48,7 @@ test('missing exports and wrong signatures are ExportErrors naming the export', 
 
 test('traps are RuntimeErrors with stable trap codes', (t) => {
   const { engine, handle } = setup()
-  const cases: Array<[() => unknown, string]> = [
+  const cases: Array<[() => unknown, TrapCode]> = [
     [() => engine.callVoid(handle, 'unreachable'), 'unreachable_code_reached'],
     [() => engine.call3i64(handle, 'div', 1n, 0n, 0n), 'integer_division_by_zero'],
     [() => engine.call3i64(handle, 'div', -(2n ** 63n), -1n, 0n), 'integer_overflow'],

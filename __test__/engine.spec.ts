@@ -10,7 +10,6 @@ import {
   WasmError,
 } from '../index'
 import { FREENET_GUEST } from './helpers/guests'
-import { mapCount } from './helpers/process'
 
 test('constants match Freenet', (t) => {
   t.is(DEFAULT_MAX_MEMORY_PAGES, 4096)
@@ -97,30 +96,4 @@ test('Symbol.dispose closes the engine', (t) => {
   const engine = new WasmEngine()
   engine[Symbol.dispose]()
   t.false(engine.isHealthy())
-})
-
-test('engines left to the garbage collector release their memory', async (t) => {
-  const gc = globalThis.gc
-  if (typeof gc !== 'function') {
-    t.fail('the suite runs with --expose-gc')
-    return
-  }
-  const settle = async () => {
-    for (let i = 0; i < 5; i++) {
-      gc()
-      await new Promise((resolve) => setImmediate(resolve))
-    }
-  }
-  await settle()
-  const before = mapCount()
-  for (let i = 0; i < 300; i++) {
-    const engine = new WasmEngine()
-    const handle = engine.createInstance(engine.compile(FREENET_GUEST), i, 4 * WASM_PAGE_SIZE)
-    engine.writeMemory(handle, 0, new Uint8Array(1024).fill(7))
-  }
-  const leaked = mapCount() - before
-  await settle()
-  const after = mapCount() - before
-  t.true(leaked > 300, `300 live engines should hold maps, held ${leaked}`)
-  t.true(after < leaked / 4, `maps left after GC: ${after} of ${leaked}`)
 })

@@ -21,7 +21,6 @@ import {
   TRAPPING_START,
   memoryOfPages,
 } from './helpers/guests'
-import { mapCount } from './helpers/process'
 
 test('createInstance calls __frnt_set_id with the id', (t) => {
   const engine = new WasmEngine()
@@ -191,48 +190,5 @@ test('10,001 create/drop cycles on one engine succeed', (t) => {
   }
   const last = engine.createInstance(module, 10_001, 0)
   t.is(engine.call3i64(last, 'get_id', 0n, 0n, 0n), 10_001n)
-  engine.close()
-})
-
-test('memory maps stay bounded over 20,000 create/drop cycles', (t) => {
-  const engine = new WasmEngine()
-  const module = engine.compile(FREENET_GUEST)
-  // One instance that lives throughout must not pin its dead neighbours.
-  const keeper = engine.createInstance(module, -1, 0)
-  const warm = () => {
-    for (let i = 0; i < 1000; i++) engine.dropInstance(engine.createInstance(module, i, 2 * WASM_PAGE_SIZE))
-  }
-  warm()
-  const before = mapCount()
-  let peak = before
-  for (let round = 0; round < 19; round++) {
-    warm()
-    peak = Math.max(peak, mapCount())
-  }
-  t.true(peak - before < 2000, `maps grew from ${before} to ${peak}`)
-  t.is(engine.call3i64(keeper, 'get_id', 0n, 0n, 0n), -1n)
-  engine.close()
-})
-
-test('instances whose handles are garbage-collected are dropped', async (t) => {
-  const gc = globalThis.gc
-  if (typeof gc !== 'function') {
-    t.fail('the suite runs with --expose-gc')
-    return
-  }
-  const engine = new WasmEngine()
-  const module = engine.compile(FREENET_GUEST)
-  const before = mapCount()
-  for (let i = 0; i < 2000; i++) engine.createInstance(module, i, 0)
-  const held = mapCount() - before
-  for (let i = 0; i < 5; i++) {
-    gc()
-    await new Promise((resolve) => setImmediate(resolve))
-  }
-  // The next operation collects the orphans and retires their stores.
-  for (let i = 0; i < 300; i++) engine.dropInstance(engine.createInstance(module, i, 0))
-  const after = mapCount() - before
-  t.true(held > 1000, `2000 live instances should hold maps, held ${held}`)
-  t.true(after < held / 4, `maps left: ${after} of ${held}`)
   engine.close()
 })

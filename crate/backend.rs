@@ -64,7 +64,9 @@ impl Backend {
 
     fn lock_cache(&self) -> std::sync::MutexGuard<'_, ModuleCache> {
         // The cache holds no invariant a panic could break half-way.
-        self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.cache
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -101,7 +103,11 @@ impl ModuleCache {
             return;
         }
         if self.entries.len() >= self.capacity && !self.entries.contains_key(&key) {
-            let oldest = self.entries.iter().min_by_key(|(_, (_, used))| *used).map(|(k, _)| *k);
+            let oldest = self
+                .entries
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(k, _)| *k);
             if let Some(oldest) = oldest {
                 self.entries.remove(&oldest);
             }

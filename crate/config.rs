@@ -58,21 +58,27 @@ impl Limits {
             _ => 0.2,
         };
         let deadline = Duration::try_from_secs_f64(seconds).map_err(|_| {
-            WasmError::Other(format!("maxExecutionSeconds {seconds} is not a representable duration"))
+            WasmError::Other(format!(
+                "maxExecutionSeconds {seconds} is not a representable duration"
+            ))
         })?;
         // The product is finite and positive; `as` saturates at u64::MAX.
         let fuel = config
             .enable_metering
             .unwrap_or(false)
-            .then(|| (seconds * cycles * (1.0 + margin)) as u64);
+            .then_some((seconds * cycles * (1.0 + margin)) as u64);
         let max_memory_pages = whole(
             config.max_memory_pages,
             DEFAULT_MAX_MEMORY_PAGES,
             MAX_WASM32_PAGES,
             "maxMemoryPages",
         )?;
-        let module_cache_capacity =
-            whole(config.module_cache_capacity, 1024, u32::MAX, "moduleCacheCapacity")? as usize;
+        let module_cache_capacity = whole(
+            config.module_cache_capacity,
+            1024,
+            u32::MAX,
+            "moduleCacheCapacity",
+        )? as usize;
         Ok(Limits {
             deadline,
             fuel,

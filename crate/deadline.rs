@@ -69,7 +69,9 @@ impl Deadline {
     pub(crate) fn after(budget: Duration) -> Deadline {
         let now = Instant::now();
         Deadline {
-            at: now.checked_add(budget).unwrap_or(now + Duration::from_secs(86_400 * 365)),
+            at: now
+                .checked_add(budget)
+                .unwrap_or(now + Duration::from_secs(86_400 * 365)),
         }
     }
 

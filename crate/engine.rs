@@ -72,7 +72,10 @@ impl NativeEngine {
             .into());
         }
         let limits = Limits::resolve(&config.unwrap_or_default())?;
-        let backend = Arc::new(Backend::new(limits.fuel.is_some(), limits.module_cache_capacity)?);
+        let backend = Arc::new(Backend::new(
+            limits.fuel.is_some(),
+            limits.module_cache_capacity,
+        )?);
         let state = EngineState {
             stores: Stores::new(backend.engine.clone(), limits.max_memory_bytes()),
             linker: Arc::new(Linker::new(&backend.engine)),
@@ -132,11 +135,18 @@ impl NativeEngine {
     /// Instantiates `module`, calls `__frnt_set_id(id)` when exported and
     /// grows the exported memory to at least `req_bytes`.
     #[napi]
-    pub fn create_instance(&self, module: &Module, id: BigInt, req_bytes: f64) -> Result<InstanceHandle> {
+    pub fn create_instance(
+        &self,
+        module: &Module,
+        id: BigInt,
+        req_bytes: f64,
+    ) -> Result<InstanceHandle> {
         self.check_module(module)?;
         let id = i64_arg(&id, "id")?;
         let req_bytes = length_arg(req_bytes, "reqBytes")?;
-        let key = self.with_state(|state| state.create_instance(&module.inner, id, req_bytes, &self.limits))?;
+        let key = self.with_state(|state| {
+            state.create_instance(&module.inner, id, req_bytes, &self.limits)
+        })?;
         Ok(InstanceHandle::new(self.id, key, id, &self.orphans))
     }
 
@@ -159,7 +169,12 @@ impl NativeEngine {
 
     /// Copies `length` bytes at `offset` out of the instance's memory.
     #[napi]
-    pub fn read_memory(&self, handle: &InstanceHandle, offset: f64, length: f64) -> Result<Uint8Array> {
+    pub fn read_memory(
+        &self,
+        handle: &InstanceHandle,
+        offset: f64,
+        length: f64,
+    ) -> Result<Uint8Array> {
         self.check_handle(handle)?;
         self.with_state(|state| {
             let (mem, store) = state.memory(handle)?;
@@ -170,7 +185,12 @@ impl NativeEngine {
 
     /// Copies `data` into the instance's memory at `offset`.
     #[napi]
-    pub fn write_memory(&self, handle: &InstanceHandle, offset: f64, data: Uint8Array) -> Result<()> {
+    pub fn write_memory(
+        &self,
+        handle: &InstanceHandle,
+        offset: f64,
+        data: Uint8Array,
+    ) -> Result<()> {
         self.check_handle(handle)?;
         self.with_state(|state| {
             let (mem, store) = state.memory(handle)?;
@@ -182,7 +202,8 @@ impl NativeEngine {
     #[napi]
     pub fn initiate_buffer(&self, handle: &InstanceHandle, size: u32) -> Result<BigInt> {
         self.check_handle(handle)?;
-        let result = self.with_state(|state| state.call::<u32, i64>(handle, INITIATE_BUFFER_EXPORT, size))?;
+        let result =
+            self.with_state(|state| state.call::<u32, i64>(handle, INITIATE_BUFFER_EXPORT, size))?;
         Ok(BigInt::from(result))
     }
 
@@ -195,10 +216,18 @@ impl NativeEngine {
 
     /// Calls the export `name(i64, i64, i64) -> i64`.
     #[napi(js_name = "call3i64")]
-    pub fn call3i64(&self, handle: &InstanceHandle, name: String, a: BigInt, b: BigInt, c: BigInt) -> Result<BigInt> {
+    pub fn call3i64(
+        &self,
+        handle: &InstanceHandle,
+        name: String,
+        a: BigInt,
+        b: BigInt,
+        c: BigInt,
+    ) -> Result<BigInt> {
         self.check_handle(handle)?;
         let args = (i64_arg(&a, "a")?, i64_arg(&b, "b")?, i64_arg(&c, "c")?);
-        let result = self.with_state(|state| state.call::<(i64, i64, i64), i64>(handle, &name, args))?;
+        let result =
+            self.with_state(|state| state.call::<(i64, i64, i64), i64>(handle, &name, args))?;
         Ok(BigInt::from(result))
     }
 
@@ -250,7 +279,8 @@ impl NativeEngine {
         self.ensure_open()?;
         if !Arc::ptr_eq(&module.backend, &self.backend) {
             return Err(WasmError::InvalidHandle(
-                "module was compiled by another engine's backend; compile it with this engine".into(),
+                "module was compiled by another engine's backend; compile it with this engine"
+                    .into(),
             ));
         }
         Ok(())
@@ -270,7 +300,10 @@ impl NativeEngine {
     /// Runs `op` with the engine state, first dropping the instances whose
     /// handles were garbage-collected. A panic inside `op` closes the engine
     /// and becomes an error instead of unwinding into Node.
-    fn with_state<R>(&self, op: impl FnOnce(&mut EngineState) -> Result<R, WasmError>) -> Result<R> {
+    fn with_state<R>(
+        &self,
+        op: impl FnOnce(&mut EngineState) -> Result<R, WasmError>,
+    ) -> Result<R> {
         let mut guard = self.state.try_lock().map_err(|_| {
             WasmError::Busy(format!(
                 "engine {} is running another call; a host function cannot call back into the engine that runs it",
@@ -324,10 +357,16 @@ impl EngineState {
             .ok_or_else(|| WasmError::Other(format!("store generation {generation} is gone")))
     }
 
-    fn memory(&mut self, handle: &InstanceHandle) -> Result<(wasmtime::Memory, &mut Store<HostState>), WasmError> {
+    fn memory(
+        &mut self,
+        handle: &InstanceHandle,
+    ) -> Result<(wasmtime::Memory, &mut Store<HostState>), WasmError> {
         let live = self.live(handle)?;
         let memory = live.memory.ok_or_else(|| {
-            WasmError::Export(format!("instance {} exports no memory named \"{MEMORY_EXPORT}\"", live.id))
+            WasmError::Export(format!(
+                "instance {} exports no memory named \"{MEMORY_EXPORT}\"",
+                live.id
+            ))
         })?;
         let generation = live.generation;
         Ok((memory, self.store(generation)?))
@@ -359,7 +398,13 @@ impl EngineState {
         Ok(result)
     }
 
-    fn create_instance(&mut self, module: &wasmtime::Module, id: i64, req_bytes: usize, limits: &Limits) -> Result<u64, WasmError> {
+    fn create_instance(
+        &mut self,
+        module: &wasmtime::Module,
+        id: i64,
+        req_bytes: usize,
+        limits: &Limits,
+    ) -> Result<u64, WasmError> {
         if let Some(budget) = limits.fuel {
             self.fuel = Some(budget);
         }
@@ -376,23 +421,7 @@ impl EngineState {
         };
         let store = self.store(generation)?;
         let memory = instance.get_memory(&mut *store, MEMORY_EXPORT);
-        let set_id = match instance.get_func(&mut *store, SET_ID_EXPORT) {
-            Some(func) => Some(func.typed::<i64, ()>(&*store).map_err(|_| {
-                WasmError::Export(format!(
-                    "export \"{SET_ID_EXPORT}\" of instance {id} has type {}, expected (func (param i64))",
-                    func.ty(&*store)
-                ))
-            })),
-            None => None,
-        }
-        .transpose();
-        let prepared = set_id.and_then(|set_id| {
-            if let Some(set_id) = set_id {
-                self.run_guest(generation, |store| set_id.call(store, id))?
-                    .map_err(|err| WasmError::from_guest(err, &format!("\"{SET_ID_EXPORT}\" of instance {id}")))?;
-            }
-            self.reserve(generation, memory, id, req_bytes, limits)
-        });
+        let prepared = self.prepare(instance, generation, memory, id, req_bytes, limits);
         if let Err(err) = prepared {
             let bytes = self.memory_bytes(generation, memory);
             self.stores.instance_dead(generation, bytes, false);
@@ -411,6 +440,29 @@ impl EngineState {
         );
         self.stores.instance_created(generation);
         Ok(key)
+    }
+
+    /// Runs the guest's `__frnt_set_id(id)`, when exported, and reserves
+    /// `req_bytes` of memory: the steps of `createInstance` after
+    /// instantiation.
+    fn prepare(
+        &mut self,
+        instance: wasmtime::Instance,
+        generation: u64,
+        memory: Option<wasmtime::Memory>,
+        id: i64,
+        req_bytes: usize,
+        limits: &Limits,
+    ) -> Result<(), WasmError> {
+        let store = self.store(generation)?;
+        if instance.get_func(&mut *store, SET_ID_EXPORT).is_some() {
+            let set_id = typed_export::<i64, ()>(instance, store, SET_ID_EXPORT, id)?;
+            self.run_guest(generation, |store| set_id.call(store, id))?
+                .map_err(|err| {
+                    WasmError::from_guest(err, &format!("\"{SET_ID_EXPORT}\" of instance {id}"))
+                })?;
+        }
+        self.reserve(generation, memory, id, req_bytes, limits)
     }
 
     /// Grows `memory` so that it holds at least `req_bytes`.
@@ -467,16 +519,24 @@ impl EngineState {
     }
 
     /// Calls the export `name` with the signature `Params -> Results`.
-    fn call<Params, Results>(&mut self, handle: &InstanceHandle, name: &str, args: Params) -> Result<Results, WasmError>
+    fn call<Params, Results>(
+        &mut self,
+        handle: &InstanceHandle,
+        name: &str,
+        args: Params,
+    ) -> Result<Results, WasmError>
     where
         Params: WasmParams,
         Results: WasmResults,
     {
         let live = self.live(handle)?;
         let (instance, generation, id) = (live.instance, live.generation, live.id);
-        let func: TypedFunc<Params, Results> = typed_export(instance, self.store(generation)?, name, id)?;
+        let func: TypedFunc<Params, Results> =
+            typed_export(instance, self.store(generation)?, name, id)?;
         self.run_guest(generation, |store| func.call(store, args))?
-            .map_err(|err| WasmError::from_guest(err, &format!("export \"{name}\" of instance {id}")))
+            .map_err(|err| {
+                WasmError::from_guest(err, &format!("export \"{name}\" of instance {id}"))
+            })
     }
 }
 
@@ -491,9 +551,9 @@ where
     Params: WasmParams,
     Results: WasmResults,
 {
-    let func = instance
-        .get_func(&mut *store, name)
-        .ok_or_else(|| WasmError::Export(format!("instance {id} has no exported function \"{name}\"")))?;
+    let func = instance.get_func(&mut *store, name).ok_or_else(|| {
+        WasmError::Export(format!("instance {id} has no exported function \"{name}\""))
+    })?;
     func.typed::<Params, Results>(&*store).map_err(|err| {
         WasmError::Export(format!(
             "export \"{name}\" of instance {id} has type {}: {}",
@@ -505,7 +565,12 @@ where
 
 /// Names why instantiation failed, preferring the memory cap when the
 /// limiter refused the module's initial memory.
-fn instantiation_error(err: wasmtime::Error, id: i64, refused: Option<usize>, limits: &Limits) -> WasmError {
+fn instantiation_error(
+    err: wasmtime::Error,
+    id: i64,
+    refused: Option<usize>,
+    limits: &Limits,
+) -> WasmError {
     if err.is::<Interrupt>() || matches!(err.downcast_ref::<Trap>(), Some(Trap::OutOfFuel)) {
         return WasmError::from_guest(err, &format!("start function of instance {id}"));
     }
@@ -516,21 +581,32 @@ fn instantiation_error(err: wasmtime::Error, id: i64, refused: Option<usize>, li
             limits.max_memory_bytes()
         ));
     }
-    let why = if err.is::<Trap>() { "its start function trapped: " } else { "" };
-    WasmError::Instantiation(format!("cannot instantiate instance {id}: {why}{}", describe(&err)))
+    let why = if err.is::<Trap>() {
+        "its start function trapped: "
+    } else {
+        ""
+    };
+    WasmError::Instantiation(format!(
+        "cannot instantiate instance {id}: {why}{}",
+        describe(&err)
+    ))
 }
 
 /// A JavaScript bigint as an i64, refusing values out of range.
 fn i64_arg(value: &BigInt, name: &str) -> Result<i64, WasmError> {
     match value.get_i64() {
         (v, true) => Ok(v),
-        _ => Err(WasmError::Argument(format!("{name} is outside the i64 range"))),
+        _ => Err(WasmError::Argument(format!(
+            "{name} is outside the i64 range"
+        ))),
     }
 }
 
 /// A JavaScript number as a byte count: a non-negative safe integer.
 fn length_arg(value: f64, name: &str) -> Result<usize, WasmError> {
     memory::byte_count(value).ok_or_else(|| {
-        WasmError::Argument(format!("{name} must be a non-negative safe integer, got {value}"))
+        WasmError::Argument(format!(
+            "{name} must be a non-negative safe integer, got {value}"
+        ))
     })
 }

@@ -110,9 +110,7 @@ impl WasmError {
             return WasmError::Timeout(format!("{what} ran past its deadline and was stopped"));
         }
         match err.downcast_ref::<Trap>() {
-            Some(Trap::OutOfFuel) => {
-                WasmError::OutOfGas(format!("{what} ran out of fuel"))
-            }
+            Some(Trap::OutOfFuel) => WasmError::OutOfGas(format!("{what} ran out of fuel")),
             Some(trap) => {
                 let mut message = format!("{what} trapped: {trap}");
                 if let Some(backtrace) = err.downcast_ref::<wasmtime::WasmBacktrace>() {

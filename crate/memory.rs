@@ -18,7 +18,13 @@ pub(crate) fn byte_count(value: f64) -> Option<usize> {
 }
 
 /// The range `[offset, offset + length)` if it lies inside `size` bytes.
-fn span(offset: f64, length: f64, size: usize, id: i64, verb: &str) -> Result<std::ops::Range<usize>, WasmError> {
+fn span(
+    offset: f64,
+    length: f64,
+    size: usize,
+    id: i64,
+    verb: &str,
+) -> Result<std::ops::Range<usize>, WasmError> {
     let out_of_bounds = || {
         WasmError::Memory(format!(
             "cannot {verb} {length} bytes at offset {offset} of instance {id}: its memory holds {size} bytes"

@@ -22,7 +22,9 @@ pub struct Module {
 impl Module {
     /// Whether the module imports anything from one of `namespaces`.
     pub(crate) fn imports_from(&self, namespaces: &[&str]) -> bool {
-        self.inner.imports().any(|import| namespaces.contains(&import.module()))
+        self.inner
+            .imports()
+            .any(|import| namespaces.contains(&import.module()))
     }
 }
 
@@ -31,7 +33,10 @@ impl Module {
     /// Names of the functions, memories, tables and globals the module exports.
     #[napi(getter)]
     pub fn exports(&self) -> Vec<String> {
-        self.inner.exports().map(|export| export.name().to_owned()).collect()
+        self.inner
+            .exports()
+            .map(|export| export.name().to_owned())
+            .collect()
     }
 
     /// The imports the module needs, as `namespace.name` strings.

@@ -154,7 +154,9 @@ impl Stores {
 
     /// The store of `generation`, if it still exists.
     pub(crate) fn get(&mut self, generation: u64) -> Option<&mut Slot> {
-        self.slots.iter_mut().find(|slot| slot.generation == generation)
+        self.slots
+            .iter_mut()
+            .find(|slot| slot.generation == generation)
     }
 
     /// Records an instance that now lives in `generation`'s store.

@@ -11,3 +11,15 @@ export function threadCount(): number {
   const match = /^Threads:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))
   return match ? Number(match[1]) : Number.NaN
 }
+
+/** Runs full garbage collections until finalizers have had their turn. */
+export async function collectGarbage(): Promise<void> {
+  const gc = globalThis.gc
+  if (typeof gc !== 'function') {
+    throw new Error('the test suite runs with --expose-gc (see the ava config in package.json)')
+  }
+  for (let i = 0; i < 5; i++) {
+    gc()
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * Resource leaks, measured on this process's memory maps. The tests run
+ * serially in their own worker so that no other test's engines are created
+ * or collected while one measures.
+ */
+import test from 'ava'
+
+import { WASM_PAGE_SIZE, WasmEngine } from '../index'
+import { FREENET_GUEST } from './helpers/guests'
+import { collectGarbage, mapCount } from './helpers/process'
+
+test.before(collectGarbage)
+
+test.serial('memory maps stay bounded over 20,000 create/drop cycles', (t) => {
+  const engine = new WasmEngine()
+  t.teardown(() => engine.close())
+  const module = engine.compile(FREENET_GUEST)
+  // One instance that lives throughout must not pin its dead neighbours.
+  const keeper = engine.createInstance(module, -1, 0)
+  const warm = () => {
+    for (let i = 0; i < 1000; i++) engine.dropInstance(engine.createInstance(module, i, 2 * WASM_PAGE_SIZE))
+  }
+  warm()
+  const before = mapCount()
+  let peak = before
+  for (let round = 0; round < 19; round++) {
+    warm()
+    peak = Math.max(peak, mapCount())
+  }
+  t.true(peak - before < 2000, `maps grew from ${before} to ${peak}`)
+  t.is(engine.call3i64(keeper, 'get_id', 0n, 0n, 0n), -1n)
+})
+
+test.serial('instances whose handles are garbage-collected are dropped', async (t) => {
+  const engine = new WasmEngine()
+  t.teardown(() => engine.close())
+  const module = engine.compile(FREENET_GUEST)
+  const before = mapCount()
+  for (let i = 0; i < 2000; i++) engine.createInstance(module, i, 0)
+  const held = mapCount() - before
+  await collectGarbage()
+  // The next operation collects the orphans and retires their stores.
+  for (let i = 0; i < 300; i++) engine.dropInstance(engine.createInstance(module, i, 0))
+  const after = mapCount() - before
+  t.true(held > 1000, `2000 live instances should hold maps, held ${held}`)
+  t.true(after < held / 4, `maps left: ${after} of ${held}`)
+})
+
+test.serial('engines left to the garbage collector release their memory', async (t) => {
+  await collectGarbage()
+  const before = mapCount()
+  for (let i = 0; i < 300; i++) {
+    const engine = new WasmEngine()
+    const handle = engine.createInstance(engine.compile(FREENET_GUEST), i, 4 * WASM_PAGE_SIZE)
+    engine.writeMemory(handle, 0, new Uint8Array(1024).fill(7))
+  }
+  const leaked = mapCount() - before
+  await collectGarbage()
+  const after = mapCount() - before
+  t.true(leaked > 300, `300 live engines should hold maps, held ${leaked}`)
+  t.true(after < leaked / 4, `maps left after GC: ${after} of ${leaked}`)
+})
