@@ -24,13 +24,52 @@ export interface RuntimeConfig {
     enableMetering?: boolean;
     /** Cap on each linear memory in pages (default {@link DEFAULT_MAX_MEMORY_PAGES}, at most 65536). */
     maxMemoryPages?: number;
-    /** Compiled modules kept by content hash for reuse (default 1024; 0 turns the cache off). */
+    /** Compiled modules kept in memory by content hash for reuse (default 1024; 0 turns this cache off). */
     moduleCacheCapacity?: number;
+    /**
+     * Keep compiled modules on disk so another process skips compilation (default true).
+     * The directory must be writable by this user only: cached artifacts are native code.
+     */
+    compileCache?: boolean;
+    /**
+     * Directory of the on-disk compile cache. Default: `$WASM_ENGINE_CACHE_DIR`
+     * (`off` disables the cache), else the per-user cache directory
+     * (`$XDG_CACHE_HOME/wasm-engine` or `~/.cache/wasm-engine` on Linux).
+     */
+    compileCacheDir?: string;
 }
 /** Options that shape the host side of an engine. */
 export interface EngineOptions {
     /** A memory shared with the host; `true` is refused with a `WasmError`, as Freenet refuses it. */
     hostMem?: boolean;
+    /**
+     * Share the compiling backend of another engine: the same compiled code,
+     * caches and `Module`s (a module compiled by either is usable by both).
+     * Both must agree on `enableMetering`; the backend's cache settings apply.
+     * Each engine keeps its own store, instances, fuel and queue, so engines
+     * run their calls in parallel.
+     */
+    backend?: WasmEngine;
+}
+/** Options of a call that runs off the JavaScript thread. */
+export interface CallOptions {
+    /** Stops the call: before it starts, it never runs; while it runs, the guest is interrupted. Rejects with `AbortedError`. */
+    signal?: AbortSignal;
+}
+/** Counters of an engine and of its (possibly shared) backend. */
+export interface EngineStats {
+    /** Live instances of this engine. */
+    instances: number;
+    /** Blocking calls waiting in this engine's queue (not counting the one running). */
+    queued: number;
+    /** Stores this engine keeps: the current one and retired ones that still hold live instances. */
+    stores: number;
+    /** Modules the backend compiled with Cranelift. */
+    compiles: number;
+    /** Compiles the backend answered from its in-memory cache. */
+    memoryCacheHits: number;
+    /** Compiles the backend answered from its on-disk cache. */
+    diskCacheHits: number;
 }
 /** Size of an instance's exported memory. */
 export interface MemoryInfo {
@@ -59,6 +98,12 @@ export declare class WasmEngine {
      * hash, so compiling the same bytes again is cheap.
      */
     compile(code: Uint8Array | ArrayBuffer | string): Module;
+    /**
+     * Compiles like {@link WasmEngine.compile}, on a native thread: the event
+     * loop keeps running while a large module compiles. Concurrent compiles of
+     * the same bytes on one backend are done once.
+     */
+    compileAsync(code: Uint8Array | ArrayBuffer | string): Promise<Module>;
     /** True when the module imports from `freenet_delegate_contracts` or `freenet_delegate_management`. */
     moduleHasAsyncImports(module: Module): boolean;
     /**
@@ -81,9 +126,24 @@ export declare class WasmEngine {
     callVoid(handle: InstanceHandle, name: string): void;
     /** Calls the export `name` of type `(i64, i64, i64) -> i64` on this thread; arguments may be safe-integer numbers. */
     call3i64(handle: InstanceHandle, name: string, a: bigint | number, b: bigint | number, c: bigint | number): bigint;
+    /**
+     * Calls the export `name` of type `(i64, i64) -> i64` on a native thread
+     * once this engine's earlier calls are done (one at a time, FIFO). The
+     * deadline covers the run; a call still queued after `maxExecutionSeconds`
+     * fails with `SchedulerOverloadedError` without running.
+     */
+    call2i64Blocking(handle: InstanceHandle, name: string, a: bigint | number, b: bigint | number, options?: CallOptions): Promise<bigint>;
+    /** Calls the export `name` of type `(i64, i64, i64) -> i64` like {@link WasmEngine.call2i64Blocking}. */
+    call3i64Blocking(handle: InstanceHandle, name: string, a: bigint | number, b: bigint | number, c: bigint | number, options?: CallOptions): Promise<bigint>;
     /** Fuel left in the engine's budget, or `undefined` when metering is off. */
     remainingFuel(): bigint | undefined;
-    /** Releases every instance and store now. Idempotent; later calls throw `EngineClosedError`. */
+    /** Counters for monitoring: instances, stores and what the compile caches saved. */
+    stats(): EngineStats;
+    /**
+     * Releases every instance and store. A running blocking call is stopped
+     * and queued ones fail, all with `EngineClosedError`, as do later calls.
+     * Idempotent.
+     */
     close(): void;
     /** Same as {@link WasmEngine.close}, for `using engine = new WasmEngine()`. */
     [Symbol.dispose](): void;

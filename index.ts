@@ -7,7 +7,7 @@
  * `WasmError` classes.
  */
 import { toBytes, toI64, toInteger, toName, toU32 } from './lib/args'
-import { fromNative } from './lib/errors'
+import { AbortedError, fromNative } from './lib/errors'
 import { native, type NativeEngine } from './lib/native'
 
 export * from './lib/errors'
@@ -39,14 +39,55 @@ export interface RuntimeConfig {
   enableMetering?: boolean
   /** Cap on each linear memory in pages (default {@link DEFAULT_MAX_MEMORY_PAGES}, at most 65536). */
   maxMemoryPages?: number
-  /** Compiled modules kept by content hash for reuse (default 1024; 0 turns the cache off). */
+  /** Compiled modules kept in memory by content hash for reuse (default 1024; 0 turns this cache off). */
   moduleCacheCapacity?: number
+  /**
+   * Keep compiled modules on disk so another process skips compilation (default true).
+   * The directory must be writable by this user only: cached artifacts are native code.
+   */
+  compileCache?: boolean
+  /**
+   * Directory of the on-disk compile cache. Default: `$WASM_ENGINE_CACHE_DIR`
+   * (`off` disables the cache), else the per-user cache directory
+   * (`$XDG_CACHE_HOME/wasm-engine` or `~/.cache/wasm-engine` on Linux).
+   */
+  compileCacheDir?: string
 }
 
 /** Options that shape the host side of an engine. */
 export interface EngineOptions {
   /** A memory shared with the host; `true` is refused with a `WasmError`, as Freenet refuses it. */
   hostMem?: boolean
+  /**
+   * Share the compiling backend of another engine: the same compiled code,
+   * caches and `Module`s (a module compiled by either is usable by both).
+   * Both must agree on `enableMetering`; the backend's cache settings apply.
+   * Each engine keeps its own store, instances, fuel and queue, so engines
+   * run their calls in parallel.
+   */
+  backend?: WasmEngine
+}
+
+/** Options of a call that runs off the JavaScript thread. */
+export interface CallOptions {
+  /** Stops the call: before it starts, it never runs; while it runs, the guest is interrupted. Rejects with `AbortedError`. */
+  signal?: AbortSignal
+}
+
+/** Counters of an engine and of its (possibly shared) backend. */
+export interface EngineStats {
+  /** Live instances of this engine. */
+  instances: number
+  /** Blocking calls waiting in this engine's queue (not counting the one running). */
+  queued: number
+  /** Stores this engine keeps: the current one and retired ones that still hold live instances. */
+  stores: number
+  /** Modules the backend compiled with Cranelift. */
+  compiles: number
+  /** Compiles the backend answered from its in-memory cache. */
+  memoryCacheHits: number
+  /** Compiles the backend answered from its on-disk cache. */
+  diskCacheHits: number
 }
 
 /** Size of an instance's exported memory. */
@@ -94,8 +135,12 @@ export class WasmEngine {
 
   /** Creates an engine; throws `OtherError` for an invalid config or `hostMem: true`. */
   constructor(config: RuntimeConfig = {}, options: EngineOptions = {}) {
+    const shared = options.backend
+    if (shared !== undefined && !(shared instanceof WasmEngine)) {
+      throw new TypeError('options.backend must be a WasmEngine')
+    }
     try {
-      this.#native = new native.NativeEngine(checkConfig(config), options.hostMem)
+      this.#native = new native.NativeEngine(checkConfig(config), options.hostMem, shared === undefined ? undefined : shared.#native)
     } catch (err) {
       throw fromNative(err)
     }
@@ -117,6 +162,16 @@ export class WasmEngine {
     } catch (err) {
       throw fromNative(err)
     }
+  }
+
+  /**
+   * Compiles like {@link WasmEngine.compile}, on a native thread: the event
+   * loop keeps running while a large module compiles. Concurrent compiles of
+   * the same bytes on one backend are done once.
+   */
+  async compileAsync(code: Uint8Array | ArrayBuffer | string): Promise<Module> {
+    const source = typeof code === 'string' ? code : toBytes(code, 'code')
+    return settle(await this.#call(() => this.#native.compileAsync(source)))
   }
 
   /** True when the module imports from `freenet_delegate_contracts` or `freenet_delegate_management`. */
@@ -224,6 +279,40 @@ export class WasmEngine {
     }
   }
 
+  /**
+   * Calls the export `name` of type `(i64, i64) -> i64` on a native thread
+   * once this engine's earlier calls are done (one at a time, FIFO). The
+   * deadline covers the run; a call still queued after `maxExecutionSeconds`
+   * fails with `SchedulerOverloadedError` without running.
+   */
+  async call2i64Blocking(
+    handle: InstanceHandle,
+    name: string,
+    a: bigint | number,
+    b: bigint | number,
+    options: CallOptions = {},
+  ): Promise<bigint> {
+    checkHandle(handle)
+    const exportName = toName(name, 'name')
+    const [x, y] = [toI64(a, 'a'), toI64(b, 'b')]
+    return this.#blocking(options, (token) => this.#native.call2i64Blocking(handle, exportName, x, y, token))
+  }
+
+  /** Calls the export `name` of type `(i64, i64, i64) -> i64` like {@link WasmEngine.call2i64Blocking}. */
+  async call3i64Blocking(
+    handle: InstanceHandle,
+    name: string,
+    a: bigint | number,
+    b: bigint | number,
+    c: bigint | number,
+    options: CallOptions = {},
+  ): Promise<bigint> {
+    checkHandle(handle)
+    const exportName = toName(name, 'name')
+    const [x, y, z] = [toI64(a, 'a'), toI64(b, 'b'), toI64(c, 'c')]
+    return this.#blocking(options, (token) => this.#native.call3i64Blocking(handle, exportName, x, y, z, token))
+  }
+
   /** Fuel left in the engine's budget, or `undefined` when metering is off. */
   remainingFuel(): bigint | undefined {
     try {
@@ -233,7 +322,20 @@ export class WasmEngine {
     }
   }
 
-  /** Releases every instance and store now. Idempotent; later calls throw `EngineClosedError`. */
+  /** Counters for monitoring: instances, stores and what the compile caches saved. */
+  stats(): EngineStats {
+    try {
+      return this.#native.stats()
+    } catch (err) {
+      throw fromNative(err)
+    }
+  }
+
+  /**
+   * Releases every instance and store. A running blocking call is stopped
+   * and queued ones fail, all with `EngineClosedError`, as do later calls.
+   * Idempotent.
+   */
   close(): void {
     this.#native.close()
   }
@@ -242,6 +344,45 @@ export class WasmEngine {
   [Symbol.dispose](): void {
     this.close()
   }
+
+  /** Starts a native asynchronous operation, turning a synchronous throw into a rejection. */
+  async #call<T>(start: () => Promise<T | Error>): Promise<T | Error> {
+    try {
+      return await start()
+    } catch (err) {
+      throw fromNative(err)
+    }
+  }
+
+  /** Runs a blocking call with the abort wiring of `options.signal`. */
+  async #blocking(options: CallOptions, start: (token: CallSignal | undefined) => Promise<bigint | Error>): Promise<bigint> {
+    const signal = options?.signal
+    if (signal === undefined) {
+      return settle(await this.#call(() => start(undefined)))
+    }
+    if (!(signal instanceof AbortSignal)) {
+      throw new TypeError('options.signal must be an AbortSignal')
+    }
+    if (signal.aborted) {
+      throw new AbortedError('the call was aborted before it started', { cause: signal.reason })
+    }
+    const token = new native.CallSignal()
+    const abort = () => token.abort()
+    signal.addEventListener('abort', abort, { once: true })
+    try {
+      return settle(await this.#call(() => start(token)))
+    } finally {
+      signal.removeEventListener('abort', abort)
+    }
+  }
+}
+
+type CallSignal = InstanceType<typeof native.CallSignal>
+
+/** The value of a settled native promise, or its error thrown as a `WasmError`. */
+function settle<T>(outcome: T | Error): T {
+  if (outcome instanceof Error) throw fromNative(outcome)
+  return outcome
 }
 
 function checkModule(module: unknown): asserts module is Module {

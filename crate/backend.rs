@@ -1,31 +1,68 @@
 //! The compiling half of an engine: a wasmtime `Engine` with this package's
-//! settings and a content-addressed cache of compiled modules.
+//! settings, a content-addressed cache of compiled modules in memory and on
+//! disk, and coalescing of concurrent compiles of the same bytes.
 //!
 //! A backend may serve several `WasmEngine`s; modules compiled by it can be
 //! instantiated by any of them.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use sha2::{Digest, Sha256};
+use tokio::sync::OnceCell;
 use wasmtime::{Config, OptLevel};
 
 use crate::deadline;
+use crate::disk_cache::DiskCache;
 use crate::error::WasmError;
 
-/// Content hash of a module's binary: the module cache key.
+/// Content hash of a module's binary: the cache key.
 type CodeHash = [u8; 32];
+
+/// The outcome of one compile, shared by every caller that asked for it.
+type SharedCompile = Arc<OnceCell<Result<wasmtime::Module, WasmError>>>;
 
 /// A wasmtime engine plus the modules it compiled.
 pub(crate) struct Backend {
     pub(crate) engine: wasmtime::Engine,
-    cache: Mutex<ModuleCache>,
+    /// Whether modules carry fuel accounting; engines sharing a backend
+    /// must agree on it.
+    pub(crate) metering: bool,
+    memory_cache: Mutex<ModuleCache>,
+    disk_cache: Option<DiskCache>,
+    in_flight: Mutex<HashMap<CodeHash, SharedCompile>>,
+    counters: Counters,
+}
+
+/// What the caches saved, for `WasmEngine.stats()`.
+#[derive(Default)]
+struct Counters {
+    compiles: AtomicU64,
+    memory_hits: AtomicU64,
+    disk_hits: AtomicU64,
+}
+
+/// A snapshot of a backend's [`Counters`].
+pub(crate) struct CompileStats {
+    /// Modules compiled by Cranelift.
+    pub(crate) compiles: u64,
+    /// Compiles answered from the in-memory cache.
+    pub(crate) memory_hits: u64,
+    /// Compiles answered from the on-disk cache.
+    pub(crate) disk_hits: u64,
 }
 
 impl Backend {
-    /// Creates a backend; `metering` compiles fuel accounting into every
-    /// module, which only engines with metering on should pay for.
-    pub(crate) fn new(metering: bool, cache_capacity: usize) -> Result<Backend, WasmError> {
+    /// Creates a backend. `metering` compiles fuel accounting into every
+    /// module, which only engines with metering on should pay for;
+    /// `disk_root` enables the on-disk cache under that directory.
+    pub(crate) fn new(
+        metering: bool,
+        cache_capacity: usize,
+        disk_root: Option<&Path>,
+    ) -> Result<Backend, WasmError> {
         let mut config = Config::new();
         config
             .cranelift_opt_level(OptLevel::Speed)
@@ -37,37 +74,114 @@ impl Backend {
         let engine = wasmtime::Engine::new(&config)
             .map_err(|err| WasmError::Other(format!("cannot create the wasmtime engine: {err}")))?;
         deadline::watch(&engine);
+        let disk_cache = disk_root.map(|root| DiskCache::new(root, &engine));
         Ok(Backend {
             engine,
-            cache: Mutex::new(ModuleCache::new(cache_capacity)),
+            metering,
+            memory_cache: Mutex::new(ModuleCache::new(cache_capacity)),
+            disk_cache,
+            in_flight: Mutex::new(HashMap::new()),
+            counters: Counters::default(),
         })
     }
 
-    /// Compiles a binary module, or returns the cached compilation of the
-    /// same bytes. Costs a SHA-256 of the input on a hit, a full Cranelift
-    /// compile on a miss.
+    /// Compiles a binary module on this thread, or returns a cached
+    /// compilation of the same bytes. Costs a SHA-256 of the input on a
+    /// memory hit, a file read on a disk hit, a Cranelift compile otherwise.
     pub(crate) fn compile(&self, wasm: &[u8]) -> Result<wasmtime::Module, WasmError> {
-        let key: CodeHash = Sha256::digest(wasm).into();
-        if let Some(module) = self.lock_cache().get(&key) {
-            return Ok(module);
+        let key = hash(wasm);
+        match self.cached(&key) {
+            Some(module) => Ok(module),
+            None => self.compile_uncached(&key, wasm),
         }
-        let module = wasmtime::Module::from_binary(&self.engine, wasm).map_err(|err| {
-            WasmError::Compile(format!(
-                "module of {} bytes is not valid WebAssembly: {}",
-                wasm.len(),
-                crate::error::describe(&err)
-            ))
-        })?;
-        self.lock_cache().insert(key, module.clone());
-        Ok(module)
     }
 
-    fn lock_cache(&self) -> std::sync::MutexGuard<'_, ModuleCache> {
-        // The cache holds no invariant a panic could break half-way.
-        self.cache
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// Compiles a binary module on a tokio blocking thread. Concurrent
+    /// compiles of the same bytes share one compilation.
+    pub(crate) async fn compile_shared(
+        self: Arc<Self>,
+        wasm: Vec<u8>,
+    ) -> Result<wasmtime::Module, WasmError> {
+        let key = hash(&wasm);
+        if let Some(module) = self.cached(&key) {
+            return Ok(module);
+        }
+        let cell = lock(&self.in_flight).entry(key).or_default().clone();
+        let backend = self.clone();
+        let outcome = cell
+            .get_or_init(|| async move {
+                tokio::task::spawn_blocking(move || backend.compile_uncached(&key, &wasm))
+                    .await
+                    .unwrap_or_else(|err| {
+                        Err(WasmError::Other(format!(
+                            "the compile thread failed: {err}"
+                        )))
+                    })
+            })
+            .await
+            .clone();
+        // The result is in the memory cache by now (when it is enabled), so
+        // a later request for the same bytes does not compile again.
+        lock(&self.in_flight).remove(&key);
+        outcome
     }
+
+    /// How many compiles Cranelift did and how many the caches answered.
+    pub(crate) fn stats(&self) -> CompileStats {
+        CompileStats {
+            compiles: self.counters.compiles.load(Ordering::Relaxed),
+            memory_hits: self.counters.memory_hits.load(Ordering::Relaxed),
+            disk_hits: self.counters.disk_hits.load(Ordering::Relaxed),
+        }
+    }
+
+    fn cached(&self, key: &CodeHash) -> Option<wasmtime::Module> {
+        let module = lock(&self.memory_cache).get(key);
+        if module.is_some() {
+            self.counters.memory_hits.fetch_add(1, Ordering::Relaxed);
+        }
+        module
+    }
+
+    fn compile_uncached(&self, key: &CodeHash, wasm: &[u8]) -> Result<wasmtime::Module, WasmError> {
+        let from_disk = self
+            .disk_cache
+            .as_ref()
+            .and_then(|disk| disk.load(&self.engine, key));
+        let module = match from_disk {
+            Some(module) => {
+                self.counters.disk_hits.fetch_add(1, Ordering::Relaxed);
+                module
+            }
+            None => {
+                self.counters.compiles.fetch_add(1, Ordering::Relaxed);
+                let module = wasmtime::Module::from_binary(&self.engine, wasm).map_err(|err| {
+                    WasmError::Compile(format!(
+                        "module of {} bytes is not valid WebAssembly: {}",
+                        wasm.len(),
+                        crate::error::describe(&err)
+                    ))
+                })?;
+                if let Some(disk) = &self.disk_cache {
+                    disk.store(key, &module);
+                }
+                module
+            }
+        };
+        lock(&self.memory_cache).insert(*key, module.clone());
+        Ok(module)
+    }
+}
+
+fn hash(wasm: &[u8]) -> CodeHash {
+    Sha256::digest(wasm).into()
+}
+
+/// Locks a mutex whose data stays consistent even if a holder panicked.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Least-recently-used map from code hash to compiled module.

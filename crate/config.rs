@@ -1,10 +1,12 @@
 //! Engine configuration: the JavaScript `RuntimeConfig` and the limits
 //! derived from it once, at engine creation.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use napi_derive::napi;
 
+use crate::disk_cache::DiskCache;
 use crate::error::WasmError;
 
 /// Size of one WebAssembly page in bytes.
@@ -30,6 +32,8 @@ pub struct RuntimeConfig {
     pub enable_metering: Option<bool>,
     pub max_memory_pages: Option<f64>,
     pub module_cache_capacity: Option<f64>,
+    pub compile_cache: Option<bool>,
+    pub compile_cache_dir: Option<String>,
 }
 
 /// The limits an engine enforces, resolved from a [`RuntimeConfig`].
@@ -43,6 +47,8 @@ pub(crate) struct Limits {
     pub max_memory_pages: u32,
     /// Compiled modules kept by content hash; 0 turns the cache off.
     pub module_cache_capacity: usize,
+    /// Root of the on-disk compile cache; `None` when it is off.
+    pub compile_cache_root: Option<PathBuf>,
 }
 
 impl Limits {
@@ -79,11 +85,17 @@ impl Limits {
             u32::MAX,
             "moduleCacheCapacity",
         )? as usize;
+        let compile_cache_root = match (config.compile_cache, &config.compile_cache_dir) {
+            (Some(false), _) => None,
+            (_, Some(dir)) if !dir.is_empty() => Some(PathBuf::from(dir)),
+            _ => DiskCache::default_root(),
+        };
         Ok(Limits {
             deadline,
             fuel,
             max_memory_pages,
             module_cache_capacity,
+            compile_cache_root,
         })
     }
 

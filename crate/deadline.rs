@@ -7,7 +7,8 @@
 //! A JavaScript timer could not do this: a synchronous call blocks the event
 //! loop that would run it.
 
-use std::sync::{Mutex, OnceLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use wasmtime::{EngineWeak, UpdateDeadline};
@@ -58,30 +59,48 @@ pub(crate) fn watch(engine: &wasmtime::Engine) {
     engines.push(engine.weak());
 }
 
-/// The deadline of the guest entry in progress on one store.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Deadline {
+/// A cancellation flag shared between JavaScript (an `AbortSignal`, an
+/// engine's `close()`) and the guest entry it can stop.
+pub(crate) type Flag = Arc<AtomicBool>;
+
+/// What can stop the guest entry in progress on one store, besides its
+/// engine's closing: its deadline and the caller's abort signal.
+#[derive(Debug, Clone)]
+pub(crate) struct Watch {
     at: Instant,
+    abort: Option<Flag>,
 }
 
-impl Deadline {
-    /// A deadline `budget` from now.
-    pub(crate) fn after(budget: Duration) -> Deadline {
+impl Watch {
+    /// A watch whose deadline is `budget` from now.
+    pub(crate) fn new(budget: Duration, abort: Option<Flag>) -> Watch {
         let now = Instant::now();
-        Deadline {
+        Watch {
+            // A budget too large for `Instant` is as good as no deadline.
             at: now
                 .checked_add(budget)
                 .unwrap_or(now + Duration::from_secs(86_400 * 365)),
+            abort,
         }
     }
 
-    /// What the epoch callback does at a tick: stop the guest once the
-    /// deadline has passed, otherwise look again at the next tick.
-    pub(crate) fn check(&self) -> wasmtime::Result<UpdateDeadline> {
-        if Instant::now() >= self.at {
-            Err(wasmtime::Error::new(Interrupt::Timeout))
-        } else {
-            Ok(UpdateDeadline::Continue(1))
+    /// What the epoch callback does at a tick: stop the guest when its
+    /// engine is `closing`, when it was aborted, or once the deadline has
+    /// passed; otherwise look again at the next tick.
+    pub(crate) fn check(&self, closing: &AtomicBool) -> wasmtime::Result<UpdateDeadline> {
+        if closing.load(Ordering::Acquire) {
+            return Err(wasmtime::Error::new(Interrupt::Closed));
         }
+        if self
+            .abort
+            .as_ref()
+            .is_some_and(|flag| flag.load(Ordering::Acquire))
+        {
+            return Err(wasmtime::Error::new(Interrupt::Aborted));
+        }
+        if Instant::now() >= self.at {
+            return Err(wasmtime::Error::new(Interrupt::Timeout));
+        }
+        Ok(UpdateDeadline::Continue(1))
     }
 }

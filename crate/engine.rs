@@ -1,132 +1,267 @@
 //! `NativeEngine`: one Freenet-style engine, i.e. a family of stores, the
 //! instances living in them and the limits they run under.
 //!
-//! Every method takes the engine's state lock without waiting. On the
-//! JavaScript thread nothing else can hold it except a call that is already
-//! running this engine, so a failed attempt means re-entrance and is
-//! reported as `ENGINE_BUSY` instead of deadlocking the event loop.
+//! The engine's state sits behind one FIFO lock. Synchronous methods take it
+//! without waiting: on the JavaScript thread, a held lock means a blocking
+//! call is running (or a guest re-entered its own engine), so waiting would
+//! freeze the event loop or deadlock; they fail with `ENGINE_BUSY` instead.
+//! Blocking calls queue for it and run on tokio threads (see `blocking`).
 
-use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use napi::bindgen_prelude::{BigInt, Uint8Array};
+use napi::Either;
+use napi::bindgen_prelude::{BigInt, Env, PromiseRaw, Uint8Array};
 use napi_derive::napi;
-use wasmtime::{Linker, Store, Trap, TypedFunc, WasmParams, WasmResults};
 
 use crate::backend::Backend;
-use crate::config::{Limits, RuntimeConfig, WASM_PAGE_SIZE};
-use crate::error::{Interrupt, Result, WasmError, describe};
-use crate::instance::{InstanceHandle, LiveInstance, Orphans};
+use crate::blocking::{self, CallSignal, Queue, Settled};
+use crate::config::{Limits, RuntimeConfig};
+use crate::deadline::Flag;
+use crate::error::{Result, WasmError};
+use crate::instance::{InstanceHandle, Orphans};
 use crate::memory;
 use crate::module::{ASYNC_IMPORT_NAMESPACES, Module};
-use crate::store::{HostState, Stores};
-
-/// The export Freenet calls after instantiation with the instance id.
-const SET_ID_EXPORT: &str = "__frnt_set_id";
-/// The export that allocates a guest-side buffer of a given capacity.
-const INITIATE_BUFFER_EXPORT: &str = "__frnt__initiate_buffer";
-/// The memory export every memory operation works on.
-const MEMORY_EXPORT: &str = "memory";
+use crate::state::{EngineState, INITIATE_BUFFER_EXPORT};
 
 static NEXT_ENGINE_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Counters for monitoring an engine (see the TypeScript `EngineStats`).
+#[napi(object)]
+pub struct EngineStats {
+    pub instances: f64,
+    pub queued: f64,
+    pub stores: f64,
+    pub compiles: f64,
+    pub memory_cache_hits: f64,
+    pub disk_cache_hits: f64,
+}
+
+/// The part of an engine that calls in flight share with the JavaScript
+/// object: the lock around its state and its lifecycle flags.
+pub(crate) struct Core {
+    id: u64,
+    state: Mutex<Option<EngineState>>,
+    queue: Queue,
+    orphans: Orphans,
+    /// Set by `close()`; running guests stop at their next tick.
+    closing: Flag,
+    healthy: AtomicBool,
+}
+
+impl Core {
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    pub(crate) fn queue(&self) -> &Queue {
+        &self.queue
+    }
+
+    /// Waits for the state lock. Only for threads other than JavaScript's,
+    /// which holds the lock only for the length of a synchronous call.
+    pub(crate) fn lock_state(&self) -> MutexGuard<'_, Option<EngineState>> {
+        // `run` catches panics before they can unwind through a guard, so
+        // the lock is never poisoned with a half-updated state inside.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn closed_error(&self) -> WasmError {
+        let why = if self.healthy.load(Ordering::Acquire) {
+            ""
+        } else {
+            " after an internal failure"
+        };
+        WasmError::Closed(format!("engine {} is closed{why}", self.id))
+    }
+
+    fn ensure_open(&self) -> std::result::Result<(), WasmError> {
+        if self.closing.load(Ordering::Acquire) {
+            return Err(self.closed_error());
+        }
+        Ok(())
+    }
+
+    /// Runs `op` on the state held in `slot`, first dropping the instances
+    /// whose handles were garbage-collected. A panic inside `op` closes the
+    /// engine and becomes an error instead of unwinding into Node; a
+    /// `close()` that came while the lock was held drops the state here.
+    pub(crate) fn run<R>(
+        &self,
+        slot: &mut Option<EngineState>,
+        op: impl FnOnce(&mut EngineState) -> std::result::Result<R, WasmError>,
+    ) -> std::result::Result<R, WasmError> {
+        if self.closing.load(Ordering::Acquire) {
+            slot.take();
+            return Err(self.closed_error());
+        }
+        let Some(state) = slot.as_mut() else {
+            return Err(self.closed_error());
+        };
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            state.collect_orphans(&self.orphans);
+            op(state)
+        }));
+        match outcome {
+            Ok(result) => {
+                if self.closing.load(Ordering::Acquire) {
+                    slot.take();
+                }
+                result
+            }
+            Err(_) => {
+                self.healthy.store(false, Ordering::Release);
+                self.closing.store(true, Ordering::Release);
+                // The state may be half-updated: never run a guest on it
+                // again, and do not run its destructors either.
+                std::mem::forget(slot.take());
+                Err(WasmError::Other(format!(
+                    "engine {} hit an internal failure and was closed; create a new engine",
+                    self.id
+                )))
+            }
+        }
+    }
+
+    /// Runs `op` now on the calling thread, or fails with `ENGINE_BUSY`.
+    fn run_now<R>(
+        &self,
+        op: impl FnOnce(&mut EngineState) -> std::result::Result<R, WasmError>,
+    ) -> Result<R> {
+        let mut guard = self.state.try_lock().map_err(|_| {
+            WasmError::Busy(format!(
+                "engine {} is running another call; synchronous calls never wait for it \
+                 (await the blocking call first, or use another engine)",
+                self.id
+            ))
+        })?;
+        Ok(self.run(&mut guard, op)?)
+    }
+}
 
 /// The native half of `WasmEngine`; the TypeScript layer validates
 /// arguments and turns error codes into `WasmError` subclasses.
 #[napi]
 pub struct NativeEngine {
-    id: u64,
+    core: Arc<Core>,
     backend: Arc<Backend>,
     limits: Limits,
-    state: tokio::sync::Mutex<Option<EngineState>>,
-    orphans: Orphans,
-    closed: AtomicBool,
-    healthy: AtomicBool,
-}
-
-/// Everything a guest entry needs, guarded by the engine's lock.
-struct EngineState {
-    stores: Stores,
-    linker: Arc<Linker<HostState>>,
-    instances: HashMap<u64, LiveInstance>,
-    next_key: u64,
-    /// The engine's fuel when metering is on: one budget shared by all its
-    /// stores, reset at each instance creation.
-    fuel: Option<u64>,
-    deadline: Duration,
 }
 
 #[napi]
 impl NativeEngine {
-    /// Creates an engine with its own backend. `host_mem` is refused, as
-    /// Freenet refuses it.
-    #[napi(constructor)]
-    pub fn new(config: Option<RuntimeConfig>, host_mem: Option<bool>) -> Result<NativeEngine> {
+    /// Creates an engine. With `share`, it uses that engine's backend (its
+    /// compiled modules and caches) instead of a new one. `host_mem` is
+    /// refused, as Freenet refuses it.
+    #[napi(constructor, catch_unwind)]
+    pub fn new(
+        config: Option<RuntimeConfig>,
+        host_mem: Option<bool>,
+        share: Option<&NativeEngine>,
+    ) -> Result<NativeEngine> {
         if host_mem == Some(true) {
             return Err(WasmError::Other(
-                "hostMem: true is not supported: a shared host memory would let guests see host data"
-                    .into(),
+                "hostMem: true is not supported: a shared host memory would let guests see host data".into(),
             )
             .into());
         }
         let limits = Limits::resolve(&config.unwrap_or_default())?;
-        let backend = Arc::new(Backend::new(
-            limits.fuel.is_some(),
-            limits.module_cache_capacity,
-        )?);
-        let state = EngineState {
-            stores: Stores::new(backend.engine.clone(), limits.max_memory_bytes()),
-            linker: Arc::new(Linker::new(&backend.engine)),
-            instances: HashMap::new(),
-            next_key: 1,
-            fuel: limits.fuel,
-            deadline: limits.deadline,
+        let metering = limits.fuel.is_some();
+        let backend = match share {
+            Some(other) if other.backend.metering != metering => {
+                return Err(WasmError::Other(format!(
+                    "cannot share the backend of engine {}: it has metering {}, this config has it {} \
+                     (fuel accounting is compiled into the modules)",
+                    other.core.id,
+                    on_off(other.backend.metering),
+                    on_off(metering)
+                ))
+                .into());
+            }
+            Some(other) => other.backend.clone(),
+            None => Arc::new(Backend::new(
+                metering,
+                limits.module_cache_capacity,
+                limits.compile_cache_root.as_deref(),
+            )?),
         };
+        let closing = Flag::default();
+        let state = EngineState::new(&backend.engine, limits.clone(), closing.clone());
         Ok(NativeEngine {
-            id: NEXT_ENGINE_ID.fetch_add(1, Ordering::Relaxed),
+            core: Arc::new(Core {
+                id: NEXT_ENGINE_ID.fetch_add(1, Ordering::Relaxed),
+                state: Mutex::new(Some(state)),
+                queue: Queue::default(),
+                orphans: Orphans::default(),
+                closing,
+                healthy: AtomicBool::new(true),
+            }),
             backend,
             limits,
-            state: tokio::sync::Mutex::new(Some(state)),
-            orphans: Orphans::default(),
-            closed: AtomicBool::new(false),
-            healthy: AtomicBool::new(true),
         })
     }
 
     /// True while the engine is open and no internal failure has poisoned it.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn is_healthy(&self) -> bool {
-        !self.closed.load(Ordering::Acquire) && self.healthy.load(Ordering::Acquire)
+        !self.core.closing.load(Ordering::Acquire) && self.core.healthy.load(Ordering::Acquire)
     }
 
-    /// Compiles a binary module (cached by content hash).
-    #[napi]
+    /// Compiles a binary module on this thread (cached by content hash).
+    #[napi(catch_unwind)]
     pub fn compile(&self, code: Uint8Array) -> Result<Module> {
-        self.ensure_open()?;
-        let inner = self.backend.compile(&code)?;
-        Ok(Module {
-            inner,
-            backend: self.backend.clone(),
-        })
+        self.core.ensure_open()?;
+        Ok(self.module(self.backend.compile(&code)?))
     }
 
-    /// Compiles WebAssembly text.
-    #[napi]
+    /// Compiles WebAssembly text on this thread.
+    #[napi(catch_unwind)]
     pub fn compile_text(&self, text: String) -> Result<Module> {
-        self.ensure_open()?;
-        let wasm = wat::parse_str(&text)
-            .map_err(|err| WasmError::Compile(format!("invalid WebAssembly text: {err}")))?;
-        let inner = self.backend.compile(&wasm)?;
-        Ok(Module {
-            inner,
-            backend: self.backend.clone(),
-        })
+        self.core.ensure_open()?;
+        Ok(self.module(self.backend.compile(&parse_text(&text)?)?))
+    }
+
+    /// Compiles a binary (`Uint8Array`) or text (`string`) module on a tokio
+    /// thread; concurrent compiles of the same bytes are done once.
+    #[napi(catch_unwind, ts_return_type = "Promise<Module | Error>")]
+    pub fn compile_async<'env>(
+        &self,
+        env: &'env Env,
+        code: Either<Uint8Array, String>,
+    ) -> Result<PromiseRaw<'env, Settled<Module>>> {
+        self.core.ensure_open()?;
+        // Copied on this thread: JavaScript memory must not be read elsewhere.
+        let source = match code {
+            Either::A(bytes) => Either::A(bytes.to_vec()),
+            Either::B(text) => Either::B(text),
+        };
+        let backend = self.backend.clone();
+        Ok(env
+            .spawn_future(async move {
+                let wasm = match source {
+                    Either::A(bytes) => Ok(bytes),
+                    Either::B(text) => tokio::task::spawn_blocking(move || parse_text(&text))
+                        .await
+                        .unwrap_or_else(|err| {
+                            Err(WasmError::Other(format!(
+                                "the parsing thread failed: {err}"
+                            )))
+                        }),
+                };
+                let compiled = match wasm {
+                    Ok(wasm) => backend.clone().compile_shared(wasm).await,
+                    Err(err) => Err(err),
+                };
+                Ok(Settled(compiled.map(|inner| Module { inner, backend })))
+            })
+            .map_err(WasmError::from)?)
     }
 
     /// Whether `module` imports one of Freenet's asynchronous namespaces.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn module_has_async_imports(&self, module: &Module) -> Result<bool> {
         self.check_module(module)?;
         Ok(module.imports_from(&ASYNC_IMPORT_NAMESPACES))
@@ -134,7 +269,7 @@ impl NativeEngine {
 
     /// Instantiates `module`, calls `__frnt_set_id(id)` when exported and
     /// grows the exported memory to at least `req_bytes`.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn create_instance(
         &self,
         module: &Module,
@@ -144,31 +279,37 @@ impl NativeEngine {
         self.check_module(module)?;
         let id = i64_arg(&id, "id")?;
         let req_bytes = length_arg(req_bytes, "reqBytes")?;
-        let key = self.with_state(|state| {
-            state.create_instance(&module.inner, id, req_bytes, &self.limits)
-        })?;
-        Ok(InstanceHandle::new(self.id, key, id, &self.orphans))
+        let key = self
+            .core
+            .run_now(|state| state.create_instance(&module.inner, id, req_bytes))?;
+        Ok(InstanceHandle::new(
+            self.core.id,
+            key,
+            id,
+            &self.core.orphans,
+        ))
     }
 
     /// Drops an instance; its memory is released with its store.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn drop_instance(&self, handle: &InstanceHandle) -> Result<()> {
         self.check_handle(handle)?;
-        self.with_state(|state| state.drop_instance(handle))
+        self.core
+            .run_now(|state| state.drop_instance(&handle.target()))
     }
 
     /// Size in bytes of the instance's exported memory, read live.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn memory_size(&self, handle: &InstanceHandle) -> Result<f64> {
         self.check_handle(handle)?;
-        self.with_state(|state| {
-            let (memory, store) = state.memory(handle)?;
+        self.core.run_now(|state| {
+            let (memory, store) = state.memory(&handle.target())?;
             Ok(memory.data_size(store) as f64)
         })
     }
 
     /// Copies `length` bytes at `offset` out of the instance's memory.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn read_memory(
         &self,
         handle: &InstanceHandle,
@@ -176,15 +317,15 @@ impl NativeEngine {
         length: f64,
     ) -> Result<Uint8Array> {
         self.check_handle(handle)?;
-        self.with_state(|state| {
-            let (mem, store) = state.memory(handle)?;
-            let bytes = memory::read(mem.data(&*store), offset, length, handle.id)?;
+        self.core.run_now(|state| {
+            let (memory, store) = state.memory(&handle.target())?;
+            let bytes = memory::read(memory.data(&*store), offset, length, handle.id)?;
             Ok(Uint8Array::from(bytes))
         })
     }
 
     /// Copies `data` into the instance's memory at `offset`.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn write_memory(
         &self,
         handle: &InstanceHandle,
@@ -192,31 +333,33 @@ impl NativeEngine {
         data: Uint8Array,
     ) -> Result<()> {
         self.check_handle(handle)?;
-        self.with_state(|state| {
-            let (mem, store) = state.memory(handle)?;
-            memory::write(mem.data_mut(store), offset, &data, handle.id)
+        self.core.run_now(|state| {
+            let (memory, store) = state.memory(&handle.target())?;
+            memory::write(memory.data_mut(store), offset, &data, handle.id)
         })
     }
 
     /// Calls `__frnt__initiate_buffer(size)` and returns the buffer's offset.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn initiate_buffer(&self, handle: &InstanceHandle, size: u32) -> Result<BigInt> {
         self.check_handle(handle)?;
-        let result =
-            self.with_state(|state| state.call::<u32, i64>(handle, INITIATE_BUFFER_EXPORT, size))?;
-        Ok(BigInt::from(result))
+        let offset = self.core.run_now(|state| {
+            state.call::<u32, i64>(&handle.target(), INITIATE_BUFFER_EXPORT, size, None)
+        })?;
+        Ok(BigInt::from(offset))
     }
 
     /// Calls the export `name() -> ()`.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn call_void(&self, handle: &InstanceHandle, name: String) -> Result<()> {
         self.check_handle(handle)?;
-        self.with_state(|state| state.call::<(), ()>(handle, &name, ()))
+        self.core
+            .run_now(|state| state.call::<(), ()>(&handle.target(), &name, (), None))
     }
 
-    /// Calls the export `name(i64, i64, i64) -> i64`.
-    #[napi(js_name = "call3i64")]
-    pub fn call3i64(
+    /// Calls the export `name(i64, i64, i64) -> i64` on this thread.
+    #[napi(catch_unwind, js_name = "call3i64")]
+    pub fn call_3i64(
         &self,
         handle: &InstanceHandle,
         name: String,
@@ -226,374 +369,162 @@ impl NativeEngine {
     ) -> Result<BigInt> {
         self.check_handle(handle)?;
         let args = (i64_arg(&a, "a")?, i64_arg(&b, "b")?, i64_arg(&c, "c")?);
-        let result =
-            self.with_state(|state| state.call::<(i64, i64, i64), i64>(handle, &name, args))?;
+        let result = self.core.run_now(|state| {
+            state.call::<(i64, i64, i64), i64>(&handle.target(), &name, args, None)
+        })?;
         Ok(BigInt::from(result))
     }
 
-    /// Fuel left, or `null` when metering is off.
-    #[napi]
-    pub fn remaining_fuel(&self) -> Result<Option<BigInt>> {
-        self.with_state(|state| Ok(state.fuel.map(BigInt::from)))
+    /// Calls the export `name(i64, i64) -> i64` on a tokio blocking thread
+    /// once the engine's earlier calls are done.
+    #[napi(
+        catch_unwind,
+        js_name = "call2i64Blocking",
+        ts_return_type = "Promise<bigint | Error>"
+    )]
+    pub fn call_2i64_blocking<'env>(
+        &self,
+        env: &'env Env,
+        handle: &InstanceHandle,
+        name: String,
+        a: BigInt,
+        b: BigInt,
+        signal: Option<&CallSignal>,
+    ) -> Result<PromiseRaw<'env, Settled<BigInt>>> {
+        let args = (i64_arg(&a, "a")?, i64_arg(&b, "b")?);
+        self.spawn_call::<(i64, i64)>(env, handle, name, args, signal)
     }
 
-    /// Number of live instances, and of stores holding them or their dead
-    /// predecessors' memory: `[instances, stores]`.
-    #[napi]
-    pub fn census(&self) -> Result<Vec<u32>> {
-        self.with_state(|state| {
-            Ok(vec![
-                u32::try_from(state.instances.len()).unwrap_or(u32::MAX),
-                u32::try_from(state.stores.len()).unwrap_or(u32::MAX),
-            ])
+    /// Calls the export `name(i64, i64, i64) -> i64` on a tokio blocking
+    /// thread once the engine's earlier calls are done.
+    // The JavaScript signature fixes the arguments.
+    #[allow(clippy::too_many_arguments)]
+    #[napi(
+        catch_unwind,
+        js_name = "call3i64Blocking",
+        ts_return_type = "Promise<bigint | Error>"
+    )]
+    pub fn call_3i64_blocking<'env>(
+        &self,
+        env: &'env Env,
+        handle: &InstanceHandle,
+        name: String,
+        a: BigInt,
+        b: BigInt,
+        c: BigInt,
+        signal: Option<&CallSignal>,
+    ) -> Result<PromiseRaw<'env, Settled<BigInt>>> {
+        let args = (i64_arg(&a, "a")?, i64_arg(&b, "b")?, i64_arg(&c, "c")?);
+        self.spawn_call::<(i64, i64, i64)>(env, handle, name, args, signal)
+    }
+
+    /// Fuel left, or `null` when metering is off.
+    #[napi(catch_unwind)]
+    pub fn remaining_fuel(&self) -> Result<Option<BigInt>> {
+        self.core
+            .run_now(|state| Ok(state.fuel().map(BigInt::from)))
+    }
+
+    /// Counters of this engine and its backend.
+    #[napi(catch_unwind)]
+    pub fn stats(&self) -> Result<EngineStats> {
+        let (instances, stores) = self.core.run_now(|state| Ok(state.census()))?;
+        let compile = self.backend.stats();
+        Ok(EngineStats {
+            instances: instances as f64,
+            queued: self.core.queue.len() as f64,
+            stores: stores as f64,
+            compiles: compile.compiles as f64,
+            memory_cache_hits: compile.memory_hits as f64,
+            disk_cache_hits: compile.disk_hits as f64,
         })
     }
 
-    /// Drops every instance and store. Idempotent.
-    #[napi]
+    /// Closes the engine: a running call stops at its next tick, queued
+    /// calls fail, every instance and store is dropped. Idempotent.
+    #[napi(catch_unwind)]
     pub fn close(&self) {
-        self.closed.store(true, Ordering::Release);
-        if let Ok(mut guard) = self.state.try_lock() {
+        self.core.closing.store(true, Ordering::Release);
+        // When a call holds the lock, it drops the state as it finishes.
+        if let Ok(mut guard) = self.core.state.try_lock() {
             guard.take();
         }
     }
 }
 
 impl NativeEngine {
-    fn ensure_open(&self) -> Result<(), WasmError> {
-        if self.closed.load(Ordering::Acquire) {
-            return Err(WasmError::Closed(format!(
-                "engine {} is closed{}",
-                self.id,
-                if self.healthy.load(Ordering::Acquire) {
-                    ""
-                } else {
-                    " after an internal failure"
-                }
-            )));
+    fn module(&self, inner: wasmtime::Module) -> Module {
+        Module {
+            inner,
+            backend: self.backend.clone(),
         }
-        Ok(())
     }
 
-    fn check_module(&self, module: &Module) -> Result<(), WasmError> {
-        self.ensure_open()?;
+    fn check_module(&self, module: &Module) -> std::result::Result<(), WasmError> {
+        self.core.ensure_open()?;
         if !Arc::ptr_eq(&module.backend, &self.backend) {
             return Err(WasmError::InvalidHandle(
-                "module was compiled by another engine's backend; compile it with this engine"
+                "module was compiled by an engine with another backend; compile it with this engine \
+                 or create this engine with the other as its backend"
                     .into(),
             ));
         }
         Ok(())
     }
 
-    fn check_handle(&self, handle: &InstanceHandle) -> Result<(), WasmError> {
-        self.ensure_open()?;
-        if handle.engine_id != self.id {
+    fn check_handle(&self, handle: &InstanceHandle) -> std::result::Result<(), WasmError> {
+        self.core.ensure_open()?;
+        if handle.engine_id != self.core.id {
             return Err(WasmError::InvalidHandle(format!(
                 "instance {} belongs to engine {}, not to engine {}",
-                handle.id, handle.engine_id, self.id
+                handle.id, handle.engine_id, self.core.id
             )));
         }
         Ok(())
     }
 
-    /// Runs `op` with the engine state, first dropping the instances whose
-    /// handles were garbage-collected. A panic inside `op` closes the engine
-    /// and becomes an error instead of unwinding into Node.
-    fn with_state<R>(
+    /// Queues a call of the export `name` with `args` (`Params -> i64`).
+    fn spawn_call<'env, Params>(
         &self,
-        op: impl FnOnce(&mut EngineState) -> Result<R, WasmError>,
-    ) -> Result<R> {
-        let mut guard = self.state.try_lock().map_err(|_| {
-            WasmError::Busy(format!(
-                "engine {} is running another call; a host function cannot call back into the engine that runs it",
-                self.id
-            ))
-        })?;
-        let Some(state) = guard.as_mut() else {
-            self.ensure_open()?;
-            return Err(WasmError::Closed(format!("engine {} is closed", self.id)).into());
-        };
-        let outcome = catch_unwind(AssertUnwindSafe(|| {
-            state.collect_orphans(&self.orphans);
-            op(state)
-        }));
-        match outcome {
-            Ok(result) => Ok(result?),
-            Err(_) => {
-                self.healthy.store(false, Ordering::Release);
-                self.closed.store(true, Ordering::Release);
-                // The state may be half-updated: never run a guest on it again.
-                let broken = guard.take();
-                std::mem::forget(broken);
-                Err(WasmError::Other(format!(
-                    "engine {} hit an internal failure and was closed; create a new engine",
-                    self.id
-                ))
-                .into())
-            }
-        }
-    }
-}
-
-impl EngineState {
-    fn collect_orphans(&mut self, orphans: &Orphans) {
-        let keys = std::mem::take(&mut *orphans.lock().unwrap_or_else(|p| p.into_inner()));
-        for key in keys {
-            self.remove_instance(key);
-        }
-    }
-
-    fn live(&self, handle: &InstanceHandle) -> Result<&LiveInstance, WasmError> {
-        self.instances
-            .get(&handle.key)
-            .ok_or_else(|| WasmError::InvalidHandle(format!("instance {} was dropped", handle.id)))
-    }
-
-    fn store(&mut self, generation: u64) -> Result<&mut Store<HostState>, WasmError> {
-        self.stores
-            .get(generation)
-            .map(|slot| &mut slot.store)
-            .ok_or_else(|| WasmError::Other(format!("store generation {generation} is gone")))
-    }
-
-    fn memory(
-        &mut self,
+        env: &'env Env,
         handle: &InstanceHandle,
-    ) -> Result<(wasmtime::Memory, &mut Store<HostState>), WasmError> {
-        let live = self.live(handle)?;
-        let memory = live.memory.ok_or_else(|| {
-            WasmError::Export(format!(
-                "instance {} exports no memory named \"{MEMORY_EXPORT}\"",
-                live.id
-            ))
-        })?;
-        let generation = live.generation;
-        Ok((memory, self.store(generation)?))
-    }
-
-    /// Enters the guest through `call` on `generation`'s store, with the
-    /// engine's fuel loaded into that store and a fresh deadline armed.
-    fn run_guest<R>(
-        &mut self,
-        generation: u64,
-        call: impl FnOnce(&mut Store<HostState>) -> wasmtime::Result<R>,
-    ) -> Result<wasmtime::Result<R>, WasmError> {
-        let fuel = self.fuel;
-        let deadline = self.deadline;
-        let slot = self
-            .stores
-            .get(generation)
-            .ok_or_else(|| WasmError::Other(format!("store generation {generation} is gone")))?;
-        if let Some(fuel) = fuel {
-            slot.store
-                .set_fuel(fuel)
-                .map_err(|err| WasmError::Other(format!("cannot set fuel: {err}")))?;
-        }
-        slot.arm(deadline);
-        let result = call(&mut slot.store);
-        if fuel.is_some() {
-            self.fuel = Some(slot.store.get_fuel().unwrap_or(0));
-        }
-        Ok(result)
-    }
-
-    fn create_instance(
-        &mut self,
-        module: &wasmtime::Module,
-        id: i64,
-        req_bytes: usize,
-        limits: &Limits,
-    ) -> Result<u64, WasmError> {
-        if let Some(budget) = limits.fuel {
-            self.fuel = Some(budget);
-        }
-        let generation = self.stores.current().generation;
-        let linker = self.linker.clone();
-        let instantiated = self.run_guest(generation, |store| linker.instantiate(store, module))?;
-        let instance = match instantiated {
-            Ok(instance) => instance,
-            Err(err) => {
-                let refused = self.stores.current().take_refused_growth();
-                self.stores.instance_dead(generation, 0, false);
-                return Err(instantiation_error(err, id, refused, limits));
-            }
-        };
-        let store = self.store(generation)?;
-        let memory = instance.get_memory(&mut *store, MEMORY_EXPORT);
-        let prepared = self.prepare(instance, generation, memory, id, req_bytes, limits);
-        if let Err(err) = prepared {
-            let bytes = self.memory_bytes(generation, memory);
-            self.stores.instance_dead(generation, bytes, false);
-            return Err(err);
-        }
-        let key = self.next_key;
-        self.next_key += 1;
-        self.instances.insert(
-            key,
-            LiveInstance {
-                instance,
-                generation,
-                id,
-                memory,
-            },
-        );
-        self.stores.instance_created(generation);
-        Ok(key)
-    }
-
-    /// Runs the guest's `__frnt_set_id(id)`, when exported, and reserves
-    /// `req_bytes` of memory: the steps of `createInstance` after
-    /// instantiation.
-    fn prepare(
-        &mut self,
-        instance: wasmtime::Instance,
-        generation: u64,
-        memory: Option<wasmtime::Memory>,
-        id: i64,
-        req_bytes: usize,
-        limits: &Limits,
-    ) -> Result<(), WasmError> {
-        let store = self.store(generation)?;
-        if instance.get_func(&mut *store, SET_ID_EXPORT).is_some() {
-            let set_id = typed_export::<i64, ()>(instance, store, SET_ID_EXPORT, id)?;
-            self.run_guest(generation, |store| set_id.call(store, id))?
-                .map_err(|err| {
-                    WasmError::from_guest(err, &format!("\"{SET_ID_EXPORT}\" of instance {id}"))
-                })?;
-        }
-        self.reserve(generation, memory, id, req_bytes, limits)
-    }
-
-    /// Grows `memory` so that it holds at least `req_bytes`.
-    fn reserve(
-        &mut self,
-        generation: u64,
-        memory: Option<wasmtime::Memory>,
-        id: i64,
-        req_bytes: usize,
-        limits: &Limits,
-    ) -> Result<(), WasmError> {
-        let store = self.store(generation)?;
-        let current = memory.map_or(0, |m| m.data_size(&*store));
-        if req_bytes <= current {
-            return Ok(());
-        }
-        let Some(memory) = memory else {
-            return Err(WasmError::Memory(format!(
-                "instance {id} exports no memory named \"{MEMORY_EXPORT}\" to hold the {req_bytes} requested bytes"
-            )));
-        };
-        let page = WASM_PAGE_SIZE as usize;
-        let pages = (req_bytes - current).div_ceil(page) as u64;
-        memory.grow(&mut *store, pages).map_err(|err| {
-            WasmError::Memory(format!(
-                "cannot grow the memory of instance {id} from {current} to {req_bytes} bytes \
-                 (cap: {} pages of 64 KiB, {} bytes): {err}",
-                limits.max_memory_pages,
-                limits.max_memory_bytes()
-            ))
-        })?;
-        Ok(())
-    }
-
-    /// Bytes held by `memory`, 0 when there is none or its store is gone.
-    fn memory_bytes(&mut self, generation: u64, memory: Option<wasmtime::Memory>) -> usize {
-        match (memory, self.stores.get(generation)) {
-            (Some(memory), Some(slot)) => memory.data_size(&slot.store),
-            _ => 0,
-        }
-    }
-
-    fn drop_instance(&mut self, handle: &InstanceHandle) -> Result<(), WasmError> {
-        self.live(handle)?;
-        self.remove_instance(handle.key);
-        Ok(())
-    }
-
-    fn remove_instance(&mut self, key: u64) {
-        if let Some(live) = self.instances.remove(&key) {
-            let bytes = self.memory_bytes(live.generation, live.memory);
-            self.stores.instance_dead(live.generation, bytes, true);
-        }
-    }
-
-    /// Calls the export `name` with the signature `Params -> Results`.
-    fn call<Params, Results>(
-        &mut self,
-        handle: &InstanceHandle,
-        name: &str,
+        name: String,
         args: Params,
-    ) -> Result<Results, WasmError>
+        signal: Option<&CallSignal>,
+    ) -> Result<PromiseRaw<'env, Settled<BigInt>>>
     where
-        Params: WasmParams,
-        Results: WasmResults,
+        Params: wasmtime::WasmParams + Send + 'static,
     {
-        let live = self.live(handle)?;
-        let (instance, generation, id) = (live.instance, live.generation, live.id);
-        let func: TypedFunc<Params, Results> =
-            typed_export(instance, self.store(generation)?, name, id)?;
-        self.run_guest(generation, |store| func.call(store, args))?
-            .map_err(|err| {
-                WasmError::from_guest(err, &format!("export \"{name}\" of instance {id}"))
-            })
+        self.check_handle(handle)?;
+        let target = handle.target();
+        let what = format!("export \"{name}\" of instance {}", handle.id);
+        Ok(blocking::spawn(
+            env,
+            self.core.clone(),
+            what,
+            self.limits.deadline,
+            signal.map(CallSignal::flag),
+            move |state, abort| {
+                state
+                    .call::<Params, i64>(&target, &name, args, abort)
+                    .map(BigInt::from)
+            },
+        )
+        .map_err(WasmError::from)?)
     }
 }
 
-/// Looks up the export `name` and checks its signature.
-fn typed_export<Params, Results>(
-    instance: wasmtime::Instance,
-    store: &mut Store<HostState>,
-    name: &str,
-    id: i64,
-) -> Result<TypedFunc<Params, Results>, WasmError>
-where
-    Params: WasmParams,
-    Results: WasmResults,
-{
-    let func = instance.get_func(&mut *store, name).ok_or_else(|| {
-        WasmError::Export(format!("instance {id} has no exported function \"{name}\""))
-    })?;
-    func.typed::<Params, Results>(&*store).map_err(|err| {
-        WasmError::Export(format!(
-            "export \"{name}\" of instance {id} has type {}: {}",
-            func.ty(&*store),
-            describe(&err)
-        ))
-    })
+fn on_off(flag: bool) -> &'static str {
+    if flag { "on" } else { "off" }
 }
 
-/// Names why instantiation failed, preferring the memory cap when the
-/// limiter refused the module's initial memory.
-fn instantiation_error(
-    err: wasmtime::Error,
-    id: i64,
-    refused: Option<usize>,
-    limits: &Limits,
-) -> WasmError {
-    if err.is::<Interrupt>() || matches!(err.downcast_ref::<Trap>(), Some(Trap::OutOfFuel)) {
-        return WasmError::from_guest(err, &format!("start function of instance {id}"));
-    }
-    if let Some(bytes) = refused {
-        return WasmError::Instantiation(format!(
-            "instance {id} needs a memory of {bytes} bytes, over the cap of {} pages ({} bytes)",
-            limits.max_memory_pages,
-            limits.max_memory_bytes()
-        ));
-    }
-    let why = if err.is::<Trap>() {
-        "its start function trapped: "
-    } else {
-        ""
-    };
-    WasmError::Instantiation(format!(
-        "cannot instantiate instance {id}: {why}{}",
-        describe(&err)
-    ))
+fn parse_text(text: &str) -> std::result::Result<Vec<u8>, WasmError> {
+    wat::parse_str(text)
+        .map_err(|err| WasmError::Compile(format!("invalid WebAssembly text: {err}")))
 }
 
 /// A JavaScript bigint as an i64, refusing values out of range.
-fn i64_arg(value: &BigInt, name: &str) -> Result<i64, WasmError> {
+fn i64_arg(value: &BigInt, name: &str) -> std::result::Result<i64, WasmError> {
     match value.get_i64() {
         (v, true) => Ok(v),
         _ => Err(WasmError::Argument(format!(
@@ -603,7 +534,7 @@ fn i64_arg(value: &BigInt, name: &str) -> Result<i64, WasmError> {
 }
 
 /// A JavaScript number as a byte count: a non-negative safe integer.
-fn length_arg(value: f64, name: &str) -> Result<usize, WasmError> {
+fn length_arg(value: f64, name: &str) -> std::result::Result<usize, WasmError> {
     memory::byte_count(value).ok_or_else(|| {
         WasmError::Argument(format!(
             "{name} must be a non-negative safe integer, got {value}"

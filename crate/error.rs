@@ -18,12 +18,18 @@ use wasmtime::Trap;
 pub(crate) enum Interrupt {
     /// The wall-clock budget of the call ran out.
     Timeout,
+    /// The caller's `AbortSignal` fired.
+    Aborted,
+    /// The engine was closed, or the Node environment is shutting down.
+    Closed,
 }
 
 impl fmt::Display for Interrupt {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Interrupt::Timeout => f.write_str("execution deadline reached"),
+            Interrupt::Aborted => f.write_str("aborted by its signal"),
+            Interrupt::Closed => f.write_str("engine closed"),
         }
     }
 }
@@ -63,6 +69,10 @@ pub(crate) enum WasmError {
     Busy(String),
     /// An argument JavaScript passed is of the wrong type or range.
     Argument(String),
+    /// The caller's `AbortSignal` fired before or while the call ran.
+    Aborted(String),
+    /// A queued call could not start before its deadline.
+    Overloaded(String),
 }
 
 impl WasmError {
@@ -82,6 +92,8 @@ impl WasmError {
             WasmError::Closed(_) => "OTHER:engine_closed".into(),
             WasmError::Busy(_) => "ENGINE_BUSY".into(),
             WasmError::Argument(_) => "ARGUMENT".into(),
+            WasmError::Aborted(_) => "ABORTED".into(),
+            WasmError::Overloaded(_) => "SCHEDULER_OVERLOADED".into(),
         }
     }
 
@@ -98,7 +110,9 @@ impl WasmError {
             | WasmError::InvalidHandle(m)
             | WasmError::Closed(m)
             | WasmError::Busy(m)
-            | WasmError::Argument(m) => m,
+            | WasmError::Argument(m)
+            | WasmError::Aborted(m)
+            | WasmError::Overloaded(m) => m,
         }
     }
 
@@ -106,8 +120,17 @@ impl WasmError {
     /// `export "run" of instance 7`): interrupts, fuel exhaustion and traps
     /// become their own kinds, anything else a host failure.
     pub(crate) fn from_guest(err: wasmtime::Error, what: &str) -> WasmError {
-        if let Some(Interrupt::Timeout) = err.downcast_ref::<Interrupt>() {
-            return WasmError::Timeout(format!("{what} ran past its deadline and was stopped"));
+        match err.downcast_ref::<Interrupt>() {
+            Some(Interrupt::Timeout) => {
+                return WasmError::Timeout(format!("{what} ran past its deadline and was stopped"));
+            }
+            Some(Interrupt::Aborted) => {
+                return WasmError::Aborted(format!("{what} was stopped by its abort signal"));
+            }
+            Some(Interrupt::Closed) => {
+                return WasmError::Closed(format!("{what} was stopped: its engine was closed"));
+            }
+            None => {}
         }
         match err.downcast_ref::<Trap>() {
             Some(Trap::OutOfFuel) => WasmError::OutOfGas(format!("{what} ran out of fuel")),
@@ -144,6 +167,17 @@ pub(crate) type Result<T, E = napi::Error<String>> = std::result::Result<T, E>;
 impl From<WasmError> for napi::Error<String> {
     fn from(err: WasmError) -> Self {
         napi::Error::new(err.code(), err.message().to_owned())
+    }
+}
+
+impl From<napi::Error> for WasmError {
+    /// A failure of Node-API itself (for instance, the environment is
+    /// shutting down).
+    fn from(err: napi::Error) -> Self {
+        WasmError::Other(format!(
+            "Node-API call failed ({}): {}",
+            err.status, err.reason
+        ))
     }
 }
 

@@ -24,7 +24,22 @@ pub struct InstanceHandle {
     orphans: Weak<Mutex<Vec<u64>>>,
 }
 
+/// What identifies a handle's instance inside its engine; unlike the handle
+/// (a JavaScript object), it can travel to the thread running a call.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Target {
+    pub(crate) key: u64,
+    pub(crate) id: i64,
+}
+
 impl InstanceHandle {
+    pub(crate) fn target(&self) -> Target {
+        Target {
+            key: self.key,
+            id: self.id,
+        }
+    }
+
     pub(crate) fn new(engine_id: u64, key: u64, id: i64, orphans: &Orphans) -> InstanceHandle {
         InstanceHandle {
             engine_id,

@@ -7,13 +7,16 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod backend;
+mod blocking;
 mod config;
 mod deadline;
+mod disk_cache;
 mod engine;
 mod error;
 mod instance;
 mod memory;
 mod module;
+mod state;
 mod store;
 
 use napi_derive::napi;

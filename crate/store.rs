@@ -12,7 +12,7 @@ use std::time::Duration;
 use wasmtime::{ResourceLimiter, Store};
 
 use crate::config::MAX_TABLE_ELEMENTS;
-use crate::deadline::Deadline;
+use crate::deadline::{Flag, Watch};
 
 /// Dead instances a store may retain before new instances go elsewhere.
 const RETIRE_AFTER_DEAD_INSTANCES: usize = 256;
@@ -23,7 +23,7 @@ const RETIRE_AFTER_DEAD_BYTES: usize = 64 << 20;
 /// Data wasmtime keeps in each store for the host.
 pub(crate) struct HostState {
     limiter: PageLimiter,
-    deadline: Deadline,
+    watch: Watch,
 }
 
 /// Caps memories and tables, and lifts wasmtime's per-store count limits:
@@ -84,9 +84,10 @@ impl Slot {
         self.dead >= RETIRE_AFTER_DEAD_INSTANCES || self.dead_bytes >= RETIRE_AFTER_DEAD_BYTES
     }
 
-    /// Arms a deadline `budget` from now for the next guest entry.
-    pub(crate) fn arm(&mut self, budget: Duration) {
-        self.store.data_mut().deadline = Deadline::after(budget);
+    /// Arms the watch of the next guest entry: a deadline `budget` from
+    /// now and the caller's abort flag, if any.
+    pub(crate) fn arm(&mut self, budget: Duration, abort: Option<Flag>) {
+        self.store.data_mut().watch = Watch::new(budget, abort);
         self.store.set_epoch_deadline(1);
     }
 
@@ -101,15 +102,18 @@ impl Slot {
 pub(crate) struct Stores {
     engine: wasmtime::Engine,
     max_memory_bytes: usize,
+    /// Set by the engine's `close()`; stops guests running in any store.
+    closing: Flag,
     slots: Vec<Slot>,
     next_generation: u64,
 }
 
 impl Stores {
-    pub(crate) fn new(engine: wasmtime::Engine, max_memory_bytes: usize) -> Stores {
+    pub(crate) fn new(engine: wasmtime::Engine, max_memory_bytes: usize, closing: Flag) -> Stores {
         let mut stores = Stores {
             engine,
             max_memory_bytes,
+            closing,
             slots: Vec::new(),
             next_generation: 0,
         };
@@ -125,11 +129,12 @@ impl Stores {
                     max_memory_bytes: self.max_memory_bytes,
                     refused: None,
                 },
-                deadline: Deadline::after(Duration::ZERO),
+                watch: Watch::new(Duration::ZERO, None),
             },
         );
         store.limiter(|state| &mut state.limiter);
-        store.epoch_deadline_callback(|ctx| ctx.data().deadline.check());
+        let closing = self.closing.clone();
+        store.epoch_deadline_callback(move |ctx| ctx.data().watch.check(&closing));
         self.slots.push(Slot {
             generation: self.next_generation,
             store,

@@ -18,6 +18,8 @@ export type WasmErrorCode =
   | 'TIMEOUT'
   | 'OTHER'
   | 'ENGINE_BUSY'
+  | 'ABORTED'
+  | 'SCHEDULER_OVERLOADED'
 
 /** Names of wasmtime traps as reported in {@link RuntimeError.trapCode}. */
 export type TrapCode =
@@ -127,6 +129,20 @@ export class EngineBusyError extends WasmError {
   }
 }
 
+/** The call's `AbortSignal` fired: before the call started (it never ran) or while it ran (it was stopped). */
+export class AbortedError extends WasmError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ABORTED', message, options)
+  }
+}
+
+/** A queued blocking call could not start before its deadline: the engine's queue is saturated. */
+export class SchedulerOverloadedError extends WasmError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('SCHEDULER_OVERLOADED', message, options)
+  }
+}
+
 /**
  * Turns an error thrown by the native addon into its `WasmError` class, or
  * into a `TypeError` when the addon refused an argument. Anything else is
@@ -158,6 +174,10 @@ export function fromNative(err: unknown): unknown {
       return new TimeoutError(message)
     case 'ENGINE_BUSY':
       return new EngineBusyError(message)
+    case 'ABORTED':
+      return new AbortedError(message)
+    case 'SCHEDULER_OVERLOADED':
+      return new SchedulerOverloadedError(message)
     case 'OTHER':
       if (detail === 'invalid_handle') return new InvalidHandleError(message)
       if (detail === 'engine_closed') return new EngineClosedError(message)

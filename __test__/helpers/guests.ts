@@ -42,6 +42,7 @@ export const FREENET_GUEST = `
   (func (export "noop"))
   (func (export "unreachable") unreachable)
   (func (export "div") (param i64 i64 i64) (result i64) (i64.div_s (local.get 0) (local.get 1)))
+  (func (export "div2") (param i64 i64) (result i64) (i64.div_s (local.get 0) (local.get 1)))
   (func (export "load") (param i64 i64 i64) (result i64) (i64.load (i32.wrap_i64 (local.get 0))))
   (func $recurse (export "recurse") (param i64 i64 i64) (result i64)
     (i64.add (i64.const 1) (call $recurse (local.get 0) (local.get 1) (local.get 2))))
@@ -102,3 +103,29 @@ export const TABLE_GROWER = `
   (table (export "table") 1 funcref)
   (func (export "grow_table") (param $n i64) (param i64 i64) (result i64)
     (i64.extend_i32_s (table.grow (ref.null func) (i32.wrap_i64 (local.get $n))))))`
+
+/** Appends its first argument to a list in memory; returns the list's new length. */
+export const RECORDER = `
+(module
+  (memory (export "memory") 1)
+  (global $n (mut i64) (i64.const 0))
+  (func (export "record") (param $v i64) (param i64) (result i64)
+    (i64.store (i32.wrap_i64 (i64.mul (global.get $n) (i64.const 8))) (local.get $v))
+    (global.set $n (i64.add (global.get $n) (i64.const 1)))
+    (global.get $n)))`
+
+/** A module of `functions` distinct functions: large enough that compiling it takes a while. */
+export function largeModule(functions: number, salt = 0): string {
+  const body = Array.from(
+    { length: functions },
+    (_, i) => `(func (export "f${i}") (param i64) (result i64)
+      (local $acc i64)
+      (local.set $acc (i64.add (local.get 0) (i64.const ${i + salt})))
+      (block $done (loop $next
+        (br_if $done (i64.gt_u (local.get $acc) (i64.const ${1000 + i})))
+        (local.set $acc (i64.mul (i64.add (local.get $acc) (i64.const 3)) (i64.const 7)))
+        (br $next)))
+      (i64.xor (local.get $acc) (i64.const ${i * 31 + salt})))`,
+  )
+  return `(module ${body.join('\n')})`
+}
