@@ -192,3 +192,16 @@ test('10,001 create/drop cycles on one engine succeed', (t) => {
   t.is(engine.call3i64(last, 'get_id', 0n, 0n, 0n), 10_001n)
   engine.close()
 })
+
+test('a __frnt_set_id or __frnt__initiate_buffer that never returns is stopped by the deadline', (t) => {
+  const engine = new WasmEngine({ maxExecutionSeconds: 0.1 })
+  const loopingSetId = engine.compile('(module (func (export "__frnt_set_id") (param i64) (loop $l (br $l))))')
+  t.throws(() => engine.createInstance(loopingSetId, 1, 0), { instanceOf: TimeoutError, message: /__frnt_set_id/ })
+  const loopingBuffer = engine.compile(
+    '(module (memory (export "memory") 1) (func (export "__frnt__initiate_buffer") (param i32) (result i64) (loop $l (br $l)) (i64.const 0)))',
+  )
+  const handle = engine.createInstance(loopingBuffer, 2, 0)
+  t.throws(() => engine.initiateBuffer(handle, 8), { instanceOf: TimeoutError, message: /__frnt__initiate_buffer/ })
+  t.true(engine.isHealthy())
+  engine.close()
+})
