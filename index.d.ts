@@ -1,5 +1,7 @@
+import { type AsyncHostFunction, type HostFunction, type ImportObject } from './lib/host';
 import { native } from './lib/native';
 export * from './lib/errors';
+export type { AsyncHostFunction, Caller, HostFunction, HostResult, ImportObject, WasmValue } from './lib/host';
 /** A compiled module; opaque. Usable by the engine that compiled it. */
 export declare const Module: typeof import("./binding").Module;
 /** A compiled module; opaque. Usable by the engine that compiled it. */
@@ -42,6 +44,19 @@ export interface RuntimeConfig {
 export interface EngineOptions {
     /** A memory shared with the host; `true` is refused with a `WasmError`, as Freenet refuses it. */
     hostMem?: boolean;
+    /**
+     * JavaScript functions the guests may import, by namespace then name.
+     * Parameters and results follow the import's declaration: i32, f32 and
+     * f64 are numbers, i64 is a bigint, several results are an array. They
+     * run on the JavaScript thread, from any call.
+     */
+    imports?: ImportObject<HostFunction>;
+    /**
+     * Imports that return promises. The guest waits for the promise while the
+     * event loop runs; only calls that run off the JavaScript thread
+     * (`call3i64AsyncImports`, the blocking calls) may use them.
+     */
+    asyncImports?: ImportObject<AsyncHostFunction>;
     /**
      * Share the compiling backend of another engine: the same compiled code,
      * caches and `Module`s (a module compiled by either is usable by both).
@@ -133,6 +148,13 @@ export declare class WasmEngine {
      * fails with `SchedulerOverloadedError` without running.
      */
     call2i64Blocking(handle: InstanceHandle, name: string, a: bigint | number, b: bigint | number, options?: CallOptions): Promise<bigint>;
+    /**
+     * Calls the export `name` of type `(i64, i64, i64) -> i64` of a guest
+     * that may await asynchronous imports (`asyncImports`), on a native
+     * thread, queued like {@link WasmEngine.call2i64Blocking}. The deadline
+     * covers the time spent awaiting imports.
+     */
+    call3i64AsyncImports(handle: InstanceHandle, name: string, a: bigint | number, b: bigint | number, c: bigint | number, options?: CallOptions): Promise<bigint>;
     /** Calls the export `name` of type `(i64, i64, i64) -> i64` like {@link WasmEngine.call2i64Blocking}. */
     call3i64Blocking(handle: InstanceHandle, name: string, a: bigint | number, b: bigint | number, c: bigint | number, options?: CallOptions): Promise<bigint>;
     /** Fuel left in the engine's budget, or `undefined` when metering is off. */

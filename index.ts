@@ -7,10 +7,20 @@
  * `WasmError` classes.
  */
 import { toBytes, toI64, toInteger, toName, toU32 } from './lib/args'
-import { AbortedError, fromNative } from './lib/errors'
+import { AbortedError, EngineBusyError, fromNative } from './lib/errors'
+import {
+  type AsyncHostFunction,
+  type HostFunction,
+  HostFailures,
+  type ImportObject,
+  insideHostOf,
+  makeDispatcher,
+  registerImports,
+} from './lib/host'
 import { native, type NativeEngine } from './lib/native'
 
 export * from './lib/errors'
+export type { AsyncHostFunction, Caller, HostFunction, HostResult, ImportObject, WasmValue } from './lib/host'
 
 /** A compiled module; opaque. Usable by the engine that compiled it. */
 export const Module = native.Module
@@ -58,6 +68,19 @@ export interface RuntimeConfig {
 export interface EngineOptions {
   /** A memory shared with the host; `true` is refused with a `WasmError`, as Freenet refuses it. */
   hostMem?: boolean
+  /**
+   * JavaScript functions the guests may import, by namespace then name.
+   * Parameters and results follow the import's declaration: i32, f32 and
+   * f64 are numbers, i64 is a bigint, several results are an array. They
+   * run on the JavaScript thread, from any call.
+   */
+  imports?: ImportObject<HostFunction>
+  /**
+   * Imports that return promises. The guest waits for the promise while the
+   * event loop runs; only calls that run off the JavaScript thread
+   * (`call3i64AsyncImports`, the blocking calls) may use them.
+   */
+  asyncImports?: ImportObject<AsyncHostFunction>
   /**
    * Share the compiling backend of another engine: the same compiled code,
    * caches and `Module`s (a module compiled by either is usable by both).
@@ -132,17 +155,30 @@ function checkConfig(config: RuntimeConfig): RuntimeConfig {
  */
 export class WasmEngine {
   readonly #native: NativeEngine
+  readonly #hostFailures = new HostFailures()
+  readonly #hasImports: boolean
 
   /** Creates an engine; throws `OtherError` for an invalid config or `hostMem: true`. */
   constructor(config: RuntimeConfig = {}, options: EngineOptions = {}) {
+    if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object')
     const shared = options.backend
     if (shared !== undefined && !(shared instanceof WasmEngine)) {
       throw new TypeError('options.backend must be a WasmEngine')
     }
+    const table = registerImports(options.imports, options.asyncImports)
+    this.#hasImports = table.length > 0
+    const descriptors = table.map(({ module, name, asynchronous }) => ({ module, name, asynchronous }))
+    const dispatcher = this.#hasImports ? makeDispatcher(this, table, this.#hostFailures) : undefined
     try {
-      this.#native = new native.NativeEngine(checkConfig(config), options.hostMem, shared === undefined ? undefined : shared.#native)
+      this.#native = new native.NativeEngine(
+        checkConfig(config),
+        options.hostMem,
+        shared === undefined ? undefined : shared.#native,
+        descriptors,
+        dispatcher,
+      )
     } catch (err) {
-      throw fromNative(err)
+      throw this.#fail(err)
     }
   }
 
@@ -160,7 +196,7 @@ export class WasmEngine {
     try {
       return typeof code === 'string' ? this.#native.compileText(code) : this.#native.compile(toBytes(code, 'code'))
     } catch (err) {
-      throw fromNative(err)
+      throw this.#fail(err)
     }
   }
 
@@ -171,7 +207,7 @@ export class WasmEngine {
    */
   async compileAsync(code: Uint8Array | ArrayBuffer | string): Promise<Module> {
     const source = typeof code === 'string' ? code : toBytes(code, 'code')
-    return settle(await this.#call(() => this.#native.compileAsync(source)))
+    return this.#settle(await this.#call(() => this.#native.compileAsync(source)))
   }
 
   /** True when the module imports from `freenet_delegate_contracts` or `freenet_delegate_management`. */
@@ -180,7 +216,7 @@ export class WasmEngine {
     try {
       return this.#native.moduleHasAsyncImports(module)
     } catch (err) {
-      throw fromNative(err)
+      throw this.#fail(err)
     }
   }
 
@@ -197,7 +233,7 @@ export class WasmEngine {
     try {
       return this.#native.createInstance(module, id64, bytes)
     } catch (err) {
-      throw fromNative(err)
+      throw this.#fail(err)
     }
   }
 
@@ -207,7 +243,7 @@ export class WasmEngine {
     try {
       this.#native.dropInstance(handle)
     } catch (err) {
-      throw fromNative(err)
+      throw this.#fail(err)
     }
   }
 
@@ -217,7 +253,7 @@ export class WasmEngine {
     try {
       return { size: this.#native.memorySize(handle) }
     } catch (err) {
-      throw fromNative(err)
+      throw this.#fail(err)
     }
   }
 
@@ -229,7 +265,7 @@ export class WasmEngine {
     try {
       return this.#native.readMemory(handle, off, len)
     } catch (err) {
-      throw fromNative(err)
+      throw this.#fail(err)
     }
   }
 
@@ -241,7 +277,7 @@ export class WasmEngine {
     try {
       this.#native.writeMemory(handle, off, bytes)
     } catch (err) {
-      throw fromNative(err)
+      throw this.#fail(err)
     }
   }
 
@@ -252,7 +288,7 @@ export class WasmEngine {
     try {
       return this.#native.initiateBuffer(handle, capacity)
     } catch (err) {
-      throw fromNative(err)
+      throw this.#fail(err)
     }
   }
 
@@ -263,7 +299,7 @@ export class WasmEngine {
     try {
       this.#native.callVoid(handle, exportName)
     } catch (err) {
-      throw fromNative(err)
+      throw this.#fail(err)
     }
   }
 
@@ -275,7 +311,7 @@ export class WasmEngine {
     try {
       return this.#native.call3i64(handle, exportName, ...args)
     } catch (err) {
-      throw fromNative(err)
+      throw this.#fail(err)
     }
   }
 
@@ -298,6 +334,26 @@ export class WasmEngine {
     return this.#blocking(options, (token) => this.#native.call2i64Blocking(handle, exportName, x, y, token))
   }
 
+  /**
+   * Calls the export `name` of type `(i64, i64, i64) -> i64` of a guest
+   * that may await asynchronous imports (`asyncImports`), on a native
+   * thread, queued like {@link WasmEngine.call2i64Blocking}. The deadline
+   * covers the time spent awaiting imports.
+   */
+  async call3i64AsyncImports(
+    handle: InstanceHandle,
+    name: string,
+    a: bigint | number,
+    b: bigint | number,
+    c: bigint | number,
+    options: CallOptions = {},
+  ): Promise<bigint> {
+    checkHandle(handle)
+    const exportName = toName(name, 'name')
+    const [x, y, z] = [toI64(a, 'a'), toI64(b, 'b'), toI64(c, 'c')]
+    return this.#blocking(options, (token) => this.#native.call3i64AsyncImports(handle, exportName, x, y, z, token))
+  }
+
   /** Calls the export `name` of type `(i64, i64, i64) -> i64` like {@link WasmEngine.call2i64Blocking}. */
   async call3i64Blocking(
     handle: InstanceHandle,
@@ -318,7 +374,7 @@ export class WasmEngine {
     try {
       return this.#native.remainingFuel() ?? undefined
     } catch (err) {
-      throw fromNative(err)
+      throw this.#fail(err)
     }
   }
 
@@ -327,7 +383,7 @@ export class WasmEngine {
     try {
       return this.#native.stats()
     } catch (err) {
-      throw fromNative(err)
+      throw this.#fail(err)
     }
   }
 
@@ -345,20 +401,37 @@ export class WasmEngine {
     this.close()
   }
 
+  /** The `WasmError` for a native failure, with the cause of a failed host call attached. */
+  #fail(err: unknown): unknown {
+    return fromNative(err, (seq) => this.#hostFailures.take(seq))
+  }
+
+  /** The value of a settled native promise, or its error thrown as a `WasmError`. */
+  #settle<T>(outcome: T | Error): T {
+    if (outcome instanceof Error) throw this.#fail(outcome)
+    return outcome
+  }
+
   /** Starts a native asynchronous operation, turning a synchronous throw into a rejection. */
   async #call<T>(start: () => Promise<T | Error>): Promise<T | Error> {
     try {
       return await start()
     } catch (err) {
-      throw fromNative(err)
+      throw this.#fail(err)
     }
   }
 
   /** Runs a blocking call with the abort wiring of `options.signal`. */
   async #blocking(options: CallOptions, start: (token: CallSignal | undefined) => Promise<bigint | Error>): Promise<bigint> {
+    if (this.#hasImports && insideHostOf(this)) {
+      // Queued behind the call that is waiting for this host function, it would never start.
+      throw new EngineBusyError(
+        'a host function called back into the engine that is running it; the call would wait for itself',
+      )
+    }
     const signal = options?.signal
     if (signal === undefined) {
-      return settle(await this.#call(() => start(undefined)))
+      return this.#settle(await this.#call(() => start(undefined)))
     }
     if (!(signal instanceof AbortSignal)) {
       throw new TypeError('options.signal must be an AbortSignal')
@@ -370,7 +443,7 @@ export class WasmEngine {
     const abort = () => token.abort()
     signal.addEventListener('abort', abort, { once: true })
     try {
-      return settle(await this.#call(() => start(token)))
+      return this.#settle(await this.#call(() => start(token)))
     } finally {
       signal.removeEventListener('abort', abort)
     }
@@ -378,12 +451,6 @@ export class WasmEngine {
 }
 
 type CallSignal = InstanceType<typeof native.CallSignal>
-
-/** The value of a settled native promise, or its error thrown as a `WasmError`. */
-function settle<T>(outcome: T | Error): T {
-  if (outcome instanceof Error) throw fromNative(outcome)
-  return outcome
-}
 
 function checkModule(module: unknown): asserts module is Module {
   if (!(module instanceof native.Module)) {

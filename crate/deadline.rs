@@ -84,23 +84,31 @@ impl Watch {
         }
     }
 
-    /// What the epoch callback does at a tick: stop the guest when its
-    /// engine is `closing`, when it was aborted, or once the deadline has
-    /// passed; otherwise look again at the next tick.
-    pub(crate) fn check(&self, closing: &AtomicBool) -> wasmtime::Result<UpdateDeadline> {
+    /// Why the guest must stop now, if it must: its engine is `closing`,
+    /// it was aborted, or its deadline has passed.
+    pub(crate) fn interrupted(&self, closing: &AtomicBool) -> Option<Interrupt> {
         if closing.load(Ordering::Acquire) {
-            return Err(wasmtime::Error::new(Interrupt::Closed));
-        }
-        if self
+            Some(Interrupt::Closed)
+        } else if self
             .abort
             .as_ref()
             .is_some_and(|flag| flag.load(Ordering::Acquire))
         {
-            return Err(wasmtime::Error::new(Interrupt::Aborted));
+            Some(Interrupt::Aborted)
+        } else if Instant::now() >= self.at {
+            Some(Interrupt::Timeout)
+        } else {
+            None
         }
-        if Instant::now() >= self.at {
-            return Err(wasmtime::Error::new(Interrupt::Timeout));
+    }
+
+    /// What the epoch callback does at a tick: stop the guest if it was
+    /// [`interrupted`](Watch::interrupted), otherwise look again at the
+    /// next tick.
+    pub(crate) fn check(&self, closing: &AtomicBool) -> wasmtime::Result<UpdateDeadline> {
+        match self.interrupted(closing) {
+            Some(interrupt) => Err(wasmtime::Error::new(interrupt)),
+            None => Ok(UpdateDeadline::Continue(1)),
         }
-        Ok(UpdateDeadline::Continue(1))
     }
 }

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use napi::Either;
-use napi::bindgen_prelude::{BigInt, Env, PromiseRaw, Uint8Array};
+use napi::bindgen_prelude::{BigInt, Env, Function, FunctionRef, PromiseRaw, Uint8Array};
 use napi_derive::napi;
 
 use crate::backend::Backend;
@@ -20,6 +20,7 @@ use crate::blocking::{self, CallSignal, Queue, Settled};
 use crate::config::{Limits, RuntimeConfig};
 use crate::deadline::Flag;
 use crate::error::{Result, WasmError};
+use crate::host::{HostCall, ImportDescriptor, Imports, JsThread, Site};
 use crate::instance::{InstanceHandle, Orphans};
 use crate::memory;
 use crate::module::{ASYNC_IMPORT_NAMESPACES, Module};
@@ -127,8 +128,10 @@ impl Core {
     }
 
     /// Runs `op` now on the calling thread, or fails with `ENGINE_BUSY`.
+    /// Guests entered by `op` run on `site`.
     fn run_now<R>(
         &self,
+        site: Site,
         op: impl FnOnce(&mut EngineState) -> std::result::Result<R, WasmError>,
     ) -> Result<R> {
         let mut guard = self.state.try_lock().map_err(|_| {
@@ -138,7 +141,12 @@ impl Core {
                 self.id
             ))
         })?;
-        Ok(self.run(&mut guard, op)?)
+        Ok(self.run(&mut guard, |state| {
+            state.enter_from(site);
+            let result = op(state);
+            state.enter_from(Site::Worker);
+            result
+        })?)
     }
 }
 
@@ -149,18 +157,25 @@ pub struct NativeEngine {
     core: Arc<Core>,
     backend: Arc<Backend>,
     limits: Limits,
+    imports: Arc<Imports>,
+    /// The TypeScript function that runs JavaScript imports, called directly
+    /// when a synchronous call's guest calls one.
+    dispatcher: Option<FunctionRef<HostCall, ()>>,
 }
 
 #[napi]
 impl NativeEngine {
     /// Creates an engine. With `share`, it uses that engine's backend (its
-    /// compiled modules and caches) instead of a new one. `host_mem` is
-    /// refused, as Freenet refuses it.
+    /// compiled modules and caches) instead of a new one. `imports` lists
+    /// the JavaScript imports `dispatcher` runs. `host_mem` is refused, as
+    /// Freenet refuses it.
     #[napi(constructor, catch_unwind)]
     pub fn new(
         config: Option<RuntimeConfig>,
         host_mem: Option<bool>,
         share: Option<&NativeEngine>,
+        imports: Option<Vec<ImportDescriptor>>,
+        dispatcher: Option<Function<HostCall, ()>>,
     ) -> Result<NativeEngine> {
         if host_mem == Some(true) {
             return Err(WasmError::Other(
@@ -188,8 +203,21 @@ impl NativeEngine {
                 limits.compile_cache_root.as_deref(),
             )?),
         };
+        let imports = Arc::new(Imports::new(
+            imports.unwrap_or_default(),
+            dispatcher.as_ref(),
+        )?);
+        let dispatcher = dispatcher
+            .map(|function| function.create_ref())
+            .transpose()
+            .map_err(WasmError::from)?;
         let closing = Flag::default();
-        let state = EngineState::new(&backend.engine, limits.clone(), closing.clone());
+        let state = EngineState::new(
+            &backend.engine,
+            limits.clone(),
+            closing.clone(),
+            imports.clone(),
+        );
         Ok(NativeEngine {
             core: Arc::new(Core {
                 id: NEXT_ENGINE_ID.fetch_add(1, Ordering::Relaxed),
@@ -201,6 +229,8 @@ impl NativeEngine {
             }),
             backend,
             limits,
+            imports,
+            dispatcher,
         })
     }
 
@@ -260,11 +290,12 @@ impl NativeEngine {
             .map_err(WasmError::from)?)
     }
 
-    /// Whether `module` imports one of Freenet's asynchronous namespaces.
+    /// Whether `module` imports one of Freenet's asynchronous namespaces or
+    /// an asynchronous JavaScript import of this engine.
     #[napi(catch_unwind)]
     pub fn module_has_async_imports(&self, module: &Module) -> Result<bool> {
         self.check_module(module)?;
-        Ok(module.imports_from(&ASYNC_IMPORT_NAMESPACES))
+        Ok(module.imports_from(&ASYNC_IMPORT_NAMESPACES) || self.imports.any_async(&module.inner))
     }
 
     /// Instantiates `module`, calls `__frnt_set_id(id)` when exported and
@@ -272,6 +303,7 @@ impl NativeEngine {
     #[napi(catch_unwind)]
     pub fn create_instance(
         &self,
+        env: &Env,
         module: &Module,
         id: BigInt,
         req_bytes: f64,
@@ -279,9 +311,9 @@ impl NativeEngine {
         self.check_module(module)?;
         let id = i64_arg(&id, "id")?;
         let req_bytes = length_arg(req_bytes, "reqBytes")?;
-        let key = self
-            .core
-            .run_now(|state| state.create_instance(&module.inner, id, req_bytes))?;
+        let key = self.core.run_now(self.site(env)?, |state| {
+            state.create_instance(&module.inner, id, req_bytes)
+        })?;
         Ok(InstanceHandle::new(
             self.core.id,
             key,
@@ -295,14 +327,14 @@ impl NativeEngine {
     pub fn drop_instance(&self, handle: &InstanceHandle) -> Result<()> {
         self.check_handle(handle)?;
         self.core
-            .run_now(|state| state.drop_instance(&handle.target()))
+            .run_now(Site::Worker, |state| state.drop_instance(&handle.target()))
     }
 
     /// Size in bytes of the instance's exported memory, read live.
     #[napi(catch_unwind)]
     pub fn memory_size(&self, handle: &InstanceHandle) -> Result<f64> {
         self.check_handle(handle)?;
-        self.core.run_now(|state| {
+        self.core.run_now(Site::Worker, |state| {
             let (memory, store) = state.memory(&handle.target())?;
             Ok(memory.data_size(store) as f64)
         })
@@ -317,7 +349,7 @@ impl NativeEngine {
         length: f64,
     ) -> Result<Uint8Array> {
         self.check_handle(handle)?;
-        self.core.run_now(|state| {
+        self.core.run_now(Site::Worker, |state| {
             let (memory, store) = state.memory(&handle.target())?;
             let bytes = memory::read(memory.data(&*store), offset, length, handle.id)?;
             Ok(Uint8Array::from(bytes))
@@ -333,7 +365,7 @@ impl NativeEngine {
         data: Uint8Array,
     ) -> Result<()> {
         self.check_handle(handle)?;
-        self.core.run_now(|state| {
+        self.core.run_now(Site::Worker, |state| {
             let (memory, store) = state.memory(&handle.target())?;
             memory::write(memory.data_mut(store), offset, &data, handle.id)
         })
@@ -341,9 +373,9 @@ impl NativeEngine {
 
     /// Calls `__frnt__initiate_buffer(size)` and returns the buffer's offset.
     #[napi(catch_unwind)]
-    pub fn initiate_buffer(&self, handle: &InstanceHandle, size: u32) -> Result<BigInt> {
+    pub fn initiate_buffer(&self, env: &Env, handle: &InstanceHandle, size: u32) -> Result<BigInt> {
         self.check_handle(handle)?;
-        let offset = self.core.run_now(|state| {
+        let offset = self.core.run_now(self.site(env)?, |state| {
             state.call::<u32, i64>(&handle.target(), INITIATE_BUFFER_EXPORT, size, None)
         })?;
         Ok(BigInt::from(offset))
@@ -351,16 +383,18 @@ impl NativeEngine {
 
     /// Calls the export `name() -> ()`.
     #[napi(catch_unwind)]
-    pub fn call_void(&self, handle: &InstanceHandle, name: String) -> Result<()> {
+    pub fn call_void(&self, env: &Env, handle: &InstanceHandle, name: String) -> Result<()> {
         self.check_handle(handle)?;
-        self.core
-            .run_now(|state| state.call::<(), ()>(&handle.target(), &name, (), None))
+        self.core.run_now(self.site(env)?, |state| {
+            state.call::<(), ()>(&handle.target(), &name, (), None)
+        })
     }
 
     /// Calls the export `name(i64, i64, i64) -> i64` on this thread.
     #[napi(catch_unwind, js_name = "call3i64")]
     pub fn call_3i64(
         &self,
+        env: &Env,
         handle: &InstanceHandle,
         name: String,
         a: BigInt,
@@ -369,7 +403,7 @@ impl NativeEngine {
     ) -> Result<BigInt> {
         self.check_handle(handle)?;
         let args = (i64_arg(&a, "a")?, i64_arg(&b, "b")?, i64_arg(&c, "c")?);
-        let result = self.core.run_now(|state| {
+        let result = self.core.run_now(self.site(env)?, |state| {
             state.call::<(i64, i64, i64), i64>(&handle.target(), &name, args, None)
         })?;
         Ok(BigInt::from(result))
@@ -418,17 +452,42 @@ impl NativeEngine {
         self.spawn_call::<(i64, i64, i64)>(env, handle, name, args, signal)
     }
 
+    /// Calls the export `name(i64, i64, i64) -> i64` of a guest that may
+    /// await asynchronous JavaScript imports, on a tokio blocking thread
+    /// once the engine's earlier calls are done.
+    // The JavaScript signature fixes the arguments.
+    #[allow(clippy::too_many_arguments)]
+    #[napi(
+        catch_unwind,
+        js_name = "call3i64AsyncImports",
+        ts_return_type = "Promise<bigint | Error>"
+    )]
+    pub fn call_3i64_async_imports<'env>(
+        &self,
+        env: &'env Env,
+        handle: &InstanceHandle,
+        name: String,
+        a: BigInt,
+        b: BigInt,
+        c: BigInt,
+        signal: Option<&CallSignal>,
+    ) -> Result<PromiseRaw<'env, Settled<BigInt>>> {
+        self.call_3i64_blocking(env, handle, name, a, b, c, signal)
+    }
+
     /// Fuel left, or `null` when metering is off.
     #[napi(catch_unwind)]
     pub fn remaining_fuel(&self) -> Result<Option<BigInt>> {
         self.core
-            .run_now(|state| Ok(state.fuel().map(BigInt::from)))
+            .run_now(Site::Worker, |state| Ok(state.fuel().map(BigInt::from)))
     }
 
     /// Counters of this engine and its backend.
     #[napi(catch_unwind)]
     pub fn stats(&self) -> Result<EngineStats> {
-        let (instances, stores) = self.core.run_now(|state| Ok(state.census()))?;
+        let (instances, stores) = self
+            .core
+            .run_now(Site::Worker, |state| Ok(state.census()))?;
         let compile = self.backend.stats();
         Ok(EngineStats {
             instances: instances as f64,
@@ -453,6 +512,15 @@ impl NativeEngine {
 }
 
 impl NativeEngine {
+    /// Where a synchronous call from JavaScript runs its guest: on this
+    /// thread, with the dispatcher at hand when there are imports.
+    fn site(&self, env: &Env) -> Result<Site> {
+        Ok(match &self.dispatcher {
+            Some(dispatcher) => Site::JsThread(JsThread::new(env, dispatcher)?),
+            None => Site::Worker,
+        })
+    }
+
     fn module(&self, inner: wasmtime::Module) -> Module {
         Module {
             inner,

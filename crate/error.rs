@@ -10,6 +10,8 @@ use std::fmt;
 
 use wasmtime::Trap;
 
+use crate::host::HostFailure;
+
 /// Why a running guest was stopped from outside.
 ///
 /// Installed as the error of the epoch-deadline callback, so a call that was
@@ -50,10 +52,12 @@ pub(crate) enum WasmError {
     /// A memory access or growth out of bounds or over the cap.
     Memory(String),
     /// The guest trapped (`trap` names the trap) or a host import failed
-    /// (`trap` is `None`).
+    /// (`trap` is `None`; `host_call` numbers the failed call of a
+    /// JavaScript import).
     Runtime {
         message: String,
         trap: Option<&'static str>,
+        host_call: Option<u64>,
     },
     /// Fuel ran out while metering was on.
     OutOfGas(String),
@@ -84,7 +88,11 @@ impl WasmError {
             WasmError::Instantiation(_) => "INSTANTIATION".into(),
             WasmError::Memory(_) => "MEMORY".into(),
             WasmError::Runtime { trap: Some(t), .. } => format!("RUNTIME:{t}"),
-            WasmError::Runtime { trap: None, .. } => "RUNTIME".into(),
+            WasmError::Runtime {
+                host_call: Some(seq),
+                ..
+            } => format!("RUNTIME:host:{seq}"),
+            WasmError::Runtime { .. } => "RUNTIME".into(),
             WasmError::OutOfGas(_) => "OUT_OF_GAS".into(),
             WasmError::Timeout(_) => "TIMEOUT".into(),
             WasmError::Other(_) => "OTHER".into(),
@@ -132,6 +140,13 @@ impl WasmError {
             }
             None => {}
         }
+        if let Some(failure) = err.downcast_ref::<HostFailure>() {
+            return WasmError::Runtime {
+                message: format!("{what} failed in a host function: {}", failure.message),
+                trap: None,
+                host_call: Some(failure.seq),
+            };
+        }
         match err.downcast_ref::<Trap>() {
             Some(Trap::OutOfFuel) => WasmError::OutOfGas(format!("{what} ran out of fuel")),
             Some(trap) => {
@@ -143,11 +158,13 @@ impl WasmError {
                 WasmError::Runtime {
                     message,
                     trap: Some(trap_name(*trap)),
+                    host_call: None,
                 }
             }
             None => WasmError::Runtime {
                 message: format!("{what} failed: {}", describe(&err)),
                 trap: None,
+                host_call: None,
             },
         }
     }

@@ -13,6 +13,7 @@ mod deadline;
 mod disk_cache;
 mod engine;
 mod error;
+mod host;
 mod instance;
 mod memory;
 mod module;

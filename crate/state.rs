@@ -7,11 +7,12 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use wasmtime::{Linker, Store, Trap, TypedFunc, WasmParams, WasmResults};
+use wasmtime::{Store, Trap, TypedFunc, WasmParams, WasmResults};
 
 use crate::config::{Limits, WASM_PAGE_SIZE};
 use crate::deadline::Flag;
 use crate::error::{Interrupt, WasmError, describe};
+use crate::host::{Imports, Site};
 use crate::instance::{LiveInstance, Orphans, Target};
 use crate::store::{HostState, Stores};
 
@@ -25,7 +26,9 @@ pub(crate) const MEMORY_EXPORT: &str = "memory";
 /// Everything a guest entry needs, guarded by the engine's lock.
 pub(crate) struct EngineState {
     stores: Stores,
-    linker: Arc<Linker<HostState>>,
+    imports: Arc<Imports>,
+    /// Where guest entries run until the next `enter_from`.
+    site: Site,
     instances: HashMap<u64, LiveInstance>,
     next_key: u64,
     /// The engine's fuel when metering is on: one budget shared by all its
@@ -36,15 +39,27 @@ pub(crate) struct EngineState {
 
 impl EngineState {
     /// An empty state: no instances yet, one fresh store of `engine`.
-    pub(crate) fn new(engine: &wasmtime::Engine, limits: Limits, closing: Flag) -> EngineState {
+    pub(crate) fn new(
+        engine: &wasmtime::Engine,
+        limits: Limits,
+        closing: Flag,
+        imports: Arc<Imports>,
+    ) -> EngineState {
         EngineState {
             stores: Stores::new(engine.clone(), limits.max_memory_bytes(), closing),
-            linker: Arc::new(Linker::new(engine)),
+            imports,
+            site: Site::Worker,
             instances: HashMap::new(),
             next_key: 1,
             fuel: limits.fuel,
             limits,
         }
+    }
+
+    /// Sets where the following guest entries run: the JavaScript thread
+    /// during a synchronous call, a worker otherwise.
+    pub(crate) fn enter_from(&mut self, site: Site) {
+        self.site = site;
     }
 
     /// Fuel left, `None` when metering is off.
@@ -99,11 +114,13 @@ impl EngineState {
     fn run_guest<R>(
         &mut self,
         generation: u64,
+        instance_id: i64,
         abort: Option<Flag>,
         call: impl FnOnce(&mut Store<HostState>) -> wasmtime::Result<R>,
     ) -> Result<wasmtime::Result<R>, WasmError> {
         let fuel = self.fuel;
         let deadline = self.limits.deadline;
+        let site = self.site;
         let slot = self
             .stores
             .get(generation)
@@ -113,7 +130,7 @@ impl EngineState {
                 .set_fuel(fuel)
                 .map_err(|err| WasmError::Other(format!("cannot set fuel: {err}")))?;
         }
-        slot.arm(deadline, abort);
+        slot.arm(site, instance_id, deadline, abort);
         let result = call(&mut slot.store);
         if fuel.is_some() {
             self.fuel = Some(slot.store.get_fuel().unwrap_or(0));
@@ -134,9 +151,21 @@ impl EngineState {
             self.fuel = Some(budget);
         }
         let generation = self.stores.current().generation;
-        let linker = self.linker.clone();
-        let instantiated =
-            self.run_guest(generation, None, |store| linker.instantiate(store, module))?;
+        let externs =
+            match self
+                .imports
+                .clone()
+                .resolve(&mut self.stores.current().store, module, id)
+            {
+                Ok(externs) => externs,
+                Err(err) => {
+                    self.stores.instance_dead(generation, 0, false);
+                    return Err(err);
+                }
+            };
+        let instantiated = self.run_guest(generation, id, None, |store| {
+            wasmtime::Instance::new(store, module, &externs)
+        })?;
         let instance = match instantiated {
             Ok(instance) => instance,
             Err(err) => {
@@ -183,7 +212,7 @@ impl EngineState {
         let store = self.store(generation)?;
         if instance.get_func(&mut *store, SET_ID_EXPORT).is_some() {
             let set_id = typed_export::<i64, ()>(instance, store, SET_ID_EXPORT, id)?;
-            self.run_guest(generation, None, |store| set_id.call(store, id))?
+            self.run_guest(generation, id, None, |store| set_id.call(store, id))?
                 .map_err(|err| {
                     WasmError::from_guest(err, &format!("\"{SET_ID_EXPORT}\" of instance {id}"))
                 })?;
@@ -262,7 +291,7 @@ impl EngineState {
         let (instance, generation, id) = (live.instance, live.generation, live.id);
         let func: TypedFunc<Params, Results> =
             typed_export(instance, self.store(generation)?, name, id)?;
-        self.run_guest(generation, abort, |store| func.call(store, args))?
+        self.run_guest(generation, id, abort, |store| func.call(store, args))?
             .map_err(|err| {
                 WasmError::from_guest(err, &format!("export \"{name}\" of instance {id}"))
             })

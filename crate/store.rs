@@ -13,6 +13,8 @@ use wasmtime::{ResourceLimiter, Store};
 
 use crate::config::MAX_TABLE_ELEMENTS;
 use crate::deadline::{Flag, Watch};
+use crate::error::Interrupt;
+use crate::host::Site;
 
 /// Dead instances a store may retain before new instances go elsewhere.
 const RETIRE_AFTER_DEAD_INSTANCES: usize = 256;
@@ -24,6 +26,29 @@ const RETIRE_AFTER_DEAD_BYTES: usize = 64 << 20;
 pub(crate) struct HostState {
     limiter: PageLimiter,
     watch: Watch,
+    /// Set by the engine's `close()`; stops guests running in any store.
+    closing: Flag,
+    /// Where the guest entry in progress runs, for host functions.
+    site: Site,
+    /// The id of the instance the guest entry in progress belongs to.
+    instance_id: i64,
+}
+
+impl HostState {
+    /// Where the guest entry in progress runs.
+    pub(crate) fn site(&self) -> Site {
+        self.site
+    }
+
+    /// The id of the instance running the guest entry in progress.
+    pub(crate) fn instance_id(&self) -> i64 {
+        self.instance_id
+    }
+
+    /// Why the guest entry in progress must stop now, if it must.
+    pub(crate) fn interrupted(&self) -> Option<Interrupt> {
+        self.watch.interrupted(&self.closing)
+    }
 }
 
 /// Caps memories and tables, and lifts wasmtime's per-store count limits:
@@ -84,10 +109,20 @@ impl Slot {
         self.dead >= RETIRE_AFTER_DEAD_INSTANCES || self.dead_bytes >= RETIRE_AFTER_DEAD_BYTES
     }
 
-    /// Arms the watch of the next guest entry: a deadline `budget` from
-    /// now and the caller's abort flag, if any.
-    pub(crate) fn arm(&mut self, budget: Duration, abort: Option<Flag>) {
-        self.store.data_mut().watch = Watch::new(budget, abort);
+    /// Prepares the next guest entry: it runs on `site` for the instance
+    /// `instance_id`, and is watched for a deadline `budget` from now and
+    /// for the caller's abort flag, if any.
+    pub(crate) fn arm(
+        &mut self,
+        site: Site,
+        instance_id: i64,
+        budget: Duration,
+        abort: Option<Flag>,
+    ) {
+        let state = self.store.data_mut();
+        state.watch = Watch::new(budget, abort);
+        state.site = site;
+        state.instance_id = instance_id;
         self.store.set_epoch_deadline(1);
     }
 
@@ -130,11 +165,13 @@ impl Stores {
                     refused: None,
                 },
                 watch: Watch::new(Duration::ZERO, None),
+                closing: self.closing.clone(),
+                site: Site::Worker,
+                instance_id: 0,
             },
         );
         store.limiter(|state| &mut state.limiter);
-        let closing = self.closing.clone();
-        store.epoch_deadline_callback(move |ctx| ctx.data().watch.check(&closing));
+        store.epoch_deadline_callback(|ctx| ctx.data().watch.check(&ctx.data().closing));
         self.slots.push(Slot {
             generation: self.next_generation,
             store,

@@ -146,9 +146,10 @@ export class SchedulerOverloadedError extends WasmError {
 /**
  * Turns an error thrown by the native addon into its `WasmError` class, or
  * into a `TypeError` when the addon refused an argument. Anything else is
- * returned unchanged.
+ * returned unchanged. `hostCause` supplies the value a failed host call
+ * threw, for the `RuntimeError`'s `cause`.
  */
-export function fromNative(err: unknown): unknown {
+export function fromNative(err: unknown, hostCause?: (seq: number) => unknown): unknown {
   if (!(err instanceof Error) || typeof (err as { code?: unknown }).code !== 'string') {
     return err
   }
@@ -167,6 +168,10 @@ export function fromNative(err: unknown): unknown {
     case 'MEMORY':
       return new MemoryError(message)
     case 'RUNTIME':
+      // `RUNTIME:host:<seq>`: host call <seq> failed; its JavaScript cause is kept by the engine.
+      if (detail?.startsWith('host:')) {
+        return new RuntimeError(message, undefined, { cause: hostCause?.(Number(detail.slice(5))) })
+      }
       return new RuntimeError(message, detail as TrapCode | undefined)
     case 'OUT_OF_GAS':
       return new OutOfGasError(message)

@@ -10,3 +10,4 @@ export const native: typeof Binding = require('../binding.cjs')
 export type NativeEngine = Binding.NativeEngine
 export type Module = Binding.Module
 export type InstanceHandle = Binding.InstanceHandle
+export type HostCall = Binding.HostCall
