@@ -381,6 +381,13 @@ impl JsThread {
     }
 }
 
+/// What a host function gave back: nothing, one number or bigint, or an
+/// array of them for several results.
+type Returned = Option<Either3<f64, BigInt, Vec<Either<f64, BigInt>>>>;
+
+/// The answer to a host call: the results, or why there are none.
+type Answer = std::result::Result<Vec<HostValue>, HostFailure>;
+
 /// A number passed to or returned by a JavaScript host function.
 #[derive(Debug, Clone, Copy)]
 enum HostValue {
@@ -437,9 +444,6 @@ impl HostValue {
                     _ => None,
                 },
             },
-            (Kind::I64, Either::A(n)) if n.fract() == 0.0 && n.abs() <= 9_007_199_254_740_991.0 => {
-                Some(HostValue::I64(*n as i64))
-            }
             (Kind::F32, Either::A(n)) => Some(HostValue::F32(*n as f32)),
             (Kind::F64, Either::A(n)) => Some(HostValue::F64(*n)),
             _ => None,
@@ -505,7 +509,7 @@ pub struct HostCall {
     results: Arc<[Kind]>,
     import: Arc<str>,
     window: Arc<Window>,
-    reply: Mutex<Option<mpsc::Sender<std::result::Result<Vec<HostValue>, HostFailure>>>>,
+    reply: Mutex<Option<mpsc::Sender<Answer>>>,
 }
 
 #[napi]
@@ -581,8 +585,11 @@ impl HostCall {
     /// does not match the import's result types fails the guest's call
     /// with a message saying what was expected. Returns false when the call
     /// was already answered or abandoned (its deadline passed).
-    #[napi(catch_unwind)]
-    pub fn resolve(&self, value: Option<Either3<f64, BigInt, Vec<Either<f64, BigInt>>>>) -> bool {
+    #[napi(
+        catch_unwind,
+        ts_args_type = "value?: number | bigint | Array<number | bigint>"
+    )]
+    pub fn resolve(&self, value: Returned) -> bool {
         let outcome = self.convert(value).map_err(|message| HostFailure {
             seq: self.seq,
             message: format!("host function {} returned {message}", self.import),
@@ -613,7 +620,7 @@ impl HostCall {
         })
     }
 
-    fn answer(&self, outcome: std::result::Result<Vec<HostValue>, HostFailure>) -> bool {
+    fn answer(&self, outcome: Answer) -> bool {
         let sender = self
             .reply
             .lock()
@@ -622,10 +629,7 @@ impl HostCall {
         sender.is_some_and(|sender| sender.send(outcome).is_ok())
     }
 
-    fn convert(
-        &self,
-        value: Option<Either3<f64, BigInt, Vec<Either<f64, BigInt>>>>,
-    ) -> std::result::Result<Vec<HostValue>, String> {
+    fn convert(&self, value: Returned) -> std::result::Result<Vec<HostValue>, String> {
         let expected = || match self.results.as_ref() {
             [] => "nothing".to_owned(),
             [one] => one.name().to_owned(),

@@ -129,3 +129,48 @@ export function largeModule(functions: number, salt = 0): string {
   )
   return `(module ${body.join('\n')})`
 }
+
+/**
+ * A guest of JavaScript imports: `env.add(i32, i64, f64) -> i64`,
+ * `env.log(ptr, len)`, `env.pair() -> (i32, i64)`, `env.floats(f32, f64) -> f32`,
+ * the async `env.wait(ms) -> i64`, and `env.grown()` which it calls after growing
+ * its memory.
+ */
+export const IMPORTING_GUEST = `
+(module
+  (import "env" "add" (func $add (param i32 i64 f64) (result i64)))
+  (import "env" "log" (func $log (param i32 i32)))
+  (import "env" "pair" (func $pair (result i32 i64)))
+  (import "env" "floats" (func $floats (param f32 f64) (result f32)))
+  (import "env" "wait" (func $wait (param i64) (result i64)))
+  (import "env" "grown" (func $grown (param i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 8) "hello")
+  (func (export "add") (param i64 i64 i64) (result i64)
+    (call $add (i32.wrap_i64 (local.get 0)) (local.get 1) (f64.convert_i64_s (local.get 2))))
+  (func (export "log") (param i64 i64 i64) (result i64)
+    (call $log (i32.const 8) (i32.const 5)) (i64.const 0))
+  (func (export "pair") (param i64 i64 i64) (result i64)
+    (local $b i64) (local $a i32)
+    (call $pair) (local.set $b) (local.set $a)
+    (i64.add (i64.extend_i32_s (local.get $a)) (local.get $b)))
+  (func (export "floats") (param i64 i64 i64) (result i64)
+    (i64.trunc_f32_s (call $floats (f32.const 1.5) (f64.const 2.25))))
+  (func (export "wait") (param i64 i64 i64) (result i64) (call $wait (local.get 0)))
+  (func (export "wait_twice") (param i64 i64 i64) (result i64)
+    (i64.add (call $wait (local.get 0)) (call $wait (local.get 0))))
+  ;; Grows memory by a pages, writes 0x2a at the last byte, asks the host to look.
+  (func (export "grow_then_call") (param $pages i64) (param i64 i64) (result i64)
+    (local $last i32)
+    (drop (memory.grow (i32.wrap_i64 (local.get $pages))))
+    (local.set $last (i32.sub (i32.mul (memory.size) (i32.const 65536)) (i32.const 1)))
+    (i32.store8 (local.get $last) (i32.const 42))
+    (call $grown (local.get $last))
+    (i64.load8_u (i32.sub (local.get $last) (i32.const 1)))))`
+
+/** A guest whose start function calls the import `env.started(i32)`. */
+export const START_CALLS_IMPORT = `
+(module
+  (import "env" "started" (func $started (param i32)))
+  (func $start (call $started (i32.const 7)))
+  (start $start))`
