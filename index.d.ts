@@ -1,4 +1,4 @@
-import { type AsyncHostFunction, type HostFunction, type ImportObject } from './lib/host';
+import { type AsyncHostFunction, type HostFunction, type HostResult, type ImportObject, type WasmValue } from './lib/host';
 import { native } from './lib/native';
 export * from './lib/errors';
 export type { AsyncHostFunction, Caller, HostFunction, HostResult, ImportObject, WasmValue } from './lib/host';
@@ -141,6 +141,14 @@ export declare class WasmEngine {
     callVoid(handle: InstanceHandle, name: string): void;
     /** Calls the export `name` of type `(i64, i64, i64) -> i64` on this thread; arguments may be safe-integer numbers. */
     call3i64(handle: InstanceHandle, name: string, a: bigint | number, b: bigint | number, c: bigint | number): bigint;
+    /**
+     * Calls the export `name` whatever its signature, on this thread:
+     * arguments follow its parameter types (numbers for i32, f32 and f64,
+     * bigints or safe integers for i64); the result is `undefined`, one value,
+     * or an array for several results. A wrong argument count or type is a
+     * `TypeError`.
+     */
+    call(handle: InstanceHandle, name: string, ...args: WasmValue[]): HostResult;
     /**
      * Calls the export `name` of type `(i64, i64) -> i64` on a native thread
      * once this engine's earlier calls are done (one at a time, FIFO). The

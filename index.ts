@@ -11,11 +11,13 @@ import { AbortedError, EngineBusyError, fromNative } from './lib/errors'
 import {
   type AsyncHostFunction,
   type HostFunction,
+  type HostResult,
   HostFailures,
   type ImportObject,
   insideHostOf,
   makeDispatcher,
   registerImports,
+  type WasmValue,
 } from './lib/host'
 import { native, type NativeEngine } from './lib/native'
 
@@ -313,6 +315,30 @@ export class WasmEngine {
     } catch (err) {
       throw this.#fail(err)
     }
+  }
+
+  /**
+   * Calls the export `name` whatever its signature, on this thread:
+   * arguments follow its parameter types (numbers for i32, f32 and f64,
+   * bigints or safe integers for i64); the result is `undefined`, one value,
+   * or an array for several results. A wrong argument count or type is a
+   * `TypeError`.
+   */
+  call(handle: InstanceHandle, name: string, ...args: WasmValue[]): HostResult {
+    checkHandle(handle)
+    const exportName = toName(name, 'name')
+    args.forEach((arg, i) => {
+      if (typeof arg !== 'number' && typeof arg !== 'bigint') {
+        throw new TypeError(`argument ${i + 1} must be a number or a bigint, got ${typeof arg}`)
+      }
+    })
+    let results: WasmValue[]
+    try {
+      results = this.#native.call(handle, exportName, args)
+    } catch (err) {
+      throw this.#fail(err)
+    }
+    return results.length > 1 ? results : results[0]
   }
 
   /**

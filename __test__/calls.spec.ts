@@ -137,3 +137,26 @@ test('with metering on, deadlines still stop guests with fuel left', (t) => {
   t.true((engine.remainingFuel() ?? 0n) > 0n)
   engine.close()
 })
+
+test('call runs an export of any signature with typed arguments and results', (t) => {
+  const engine = new WasmEngine()
+  const module = engine.compile(`(module
+    (func (export "none"))
+    (func (export "mix") (param i32 i64 f32 f64) (result f64)
+      (f64.add (f64.add (f64.convert_i32_s (local.get 0)) (f64.convert_i64_s (local.get 1)))
+               (f64.add (f64.promote_f32 (local.get 2)) (local.get 3))))
+    (func (export "two") (param i64) (result i64 i32) (local.get 0) (i32.const -1))
+    (func (export "v128") (param v128)))`)
+  const handle = engine.createInstance(module, 1, 0)
+  t.is(engine.call(handle, 'none'), undefined)
+  t.is(engine.call(handle, 'mix', 1, 2n, 0.5, 0.25), 3.75)
+  t.is(engine.call(handle, 'mix', 1, 2, 0.5, 0.25), 3.75) // a safe integer may stand for an i64
+  t.deepEqual(engine.call(handle, 'two', -(2n ** 63n)), [-(2n ** 63n), -1])
+  t.throws(() => engine.call(handle, 'mix', 1, 2n), { instanceOf: TypeError, message: /takes 4 arguments, got 2/ })
+  t.throws(() => engine.call(handle, 'mix', 1n, 2n, 0.5, 0.25), { instanceOf: TypeError, message: /argument 1 .* i32/ })
+  t.throws(() => engine.call(handle, 'two', 2n ** 64n), { instanceOf: TypeError, message: /i64/ })
+  t.throws(() => engine.call(handle, 'none', 'x' as unknown as number), { instanceOf: TypeError })
+  t.throws(() => engine.call(handle, 'v128'), { instanceOf: ExportError, message: /v128/ })
+  t.throws(() => engine.call(handle, 'nope'), { instanceOf: ExportError })
+  engine.close()
+})

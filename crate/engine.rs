@@ -25,6 +25,7 @@ use crate::instance::{InstanceHandle, Orphans};
 use crate::memory;
 use crate::module::{ASYNC_IMPORT_NAMESPACES, Module};
 use crate::state::{EngineState, INITIATE_BUFFER_EXPORT};
+use crate::values::Value;
 
 static NEXT_ENGINE_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -407,6 +408,23 @@ impl NativeEngine {
             state.call::<(i64, i64, i64), i64>(&handle.target(), &name, args, None)
         })?;
         Ok(BigInt::from(result))
+    }
+
+    /// Calls the export `name` of any signature on this thread; `args` and
+    /// the results follow its parameter and result types.
+    #[napi(catch_unwind)]
+    pub fn call(
+        &self,
+        env: &Env,
+        handle: &InstanceHandle,
+        name: String,
+        args: Vec<Either<f64, BigInt>>,
+    ) -> Result<Vec<Either<f64, BigInt>>> {
+        self.check_handle(handle)?;
+        let values = self.core.run_now(self.site(env)?, |state| {
+            state.call_any(&handle.target(), &name, &args)
+        })?;
+        Ok(values.into_iter().map(Value::into_js).collect())
     }
 
     /// Calls the export `name(i64, i64) -> i64` on a tokio blocking thread

@@ -33,6 +33,7 @@ use crate::deadline::TICK;
 use crate::error::{Result, WasmError};
 use crate::memory;
 use crate::store::HostState;
+use crate::values::{Kind, Value};
 
 /// A registered JavaScript import, as the TypeScript layer describes it.
 #[napi(object)]
@@ -61,36 +62,6 @@ pub(crate) struct Imports {
 struct Import {
     index: u32,
     asynchronous: bool,
-}
-
-/// The types JavaScript values map to and from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    I32,
-    I64,
-    F32,
-    F64,
-}
-
-impl Kind {
-    fn of(ty: &ValType) -> Option<Kind> {
-        match ty {
-            ValType::I32 => Some(Kind::I32),
-            ValType::I64 => Some(Kind::I64),
-            ValType::F32 => Some(Kind::F32),
-            ValType::F64 => Some(Kind::F64),
-            _ => None,
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Kind::I32 => "i32 (a number)",
-            Kind::I64 => "i64 (a bigint)",
-            Kind::F32 => "f32 (a number)",
-            Kind::F64 => "f64 (a number)",
-        }
-    }
 }
 
 /// One import of one instance: what a call needs besides its arguments.
@@ -209,7 +180,7 @@ impl Imports {
         let failure = |message: String| wasmtime::Error::new(HostFailure { seq, message });
         let args = params
             .iter()
-            .map(HostValue::from_val)
+            .map(Value::from_val)
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(failure)?;
         let window = Arc::new(Window::of(caller));
@@ -386,70 +357,7 @@ impl JsThread {
 type Returned = Option<Either3<f64, BigInt, Vec<Either<f64, BigInt>>>>;
 
 /// The answer to a host call: the results, or why there are none.
-type Answer = std::result::Result<Vec<HostValue>, HostFailure>;
-
-/// A number passed to or returned by a JavaScript host function.
-#[derive(Debug, Clone, Copy)]
-enum HostValue {
-    I32(i32),
-    I64(i64),
-    F32(f32),
-    F64(f64),
-}
-
-impl HostValue {
-    fn from_val(val: &Val) -> std::result::Result<HostValue, String> {
-        match val {
-            Val::I32(v) => Ok(HostValue::I32(*v)),
-            Val::I64(v) => Ok(HostValue::I64(*v)),
-            Val::F32(bits) => Ok(HostValue::F32(f32::from_bits(*bits))),
-            Val::F64(bits) => Ok(HostValue::F64(f64::from_bits(*bits))),
-            other => Err(format!("cannot pass {other:?} to JavaScript")),
-        }
-    }
-
-    fn into_val(self) -> Val {
-        match self {
-            HostValue::I32(v) => Val::I32(v),
-            HostValue::I64(v) => Val::I64(v),
-            HostValue::F32(v) => Val::F32(v.to_bits()),
-            HostValue::F64(v) => Val::F64(v.to_bits()),
-        }
-    }
-
-    fn into_js(self) -> Either<f64, BigInt> {
-        match self {
-            HostValue::I32(v) => Either::A(f64::from(v)),
-            HostValue::I64(v) => Either::B(BigInt::from(v)),
-            HostValue::F32(v) => Either::A(f64::from(v)),
-            HostValue::F64(v) => Either::A(v),
-        }
-    }
-
-    /// Converts a JavaScript result to `kind`, wrapping integers the way
-    /// WebAssembly does (an i32 may be given signed or unsigned).
-    fn from_js(value: &Either<f64, BigInt>, kind: Kind) -> Option<HostValue> {
-        match (kind, value) {
-            (Kind::I32, Either::A(n))
-                if n.fract() == 0.0 && (-2_147_483_648.0..4_294_967_296.0).contains(n) =>
-            {
-                Some(HostValue::I32(*n as i64 as i32))
-            }
-            (Kind::I64, Either::B(big)) if big.words.is_empty() => Some(HostValue::I64(0)),
-            (Kind::I64, Either::B(big)) => match big.get_i64() {
-                (v, true) => Some(HostValue::I64(v)),
-                // Unsigned values up to 2^64 - 1 wrap, as i64.const does.
-                _ => match big.get_u64() {
-                    (false, v, true) => Some(HostValue::I64(v as i64)),
-                    _ => None,
-                },
-            },
-            (Kind::F32, Either::A(n)) => Some(HostValue::F32(*n as f32)),
-            (Kind::F64, Either::A(n)) => Some(HostValue::F64(*n)),
-            _ => None,
-        }
-    }
-}
+type Answer = std::result::Result<Vec<Value>, HostFailure>;
 
 /// The guest memory a host call may use: the instance's exported `memory`
 /// as it is while the guest waits for the call. Closed when the call
@@ -505,7 +413,7 @@ pub struct HostCall {
     index: u32,
     seq: u64,
     instance_id: i64,
-    args: Vec<HostValue>,
+    args: Vec<Value>,
     results: Arc<[Kind]>,
     import: Arc<str>,
     window: Arc<Window>,
@@ -629,7 +537,7 @@ impl HostCall {
         sender.is_some_and(|sender| sender.send(outcome).is_ok())
     }
 
-    fn convert(&self, value: Returned) -> std::result::Result<Vec<HostValue>, String> {
+    fn convert(&self, value: Returned) -> std::result::Result<Vec<Value>, String> {
         let expected = || match self.results.as_ref() {
             [] => "nothing".to_owned(),
             [one] => one.name().to_owned(),
@@ -658,7 +566,7 @@ impl HostCall {
             .iter()
             .zip(self.results.iter())
             .map(|(value, kind)| {
-                HostValue::from_js(value, *kind).ok_or_else(|| {
+                Value::from_js(value, *kind).ok_or_else(|| {
                     let got = match value {
                         Either::A(n) => format!("the number {n}"),
                         Either::B(big) => format!("a bigint ({} words)", big.words.len()),

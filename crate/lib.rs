@@ -19,6 +19,7 @@ mod memory;
 mod module;
 mod state;
 mod store;
+mod values;
 
 use napi_derive::napi;
 

@@ -7,7 +7,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use wasmtime::{Store, Trap, TypedFunc, WasmParams, WasmResults};
+use napi::Either;
+use napi::bindgen_prelude::BigInt;
+use wasmtime::{Store, Trap, TypedFunc, Val, ValType, WasmParams, WasmResults};
 
 use crate::config::{Limits, WASM_PAGE_SIZE};
 use crate::deadline::Flag;
@@ -15,6 +17,7 @@ use crate::error::{Interrupt, WasmError, describe};
 use crate::host::{Imports, Site};
 use crate::instance::{LiveInstance, Orphans, Target};
 use crate::store::{HostState, Stores};
+use crate::values::{Kind, Value};
 
 /// The export Freenet calls after instantiation with the instance id.
 pub(crate) const SET_ID_EXPORT: &str = "__frnt_set_id";
@@ -295,6 +298,72 @@ impl EngineState {
             .map_err(|err| {
                 WasmError::from_guest(err, &format!("export \"{name}\" of instance {id}"))
             })
+    }
+}
+
+impl EngineState {
+    /// Calls the export `name` whatever its signature, converting `args`
+    /// to its parameter types (numbers for i32/f32/f64, bigints or safe
+    /// integers for i64) and its results back.
+    pub(crate) fn call_any(
+        &mut self,
+        handle: &Target,
+        name: &str,
+        args: &[Either<f64, BigInt>],
+    ) -> Result<Vec<Value>, WasmError> {
+        let live = self.live(handle)?;
+        let (instance, generation, id) = (live.instance, live.generation, live.id);
+        let store = self.store(generation)?;
+        let what = format!("export \"{name}\" of instance {id}");
+        let func = instance.get_func(&mut *store, name).ok_or_else(|| {
+            WasmError::Export(format!("instance {id} has no exported function \"{name}\""))
+        })?;
+        let ty = func.ty(&*store);
+        let kinds = |types: &mut dyn Iterator<Item = ValType>| -> Result<Vec<Kind>, WasmError> {
+            types
+                .map(|t| {
+                    Kind::of(&t).ok_or_else(|| {
+                        WasmError::Export(format!(
+                            "{what} uses the type {t}, which JavaScript cannot pass"
+                        ))
+                    })
+                })
+                .collect()
+        };
+        let params = kinds(&mut ty.params())?;
+        let results = kinds(&mut ty.results())?;
+        if params.len() != args.len() {
+            return Err(WasmError::Argument(format!(
+                "{what} takes {} arguments, got {}",
+                params.len(),
+                args.len()
+            )));
+        }
+        let params = args
+            .iter()
+            .zip(&params)
+            .enumerate()
+            .map(|(i, (arg, kind))| {
+                Value::from_js_arg(arg, *kind)
+                    .map(Value::into_val)
+                    .ok_or_else(|| {
+                        WasmError::Argument(format!(
+                            "argument {} of {what} must be an {}",
+                            i + 1,
+                            kind.name()
+                        ))
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut values = vec![Val::I32(0); results.len()];
+        self.run_guest(generation, id, None, |store| {
+            func.call(store, &params, &mut values)
+        })?
+        .map_err(|err| WasmError::from_guest(err, &what))?;
+        values
+            .iter()
+            .map(|val| Value::from_val(val).map_err(WasmError::Other))
+            .collect()
     }
 }
 

@@ -174,3 +174,16 @@ export const START_CALLS_IMPORT = `
   (import "env" "started" (func $started (param i32)))
   (func $start (call $started (i32.const 7)))
   (start $start))`
+
+/** `spin(n)` like FREENET_GUEST's, calling the import `env.mark` when it starts and when it ends. */
+export const MARKED_SPIN = `
+(module
+  (import "env" "mark" (func $mark))
+  (func (export "spin") (param $n i64) (param i64 i64) (result i64)
+    (call $mark)
+    (block $done (loop $next
+      (br_if $done (i64.eqz (local.get $n)))
+      (local.set $n (i64.sub (local.get $n) (i64.const 1)))
+      (br $next)))
+    (call $mark)
+    (i64.const 42)))`
