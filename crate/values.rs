@@ -74,12 +74,17 @@ impl Value {
     }
 
     /// Converts an argument JavaScript passes to an export: like
-    /// [`Value::from_js`], and an i64 may also be a safe-integer number.
+    /// [`Value::from_js`], and integers may be given as a number or a bigint
+    /// whatever their width.
     pub(crate) fn from_js_arg(value: &Either<f64, BigInt>, kind: Kind) -> Option<Value> {
         match (kind, value) {
             (Kind::I64, Either::A(n)) if n.fract() == 0.0 && n.abs() <= 9_007_199_254_740_991.0 => {
                 Some(Value::I64(*n as i64))
             }
+            (Kind::I32, Either::B(big)) => match big.get_i64() {
+                (v, true) if (-2_147_483_648..4_294_967_296).contains(&v) => Some(Value::I32(v as i32)),
+                _ => None,
+            },
             _ => Value::from_js(value, kind),
         }
     }
