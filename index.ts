@@ -21,7 +21,24 @@ import {
 } from './lib/host'
 import { native, type NativeEngine } from './lib/native'
 
-export * from './lib/errors'
+export {
+  AbortedError,
+  CompileError,
+  EngineBusyError,
+  EngineClosedError,
+  ExportError,
+  InstantiationError,
+  InvalidHandleError,
+  MemoryError,
+  OtherError,
+  OutOfGasError,
+  RuntimeError,
+  SchedulerOverloadedError,
+  TimeoutError,
+  type TrapCode,
+  WasmError,
+  type WasmErrorCode,
+} from './lib/errors'
 export type { AsyncHostFunction, Caller, HostFunction, HostResult, ImportObject, WasmValue } from './lib/host'
 
 /** A compiled module; opaque. Usable by the engine that compiled it. */
