@@ -394,7 +394,8 @@ export class WasmEngine {
     checkHandle(handle)
     const exportName = toName(name, 'name')
     const [x, y, z] = [toI64(a, 'a'), toI64(b, 'b'), toI64(c, 'c')]
-    return this.#blocking(options, (token) => this.#native.call3i64AsyncImports(handle, exportName, x, y, z, token))
+    // Off the JavaScript thread, every call may await asynchronous imports.
+    return this.#blocking(options, (token) => this.#native.call3i64Blocking(handle, exportName, x, y, z, token))
   }
 
   /** Calls the export `name` of type `(i64, i64, i64) -> i64` like {@link WasmEngine.call2i64Blocking}. */

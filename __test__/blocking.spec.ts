@@ -232,7 +232,7 @@ test('engines sharing a backend share modules; others refuse them', async (t) =>
   for (const engine of [first, second, stranger]) engine.close()
 })
 
-test.serial('two CPU-bound calls on two engines run at the same time, in about the time of one', async (t) => {
+test.serial('two CPU-bound calls on two engines run at the same time, on two cores', async (t) => {
   const marks: Array<{ id: bigint; at: number }> = []
   const imports = { env: { mark: (caller: Caller) => void marks.push({ id: caller.instanceId, at: performance.now() }) } }
   const first = new WasmEngine({}, { imports })
@@ -240,19 +240,29 @@ test.serial('two CPU-bound calls on two engines run at the same time, in about t
   const module = first.compile(MARKED_SPIN)
   const a = first.createInstance(module, 1, 0)
   const b = second.createInstance(module, 2, 0)
-  const n = calibrateSpin(first, a, 400)
-  const one = await timed(() => first.call3i64Blocking(a, 'spin', n, 0n, 0n))
-  marks.length = 0
-  const two = await timed(() =>
-    Promise.all([first.call3i64Blocking(a, 'spin', n, 0n, 0n), second.call3i64Blocking(b, 'spin', n, 0n, 0n)]),
-  )
+  const n = calibrateSpin(first, a, 250)
+  // Wall-clock ratios are useless on this virtual machine (a lone thread
+  // runs up to twice as fast as two), so measure what parallelism means:
+  // while both calls run, the process uses about two cores' worth of CPU.
+  // Serialised calls would use one. Best of three rounds.
+  let coresBusy = 0
+  let marked: typeof marks = []
+  for (let round = 0; round < 3; round++) {
+    marks.length = 0
+    const cpuBefore = process.cpuUsage()
+    const wall = await timed(() =>
+      Promise.all([first.call3i64Blocking(a, 'spin', n, 0n, 0n), second.call3i64Blocking(b, 'spin', n, 0n, 0n)]),
+    )
+    const cpu = process.cpuUsage(cpuBefore)
+    coresBusy = Math.max(coresBusy, (cpu.user + cpu.system) / 1000 / wall)
+    marked = [...marks]
+  }
   // Each guest marked its start and its end: run one after the other, the
   // intervals could not overlap, however loaded the machine.
-  const span = (id: bigint) => marks.filter((mark) => mark.id === id).map((mark) => mark.at)
+  const span = (id: bigint) => marked.filter((mark) => mark.id === id).map((mark) => mark.at)
   const [[startA, endA], [startB, endB]] = [span(1n), span(2n)]
   t.true(startA < endB && startB < endA, `intervals: [${startA}, ${endA}] and [${startB}, ${endB}]`)
-  // Serialised, two calls would take twice as long as one.
-  t.true(two < one * 1.8, `one call ${one.toFixed(0)} ms, two in parallel ${two.toFixed(0)} ms`)
+  t.true(coresBusy > 1.5, `cores busy while both ran: ${coresBusy.toFixed(2)}`)
   first.close()
   second.close()
 })

@@ -448,7 +448,8 @@ impl NativeEngine {
     }
 
     /// Calls the export `name(i64, i64, i64) -> i64` on a tokio blocking
-    /// thread once the engine's earlier calls are done.
+    /// thread once the engine's earlier calls are done. Its guest may await
+    /// asynchronous JavaScript imports (`call3i64AsyncImports` is this call).
     // The JavaScript signature fixes the arguments.
     #[allow(clippy::too_many_arguments)]
     #[napi(
@@ -468,29 +469,6 @@ impl NativeEngine {
     ) -> Result<PromiseRaw<'env, Settled<BigInt>>> {
         let args = (i64_arg(&a, "a")?, i64_arg(&b, "b")?, i64_arg(&c, "c")?);
         self.spawn_call::<(i64, i64, i64)>(env, handle, name, args, signal)
-    }
-
-    /// Calls the export `name(i64, i64, i64) -> i64` of a guest that may
-    /// await asynchronous JavaScript imports, on a tokio blocking thread
-    /// once the engine's earlier calls are done.
-    // The JavaScript signature fixes the arguments.
-    #[allow(clippy::too_many_arguments)]
-    #[napi(
-        catch_unwind,
-        js_name = "call3i64AsyncImports",
-        ts_return_type = "Promise<bigint | Error>"
-    )]
-    pub fn call_3i64_async_imports<'env>(
-        &self,
-        env: &'env Env,
-        handle: &InstanceHandle,
-        name: String,
-        a: BigInt,
-        b: BigInt,
-        c: BigInt,
-        signal: Option<&CallSignal>,
-    ) -> Result<PromiseRaw<'env, Settled<BigInt>>> {
-        self.call_3i64_blocking(env, handle, name, a, b, c, signal)
     }
 
     /// Fuel left, or `null` when metering is off.

@@ -33,7 +33,7 @@ use crate::deadline::TICK;
 use crate::error::{Result, WasmError};
 use crate::memory;
 use crate::store::HostState;
-use crate::values::{Kind, Value};
+use crate::values::{Kind, Value, kinds};
 
 /// A registered JavaScript import, as the TypeScript layer describes it.
 #[napi(object)]
@@ -142,22 +142,16 @@ impl Imports {
                     describe_extern(&import.ty())
                 )));
             };
-            let kinds = |types: &mut dyn Iterator<Item = ValType>| -> std::result::Result<Vec<Kind>, WasmError> {
-                types
-                    .map(|t| {
-                        Kind::of(&t).ok_or_else(|| {
-                            WasmError::Instantiation(format!(
-                                "import {qualified} of instance {id} uses the type {t}, which JavaScript host functions do not support"
-                            ))
-                        })
-                    })
-                    .collect()
+            let unsupported = |t: &ValType| {
+                WasmError::Instantiation(format!(
+                    "import {qualified} of instance {id} uses the type {t}, which JavaScript host functions do not support"
+                ))
             };
-            kinds(&mut ty.params())?;
+            kinds(ty.params(), unsupported)?;
             let binding = Arc::new(Binding {
                 import: found,
                 qualified: qualified.clone(),
-                results: kinds(&mut ty.results())?.into(),
+                results: kinds(ty.results(), unsupported)?.into(),
             });
             let imports = self.clone();
             let func = Func::new(&mut *store, ty, move |mut caller, params, results| {

@@ -17,7 +17,7 @@ use crate::error::{Interrupt, WasmError, describe};
 use crate::host::{Imports, Site};
 use crate::instance::{LiveInstance, Orphans, Target};
 use crate::store::{HostState, Stores};
-use crate::values::{Kind, Value};
+use crate::values::{Value, kinds};
 
 /// The export Freenet calls after instantiation with the instance id.
 pub(crate) const SET_ID_EXPORT: &str = "__frnt_set_id";
@@ -299,9 +299,7 @@ impl EngineState {
                 WasmError::from_guest(err, &format!("export \"{name}\" of instance {id}"))
             })
     }
-}
 
-impl EngineState {
     /// Calls the export `name` whatever its signature, converting `args`
     /// to its parameter types (numbers for i32/f32/f64, bigints or safe
     /// integers for i64) and its results back.
@@ -319,19 +317,13 @@ impl EngineState {
             WasmError::Export(format!("instance {id} has no exported function \"{name}\""))
         })?;
         let ty = func.ty(&*store);
-        let kinds = |types: &mut dyn Iterator<Item = ValType>| -> Result<Vec<Kind>, WasmError> {
-            types
-                .map(|t| {
-                    Kind::of(&t).ok_or_else(|| {
-                        WasmError::Export(format!(
-                            "{what} uses the type {t}, which JavaScript cannot pass"
-                        ))
-                    })
-                })
-                .collect()
+        let unsupported = |t: &ValType| {
+            WasmError::Export(format!(
+                "{what} uses the type {t}, which JavaScript cannot pass"
+            ))
         };
-        let params = kinds(&mut ty.params())?;
-        let results = kinds(&mut ty.results())?;
+        let params = kinds(ty.params(), unsupported)?;
+        let results = kinds(ty.results(), unsupported)?;
         if params.len() != args.len() {
             return Err(WasmError::Argument(format!(
                 "{what} takes {} arguments, got {}",

@@ -5,6 +5,8 @@ use napi::Either;
 use napi::bindgen_prelude::BigInt;
 use wasmtime::{Val, ValType};
 
+use crate::error::WasmError;
+
 /// The types JavaScript values map to and from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -12,6 +14,17 @@ pub(crate) enum Kind {
     I64,
     F32,
     F64,
+}
+
+/// The kinds of `types`, or the error `unsupported` makes for the first
+/// type JavaScript cannot represent.
+pub(crate) fn kinds(
+    types: impl Iterator<Item = ValType>,
+    unsupported: impl Fn(&ValType) -> WasmError,
+) -> Result<Vec<Kind>, WasmError> {
+    types
+        .map(|ty| Kind::of(&ty).ok_or_else(|| unsupported(&ty)))
+        .collect()
 }
 
 impl Kind {
@@ -82,7 +95,9 @@ impl Value {
                 Some(Value::I64(*n as i64))
             }
             (Kind::I32, Either::B(big)) => match big.get_i64() {
-                (v, true) if (-2_147_483_648..4_294_967_296).contains(&v) => Some(Value::I32(v as i32)),
+                (v, true) if (-2_147_483_648..4_294_967_296).contains(&v) => {
+                    Some(Value::I32(v as i32))
+                }
                 _ => None,
             },
             _ => Value::from_js(value, kind),
