@@ -14,6 +14,8 @@ export type InstanceHandle = InstanceType<typeof native.InstanceHandle>;
 export declare const DEFAULT_MAX_MEMORY_PAGES: 4096;
 /** Size of one WebAssembly page in bytes. */
 export declare const WASM_PAGE_SIZE: 65536;
+/** Translates WebAssembly text to the binary format; invalid text is a `CompileError`. */
+export declare function watToWasm(text: string): Uint8Array;
 /** Limits and tuning of an engine; every field is optional. */
 export interface RuntimeConfig {
     /** Wall-clock budget of each guest entry, in seconds (default 5); also scales the fuel budget. */

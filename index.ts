@@ -56,6 +56,15 @@ export const DEFAULT_MAX_MEMORY_PAGES = native.DEFAULT_MAX_MEMORY_PAGES as 4096
 /** Size of one WebAssembly page in bytes. */
 export const WASM_PAGE_SIZE = native.WASM_PAGE_SIZE as 65536
 
+/** Translates WebAssembly text to the binary format; invalid text is a `CompileError`. */
+export function watToWasm(text: string): Uint8Array {
+  try {
+    return native.watToWasm(toName(text, 'text'))
+  } catch (err) {
+    throw fromNative(err)
+  }
+}
+
 /** Limits and tuning of an engine; every field is optional. */
 export interface RuntimeConfig {
   /** Wall-clock budget of each guest entry, in seconds (default 5); also scales the fuel budget. */

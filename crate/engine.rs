@@ -582,7 +582,7 @@ fn on_off(flag: bool) -> &'static str {
     if flag { "on" } else { "off" }
 }
 
-fn parse_text(text: &str) -> std::result::Result<Vec<u8>, WasmError> {
+pub(crate) fn parse_text(text: &str) -> std::result::Result<Vec<u8>, WasmError> {
     wat::parse_str(text)
         .map_err(|err| WasmError::Compile(format!("invalid WebAssembly text: {err}")))
 }

@@ -1,0 +1,119 @@
+// `npm run bench`: runs every side of the benchmark in its own process on
+// the same modules, then writes the medians, the ratios and the performance
+// targets to BENCHMARKS.md. `--smoke` runs each workload briefly and only
+// checks that every side still reports every row (used by CI).
+import { execFileSync } from 'node:child_process'
+import { readFileSync, rmSync, writeFileSync, mkdtempSync } from 'node:fs'
+import { cpus, tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+import { watToWasm } from '../index.ts'
+import { largeModule } from '../__test__/helpers/guests.ts'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const smoke = process.argv.includes('--smoke')
+const flags = smoke ? ['--smoke'] : []
+const env = { ...process.env, WASM_ENGINE_CACHE_DIR: 'off' }
+
+console.log('building the native side')
+execFileSync('cargo', ['build', '--release', '--quiet', '--example', 'native-bench'], { cwd: root, stdio: 'inherit' })
+const scratch = mkdtempSync(join(tmpdir(), 'wasm-engine-bench-'))
+const large = join(scratch, 'large.wasm')
+const largeBytes = watToWasm(largeModule(8000, 1))
+writeFileSync(large, largeBytes)
+
+const sides = {}
+const collect = (output) => {
+  for (const line of output.split('\n').filter((l) => l.startsWith('{'))) {
+    const { side, results } = JSON.parse(line)
+    sides[side] = results
+  }
+}
+for (const side of ['v8', 'engine', 'engine-metered']) {
+  console.log(`running ${side}`)
+  collect(execFileSync(process.execPath, ['--import=tsx', join(root, 'bench', 'side.mjs'), side, ...flags], { cwd: root, env, encoding: 'utf8' }))
+}
+console.log('running native')
+collect(execFileSync(join(root, 'target', 'release', 'examples', 'native-bench'), ['--large', large, ...flags], { cwd: root, encoding: 'utf8' }))
+rmSync(scratch, { recursive: true, force: true })
+
+const columns = ['v8', 'engine', 'engine-metered', 'native', 'native-metered']
+const rows = [...new Set(Object.values(sides).flatMap((results) => Object.keys(results)))]
+const time = (ns) =>
+  ns === undefined ? '' : ns < 1e3 ? `${ns.toFixed(0)} ns` : ns < 1e6 ? `${(ns / 1e3).toFixed(1)} µs` : `${(ns / 1e6).toFixed(2)} ms`
+const ratio = (a, b) => (a === undefined || b === undefined ? '' : `${(a / b).toFixed(2)}x`)
+const table = [
+  '| Workload | V8 | engine | engine, metered | native wasmtime | native, metered | engine / V8 | metered / V8 | engine / native |',
+  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ...rows.map((row) => {
+    const cell = (side) => sides[side]?.[row]
+    return `| ${row} | ${columns.map((side) => time(cell(side))).join(' | ')} | ${ratio(cell('engine'), cell('v8'))} | ${ratio(cell('engine-metered'), cell('v8'))} | ${ratio(cell('engine'), cell('native'))} |`
+  }),
+].join('\n')
+console.log(`\n${table}\n`)
+
+const expectedRows = {
+  v8: ['call sync', 'compute: mix', 'compute: sieve', 'instantiate + set_id + drop', 'host import sync', 'compile cold (1 MiB+)'],
+  engine: ['call sync', 'call blocking, sequential', 'call blocking, 64 engines', 'compute: mix', 'compute: sieve', 'instantiate + set_id + drop', 'host import async', 'compile, disk cache hit'],
+  'engine-metered': ['call sync', 'compute: mix', 'compute: sieve'],
+  native: ['call sync', 'compute: mix', 'compute: sieve', 'instantiate + set_id + drop', 'compile cold (1 MiB+)'],
+  'native-metered': ['compute: mix', 'compute: sieve'],
+}
+const missing = Object.entries(expectedRows).flatMap(([side, names]) => names.filter((name) => sides[side]?.[name] === undefined).map((name) => `${side}: ${name}`))
+if (missing.length > 0) {
+  console.error(`missing results: ${missing.join(', ')}`)
+  process.exit(1)
+}
+if (smoke) {
+  console.log('bench smoke run: every side reported every workload')
+  process.exit(0)
+}
+
+const e = sides.engine
+const m = sides['engine-metered']
+const v = sides.v8
+const targets = [
+  ['Unmetered compute (mix) within 1.15x of V8', e['compute: mix'] / v['compute: mix'], 1.15, 'x'],
+  ['Unmetered compute (sieve) within 1.15x of V8', e['compute: sieve'] / v['compute: sieve'], 1.15, 'x'],
+  ['Fuel-metered compute (mix) within 1.5x of V8 unmetered', m['compute: mix'] / v['compute: mix'], 1.5, 'x'],
+  ['Fuel-metered compute (sieve) within 1.5x of V8 unmetered', m['compute: sieve'] / v['compute: sieve'], 1.5, 'x'],
+  ['`call3i64` round trip at most 400 ns', e['call sync'], 400, 'ns'],
+  ['`call3i64Blocking` round trip at most 25 µs, sequential', e['call blocking, sequential'] / 1e3, 25, 'µs'],
+  ['`call3i64Blocking` at least 150,000 calls/s at concurrency 64', 1e9 / e['call blocking, 64 engines'], 150_000, 'calls/s', 'min'],
+  ['Instantiate + `__frnt_set_id` + drop at most 15 µs', e['instantiate + set_id + drop'] / 1e3, 15, 'µs'],
+  ['Memory-cache-hit compile at least 50x faster than cold', e['compile cold (1 MiB+)'] / e['compile, memory cache hit'], 50, 'x faster', 'min'],
+  ['Disk-cache-hit compile at least 50x faster than cold', e['compile cold (1 MiB+)'] / e['compile, disk cache hit'], 50, 'x faster', 'min'],
+]
+const targetRows = targets.map(([name, value, bound, unit, kind = 'max']) => {
+  const met = kind === 'max' ? value <= bound : value >= bound
+  const shown = unit === 'calls/s' ? Math.round(value).toLocaleString('en-US') : value.toFixed(2)
+  const gap = met ? 'met' : `**missed** by ${(kind === 'max' ? value / bound : bound / value).toFixed(2)}x`
+  return `| ${name} | ${shown} ${unit} | ${gap} |`
+})
+const cargoLock = readFileSync(join(root, 'Cargo.lock'), 'utf8')
+const wasmtime = /name = "wasmtime"\nversion = "([^"]+)"/.exec(cargoLock)?.[1]
+const markdown = `# Benchmarks
+
+Measured ${new Date().toISOString().slice(0, 10)} by \`npm run bench\` on ${cpus()[0]?.model ?? 'an unknown CPU'} (${cpus().length} cores), Node ${process.version}, wasmtime ${wasmtime}.
+Every side runs in its own process on the same modules (\`bench/guests/\`; the 1 MiB+ module
+is ${(largeBytes.length / 1048576).toFixed(2)} MiB of generated functions). Cells are medians over repeated runs, per operation.
+
+- **V8**: Node's own \`WebAssembly\`, no limits.
+- **engine**: this package, metering off (epoch deadlines always on); **engine, metered**: fuel on.
+- **native wasmtime**: the same engine configuration called from Rust (\`bench/native.rs\`), the floor for this package.
+
+${table}
+
+## Targets
+
+| Target | Measured | Status |
+| --- | ---: | --- |
+${targetRows.join('\n')}
+
+Cranelift runs at \`OptLevel::Speed\` (Freenet uses \`None\`, which compiles faster and runs
+slower); fuel and epoch checks are compiled in only where used: an unmetered engine carries no
+fuel accounting, every engine carries the epoch checks that make deadlines work.
+`
+writeFileSync(join(root, 'BENCHMARKS.md'), markdown)
+console.log('wrote BENCHMARKS.md')

@@ -1,0 +1,109 @@
+// One side of the benchmark, in its own process: `v8` (Node's own
+// WebAssembly), `engine` (this package, metering off) or `engine-metered`.
+// Prints {"side", "results": {workload: ns per op}} as one JSON line.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+import { largeModule } from '../__test__/helpers/guests.ts'
+import { perOp, report } from './measure.mjs'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const require = createRequire(import.meta.url)
+const { WasmEngine, watToWasm } = require('..')
+
+const side = process.argv[2]
+const smoke = process.argv.includes('--smoke')
+const scale = (n) => (smoke ? Math.max(1, Math.floor(n / 100)) : n)
+const wasm = (name) => watToWasm(readFileSync(join(here, 'guests', `${name}.wat`), 'utf8'))
+const MIX = [BigInt(1 << 20), BigInt(scale(20)), 7n]
+const SIEVE = [1_000_000n, BigInt(scale(5)), 0n]
+const results = {}
+
+if (side === 'v8') {
+  const instance = (name, imports = {}) => new WebAssembly.Instance(new WebAssembly.Module(wasm(name)), imports).exports
+  const add3 = instance('add3').add3
+  const calls = scale(200_000)
+  results['call sync'] = await perOp(calls, () => {
+    for (let i = 0; i < calls; i++) add3(1n, 2n, 3n)
+  })
+  const { mix } = instance('mix')
+  results['compute: mix'] = await perOp(1, () => mix(...MIX))
+  const { sieve } = instance('sieve')
+  results['compute: sieve'] = await perOp(1, () => sieve(...SIEVE))
+  const small = new WebAssembly.Module(wasm('instantiate'))
+  const count = scale(10_000)
+  results['instantiate + set_id + drop'] = await perOp(count, () => {
+    for (let i = 0; i < count; i++) new WebAssembly.Instance(small).exports.__frnt_set_id(BigInt(i))
+  })
+  const host = instance('host', { env: { ping: (n) => n, wait: (n) => n } })
+  const pings = scale(100_000)
+  results['host import sync'] = await perOp(pings, () => host.ping(BigInt(pings), 0n, 0n))
+  const big = watToWasm(largeModule(8000, 1))
+  results['compile cold (1 MiB+)'] = await perOp(1, () => new WebAssembly.Module(big), 3)
+} else if (side === 'engine' || side === 'engine-metered') {
+  const metered = side === 'engine-metered'
+  const config = { enableMetering: metered, maxExecutionSeconds: 60, compileCache: false }
+  const engineWith = (name, options) => {
+    const engine = new WasmEngine(config, options)
+    return { engine, handle: engine.createInstance(engine.compile(wasm(name)), 1n, 0) }
+  }
+  const { engine, handle } = engineWith('add3')
+  const calls = scale(200_000)
+  results['call sync'] = await perOp(calls, () => {
+    for (let i = 0; i < calls; i++) engine.call3i64(handle, 'add3', 1n, 2n, 3n)
+  })
+  const sequential = scale(20_000)
+  results['call blocking, sequential'] = await perOp(sequential, async () => {
+    for (let i = 0; i < sequential; i++) await engine.call3i64Blocking(handle, 'add3', 1n, 2n, 3n)
+  })
+  for (const concurrency of [8, 64]) {
+    const engines = Array.from({ length: concurrency }, () => engineWith('add3'))
+    const each = Math.max(1, Math.floor(scale(64_000) / concurrency))
+    results[`call blocking, ${concurrency} engines`] = await perOp(each * concurrency, () =>
+      Promise.all(
+        engines.map(async ({ engine: e, handle: h }) => {
+          for (let i = 0; i < each; i++) await e.call3i64Blocking(h, 'add3', 1n, 2n, 3n)
+        }),
+      ),
+    )
+    for (const { engine: e } of engines) e.close()
+  }
+  const mix = engineWith('mix')
+  // The fuel budget (60 s x 3e9) outlasts every run.
+  results['compute: mix'] = await perOp(1, () => mix.engine.call3i64(mix.handle, 'mix', ...MIX))
+  const sieve = engineWith('sieve')
+  results['compute: sieve'] = await perOp(1, () => sieve.engine.call3i64(sieve.handle, 'sieve', ...SIEVE))
+  const small = engine.compile(wasm('instantiate'))
+  const count = scale(10_000)
+  results['instantiate + set_id + drop'] = await perOp(count, () => {
+    for (let i = 0; i < count; i++) engine.dropInstance(engine.createInstance(small, BigInt(i), 0))
+  })
+  const host = engineWith('host', { imports: { env: { ping: (_c, n) => n } }, asyncImports: { env: { wait: async (_c, n) => n } } })
+  const pings = scale(100_000)
+  results['host import sync'] = await perOp(pings, () => host.engine.call3i64(host.handle, 'ping', BigInt(pings), 0n, 0n))
+  const remote = scale(20_000)
+  results['host import sync, from a blocking call'] = await perOp(remote, () =>
+    host.engine.call3i64Blocking(host.handle, 'ping', BigInt(remote), 0n, 0n),
+  )
+  results['host import async'] = await perOp(remote, () =>
+    host.engine.call3i64AsyncImports(host.handle, 'wait', BigInt(remote), 0n, 0n),
+  )
+  if (!metered) {
+    const big = watToWasm(largeModule(8000, 1))
+    results['compile cold (1 MiB+)'] = await perOp(1, () => new WasmEngine({ ...config, moduleCacheCapacity: 0 }).compile(big), 3)
+    const cached = new WasmEngine(config)
+    cached.compile(big)
+    results['compile, memory cache hit'] = await perOp(1, () => cached.compile(big))
+    const dir = mkdtempSync(join(tmpdir(), 'wasm-engine-bench-'))
+    new WasmEngine({ ...config, compileCache: true, compileCacheDir: dir }).compile(big)
+    results['compile, disk cache hit'] = await perOp(1, () => new WasmEngine({ ...config, compileCache: true, compileCacheDir: dir }).compile(big), 3)
+    rmSync(dir, { recursive: true, force: true })
+  }
+} else {
+  console.error(`unknown side ${side}`)
+  process.exit(2)
+}
+report(side, results)

@@ -1,0 +1,238 @@
+/**
+ * `npm run test:stress`: the reliability suite. Hostile modules, repeated
+ * timeouts, instance churn, engines left to the garbage collector and API
+ * misuse, each checked for typed errors only and for flat resource use.
+ * `--quick` runs a bounded version (for CI). Prints one line per check and
+ * a closing `N passed, N failed` line.
+ */
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+
+import { WasmEngine, WasmError, watToWasm, WASM_PAGE_SIZE } from '../index'
+import * as guests from '../__test__/helpers/guests'
+import { collectGarbage, mapCount, threadCount } from '../__test__/helpers/process'
+import { randomModule } from './random-module'
+
+const quick = process.argv.includes('--quick')
+const scale = (n: number) => (quick ? Math.ceil(n / 10) : n)
+let passed = 0
+let failed = 0
+
+async function check(name: string, run: () => Promise<string> | string): Promise<void> {
+  const started = performance.now()
+  try {
+    const detail = await run()
+    passed++
+    console.log(`ok   ${name} (${((performance.now() - started) / 1000).toFixed(1)} s): ${detail}`)
+  } catch (err) {
+    failed++
+    console.log(`FAIL ${name}: ${err instanceof Error ? err.stack : String(err)}`)
+  }
+}
+
+function assert(condition: boolean, message: string): void {
+  if (!condition) throw new Error(message)
+}
+
+function rssMiB(): number {
+  return process.memoryUsage().rss / 1048576
+}
+
+/** Seeded xorshift, so a failure can be replayed. */
+function rng(seed: number): () => number {
+  let x = seed >>> 0 || 1
+  return () => {
+    x ^= x << 13
+    x ^= x >>> 17
+    x ^= x << 5
+    return (x >>> 0) / 4294967296
+  }
+}
+
+/** Compiles, instantiates and runs every export of `bytes` under fuel and a deadline; returns what happened. */
+function exercise(engine: WasmEngine, bytes: Uint8Array, id: number): string {
+  try {
+    const module = engine.compile(bytes)
+    const handle = engine.createInstance(module, id, 0)
+    for (const name of module.exports) {
+      try {
+        engine.call(handle, name)
+      } catch (err) {
+        if (!(err instanceof WasmError) && !(err instanceof TypeError)) throw err
+      }
+    }
+    engine.dropInstance(handle)
+    return 'ran'
+  } catch (err) {
+    if (err instanceof WasmError) return err.code
+    throw err
+  }
+}
+
+async function main(): Promise<void> {
+  const seed = Number(process.env.STRESS_SEED ?? 20261126)
+  console.log(`stress suite (${quick ? 'quick' : 'full'}), seed ${seed}`)
+
+  await check('hostile modules: bit flips of real modules', () => {
+    const random = rng(seed)
+    const sources = [
+      ...Object.values(guests).filter((g): g is string => typeof g === 'string' && g.includes('(module')),
+      ...readdirSync(join(__dirname, '..', 'bench', 'guests')).map((f) => readFileSync(join(__dirname, '..', 'bench', 'guests', f), 'utf8')),
+    ].map((text) => watToWasm(text))
+    const engine = new WasmEngine({ enableMetering: true, maxExecutionSeconds: 0.05, cpuCyclesPerSecond: 1e8, maxMemoryPages: 64 })
+    const outcomes = new Map<string, number>()
+    const count = scale(6000)
+    for (let i = 0; i < count; i++) {
+      const bytes = Uint8Array.from(sources[Math.floor(random() * sources.length)])
+      for (let flips = 1 + Math.floor(random() * 4); flips > 0; flips--) {
+        const at = 8 + Math.floor(random() * (bytes.length - 8))
+        bytes[at] ^= 1 << Math.floor(random() * 8)
+      }
+      const outcome = exercise(engine, bytes, i)
+      outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1)
+    }
+    assert(engine.isHealthy(), 'the engine became unhealthy')
+    engine.close()
+    return `${count} modules: ${[...outcomes].map(([k, v]) => `${k} ${v}`).join(', ')}`
+  })
+
+  await check('hostile modules: valid random modules', () => {
+    const random = rng(seed + 1)
+    const engine = new WasmEngine({ enableMetering: true, maxExecutionSeconds: 0.05, cpuCyclesPerSecond: 1e8, maxMemoryPages: 64 })
+    const outcomes = new Map<string, number>()
+    const count = scale(4000)
+    for (let i = 0; i < count; i++) {
+      const outcome = exercise(engine, watToWasm(randomModule(random)), i)
+      outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1)
+    }
+    assert(!outcomes.has('COMPILE'), 'a generated module did not compile: the generator is broken')
+    engine.close()
+    return `${count} modules: ${[...outcomes].map(([k, v]) => `${k} ${v}`).join(', ')}`
+  })
+
+  await check('100 consecutive timeouts: threads and RSS stay flat', async () => {
+    const engine = new WasmEngine({ maxExecutionSeconds: 0.02 })
+    const handle = engine.createInstance(engine.compile(guests.FREENET_GUEST), 1, 0)
+    const run = async (times: number) => {
+      for (let i = 0; i < times; i++) {
+        await engine.call3i64Blocking(handle, 'forever', 0n, 0n, 0n).then(
+          () => assert(false, 'an endless guest returned'),
+          (err) => assert(err.code === 'TIMEOUT', `expected TIMEOUT, got ${err.code}`),
+        )
+        try {
+          engine.call3i64(handle, 'forever', 0n, 0n, 0n)
+        } catch (err) {
+          assert((err as WasmError).code === 'TIMEOUT', 'sync timeout')
+        }
+      }
+    }
+    await run(10)
+    const [threads, rss] = [threadCount(), rssMiB()]
+    await run(100)
+    const [threadsAfter, rssAfter] = [threadCount(), rssMiB()]
+    engine.close()
+    assert(threadsAfter <= threads + 1, `threads grew from ${threads} to ${threadsAfter}`)
+    assert(rssAfter - rss < 32, `RSS grew from ${rss.toFixed(0)} to ${rssAfter.toFixed(0)} MiB`)
+    return `threads ${threads} -> ${threadsAfter}, RSS ${rss.toFixed(0)} -> ${rssAfter.toFixed(0)} MiB`
+  })
+
+  await check('50,000 create/call/drop cycles on one engine: maps and RSS bounded', () => {
+    const engine = new WasmEngine()
+    const module = engine.compile(guests.FREENET_GUEST)
+    const cycle = (times: number) => {
+      for (let i = 0; i < times; i++) {
+        const handle = engine.createInstance(module, i, 2 * WASM_PAGE_SIZE)
+        engine.writeMemory(handle, 0, new Uint8Array(4096).fill(i))
+        engine.call3i64(handle, 'add3', 1n, 2n, 3n)
+        engine.dropInstance(handle)
+      }
+    }
+    cycle(2000)
+    const [maps, rss] = [mapCount(), rssMiB()]
+    let peakMaps = maps
+    const total = scale(50_000)
+    for (let done = 0; done < total; done += 1000) {
+      cycle(1000)
+      peakMaps = Math.max(peakMaps, mapCount())
+    }
+    const rssAfter = rssMiB()
+    engine.close()
+    assert(peakMaps - maps < 2000, `maps grew from ${maps} to ${peakMaps}`)
+    assert(rssAfter - rss < 128, `RSS grew from ${rss.toFixed(0)} to ${rssAfter.toFixed(0)} MiB`)
+    return `${total} cycles: maps ${maps} -> peak ${peakMaps}, RSS ${rss.toFixed(0)} -> ${rssAfter.toFixed(0)} MiB`
+  })
+
+  await check('2,000 engines and instances left to the garbage collector', async () => {
+    await collectGarbage()
+    const [maps, rss] = [mapCount(), rssMiB()]
+    const count = scale(2000)
+    for (let i = 0; i < count; i++) {
+      const engine = new WasmEngine()
+      const handle = engine.createInstance(engine.compile(guests.FREENET_GUEST), i, 4 * WASM_PAGE_SIZE)
+      engine.writeMemory(handle, 0, new Uint8Array(65536).fill(1))
+      if (i % 100 === 0) await collectGarbage()
+    }
+    await collectGarbage()
+    const [mapsAfter, rssAfter] = [mapCount(), rssMiB()]
+    assert(mapsAfter - maps < 500, `maps grew from ${maps} to ${mapsAfter}`)
+    assert(rssAfter - rss < 256, `RSS grew from ${rss.toFixed(0)} to ${rssAfter.toFixed(0)} MiB`)
+    return `${count} engines: maps ${maps} -> ${mapsAfter}, RSS ${rss.toFixed(0)} -> ${rssAfter.toFixed(0)} MiB`
+  })
+
+  await check('misuse: every bad call is a typed error', async () => {
+    const engine = new WasmEngine()
+    const other = new WasmEngine()
+    const module = engine.compile(guests.FREENET_GUEST)
+    const handle = engine.createInstance(module, 1, 0)
+    const foreign = other.createInstance(other.compile(guests.FREENET_GUEST), 2, 0)
+    const dropped = engine.createInstance(module, 3, 0)
+    engine.dropInstance(dropped)
+    const closed = new WasmEngine()
+    const closedHandle = closed.createInstance(closed.compile(guests.FREENET_GUEST), 4, 0)
+    closed.close()
+    const junk: unknown[] = [undefined, null, 0, -1, 1.5, Number.NaN, 2 ** 53, -(2 ** 60), 2n ** 64n, -1n, '', 'memory', {}, [], Symbol('x'), () => 0, new Uint8Array(3)]
+    const calls: Array<(x: unknown) => unknown> = [
+      (x) => engine.readMemory(x as never, 0, 1),
+      (x) => engine.readMemory(handle, x as number, 1),
+      (x) => engine.readMemory(handle, 0, x as number),
+      (x) => engine.writeMemory(handle, x as number, new Uint8Array(1)),
+      (x) => engine.writeMemory(handle, 0, x as Uint8Array),
+      (x) => engine.call3i64(handle, x as string, 0n, 0n, 0n),
+      (x) => engine.call3i64(handle, 'add3', x as bigint, 0n, 0n),
+      (x) => engine.createInstance(module, x as bigint, 0),
+      (x) => engine.createInstance(module, 1, x as number),
+      (x) => engine.initiateBuffer(handle, x as number),
+      (x) => engine.compile(x as string),
+      (x) => engine.call(handle, 'add3', x as bigint, 0n, 0n),
+      (x) => new WasmEngine(x as object),
+    ]
+    let typed = 0
+    const attempt = async (fn: () => unknown) => {
+      try {
+        await fn()
+      } catch (err) {
+        assert(err instanceof WasmError || err instanceof TypeError, `untyped error: ${String(err)}`)
+        typed++
+      }
+    }
+    for (const call of calls) for (const x of junk) await attempt(() => call(x))
+    for (const h of [foreign, dropped, closedHandle]) {
+      await attempt(() => engine.call3i64(h, 'add3', 0n, 0n, 0n))
+      await attempt(() => engine.call3i64Blocking(h, 'add3', 0n, 0n, 0n))
+      await attempt(() => engine.readMemory(h, 0, 1))
+      await attempt(() => engine.dropInstance(h))
+    }
+    await attempt(() => closed.call3i64(closedHandle, 'add3', 0n, 0n, 0n))
+    await attempt(() => engine.readMemory(handle, 2 ** 52, 2 ** 52))
+    assert(engine.isHealthy(), 'misuse made the engine unhealthy')
+    assert(engine.call3i64(handle, 'add3', 1n, 2n, 3n) === 6n, 'the engine stopped working')
+    engine.close()
+    other.close()
+    return `${typed} misuses, all typed errors`
+  })
+
+  console.log(`\n${passed} passed, ${failed} failed`)
+  process.exitCode = failed === 0 ? 0 : 1
+}
+
+void main()
