@@ -3,7 +3,7 @@
 // targets to BENCHMARKS.md. `--smoke` runs each workload briefly and only
 // checks that every side still reports every row (used by CI).
 import { execFileSync } from 'node:child_process'
-import { readFileSync, rmSync, writeFileSync, mkdtempSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -115,5 +115,9 @@ Cranelift runs at \`OptLevel::Speed\` (Freenet uses \`None\`, which compiles fas
 slower); fuel and epoch checks are compiled in only where used: an unmetered engine carries no
 fuel accounting, every engine carries the epoch checks that make deadlines work.
 `
-writeFileSync(join(root, 'BENCHMARKS.md'), markdown)
+// The hand-written analysis below the notes marker survives regeneration.
+const marker = '<!-- notes: kept when npm run bench rewrites this file -->'
+const previous = existsSync(join(root, 'BENCHMARKS.md')) ? readFileSync(join(root, 'BENCHMARKS.md'), 'utf8') : ''
+const notes = previous.includes(marker) ? previous.slice(previous.indexOf(marker)) : `${marker}\n`
+writeFileSync(join(root, 'BENCHMARKS.md'), `${markdown}\n${notes}`)
 console.log('wrote BENCHMARKS.md')

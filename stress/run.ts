@@ -76,7 +76,7 @@ async function main(): Promise<void> {
   await check('hostile modules: bit flips of real modules', () => {
     const random = rng(seed)
     const sources = [
-      ...Object.values(guests).filter((g): g is string => typeof g === 'string' && g.includes('(module')),
+      ...(Object.values(guests) as unknown[]).filter((g): g is string => typeof g === 'string' && g.includes('(module')),
       ...readdirSync(join(__dirname, '..', 'bench', 'guests')).map((f) => readFileSync(join(__dirname, '..', 'bench', 'guests', f), 'utf8')),
     ].map((text) => watToWasm(text))
     const engine = new WasmEngine({ enableMetering: true, maxExecutionSeconds: 0.05, cpuCyclesPerSecond: 1e8, maxMemoryPages: 64 })
