@@ -13,6 +13,9 @@ import * as guests from '../__test__/helpers/guests'
 import { collectGarbage, mapCount, threadCount } from '../__test__/helpers/process'
 import { randomModule } from './random-module'
 
+// Compiles here must not fill the user's on-disk compile cache.
+process.env.WASM_ENGINE_CACHE_DIR = 'off'
+
 const quick = process.argv.includes('--quick')
 const scale = (n: number) => (quick ? Math.ceil(n / 10) : n)
 let passed = 0
