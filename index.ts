@@ -400,11 +400,8 @@ export class WasmEngine {
     c: bigint | number,
     options: CallOptions = {},
   ): Promise<bigint> {
-    checkHandle(handle)
-    const exportName = toName(name, 'name')
-    const [x, y, z] = [toI64(a, 'a'), toI64(b, 'b'), toI64(c, 'c')]
     // Off the JavaScript thread, every call may await asynchronous imports.
-    return this.#blocking(options, (token) => this.#native.call3i64Blocking(handle, exportName, x, y, z, token))
+    return this.call3i64Blocking(handle, name, a, b, c, options)
   }
 
   /** Calls the export `name` of type `(i64, i64, i64) -> i64` like {@link WasmEngine.call2i64Blocking}. */

@@ -1,5 +1,5 @@
 //! Native side of the benchmark: the same modules, run by wasmtime called
-//! directly from Rust with the engine configuration of `crate/backend.rs`
+//! directly from Rust with the engine configuration of `crate/engine_config.rs`
 //! (the floor this package's overhead is measured against). Prints one JSON
 //! line per side, `native` (metering off) and `native-metered`.
 //!
@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-use wasmtime::{Config, Engine, Instance, Module, OptLevel, Store};
+use wasmtime::{Engine, Instance, Module, Store};
 
 type Results = Vec<(&'static str, f64)>;
 
@@ -23,22 +23,25 @@ fn main() -> wasmtime::Result<()> {
     let scale = |n: u64| if smoke { (n / 100).max(1) } else { n };
     for metering in [false, true] {
         let results = side(metering, scale, large.as_deref())?;
-        let fields: Vec<String> = results.iter().map(|(name, ns)| format!("\"{name}\": {ns}")).collect();
+        let fields: Vec<String> = results
+            .iter()
+            .map(|(name, ns)| format!("\"{name}\": {ns}"))
+            .collect();
         let name = if metering { "native-metered" } else { "native" };
-        println!("{{\"side\": \"{name}\", \"results\": {{{}}}}}", fields.join(", "));
+        println!(
+            "{{\"side\": \"{name}\", \"results\": {{{}}}}}",
+            fields.join(", ")
+        );
     }
     Ok(())
 }
 
-/// The engine settings of `crate/backend.rs`.
+/// The package's own engine settings, from the same source file.
+#[path = "../crate/engine_config.rs"]
+mod engine_config;
+
 fn engine(metering: bool) -> wasmtime::Result<Engine> {
-    let mut config = Config::new();
-    config
-        .cranelift_opt_level(OptLevel::Speed)
-        .consume_fuel(metering)
-        .epoch_interruption(true)
-        .native_unwind_info(cfg!(windows));
-    Engine::new(&config)
+    Engine::new(&engine_config::engine_config(metering))
 }
 
 fn store(engine: &Engine, metering: bool) -> wasmtime::Result<Store<()>> {
@@ -56,7 +59,11 @@ fn guest(engine: &Engine, name: &str) -> wasmtime::Result<Module> {
 }
 
 /// Median nanoseconds per operation of `run`, which performs `ops` of them.
-fn per_op(ops: u64, runs: usize, mut run: impl FnMut() -> wasmtime::Result<()>) -> wasmtime::Result<f64> {
+fn per_op(
+    ops: u64,
+    runs: usize,
+    mut run: impl FnMut() -> wasmtime::Result<()>,
+) -> wasmtime::Result<f64> {
     run()?;
     let mut samples = Vec::with_capacity(runs);
     for _ in 0..runs {
@@ -68,7 +75,11 @@ fn per_op(ops: u64, runs: usize, mut run: impl FnMut() -> wasmtime::Result<()>) 
     Ok(samples[samples.len() / 2])
 }
 
-fn side(metering: bool, scale: impl Fn(u64) -> u64, large: Option<&[u8]>) -> wasmtime::Result<Results> {
+fn side(
+    metering: bool,
+    scale: impl Fn(u64) -> u64,
+    large: Option<&[u8]>,
+) -> wasmtime::Result<Results> {
     let engine = engine(metering)?;
     let mut results = Results::new();
     let mut store = store(&engine, metering)?;
@@ -89,12 +100,22 @@ fn side(metering: bool, scale: impl Fn(u64) -> u64, large: Option<&[u8]>) -> was
     let mix = Instance::new(&mut store, &guest(&engine, "mix")?, &[])?
         .get_typed_func::<(i64, i64, i64), i64>(&mut store, "mix")?;
     let rounds = scale(20) as i64;
-    results.push(("compute: mix", per_op(1, 7, || mix.call(&mut store, (1 << 20, rounds, 7)).map(drop))?));
+    results.push((
+        "compute: mix",
+        per_op(1, 7, || {
+            mix.call(&mut store, (1 << 20, rounds, 7)).map(drop)
+        })?,
+    ));
 
     let sieve = Instance::new(&mut store, &guest(&engine, "sieve")?, &[])?
         .get_typed_func::<(i64, i64, i64), i64>(&mut store, "sieve")?;
     let rounds = scale(5) as i64;
-    results.push(("compute: sieve", per_op(1, 7, || sieve.call(&mut store, (1_000_000, rounds, 0)).map(drop))?));
+    results.push((
+        "compute: sieve",
+        per_op(1, 7, || {
+            sieve.call(&mut store, (1_000_000, rounds, 0)).map(drop)
+        })?,
+    ));
 
     if !metering {
         let small = guest(&engine, "instantiate")?;
@@ -113,7 +134,10 @@ fn side(metering: bool, scale: impl Fn(u64) -> u64, large: Option<&[u8]>) -> was
             })?,
         ));
         if let Some(bytes) = large {
-            results.push(("compile cold (1 MiB+)", per_op(1, 3, || Module::new(&engine, bytes).map(drop))?));
+            results.push((
+                "compile cold (1 MiB+)",
+                per_op(1, 3, || Module::new(&engine, bytes).map(drop))?,
+            ));
         }
     }
     Ok(results)

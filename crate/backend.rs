@@ -12,10 +12,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
-use wasmtime::{Config, OptLevel};
 
 use crate::deadline;
 use crate::disk_cache::DiskCache;
+use crate::engine_config::engine_config;
 use crate::error::WasmError;
 
 /// Content hash of a module's binary: the cache key.
@@ -63,15 +63,7 @@ impl Backend {
         cache_capacity: usize,
         disk_root: Option<&Path>,
     ) -> Result<Backend, WasmError> {
-        let mut config = Config::new();
-        config
-            .cranelift_opt_level(OptLevel::Speed)
-            .consume_fuel(metering)
-            .epoch_interruption(true)
-            // Module churn spent its CPU time registering unwind tables with
-            // the system unwinder (Freenet's lesson 8); Windows needs them.
-            .native_unwind_info(cfg!(windows));
-        let engine = wasmtime::Engine::new(&config)
+        let engine = wasmtime::Engine::new(&engine_config(metering))
             .map_err(|err| WasmError::Other(format!("cannot create the wasmtime engine: {err}")))?;
         deadline::watch(&engine);
         let disk_cache = disk_root.map(|root| DiskCache::new(root, &engine));

@@ -12,6 +12,7 @@ mod config;
 mod deadline;
 mod disk_cache;
 mod engine;
+mod engine_config;
 mod error;
 mod host;
 mod instance;
