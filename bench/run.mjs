@@ -16,8 +16,12 @@ const smoke = process.argv.includes('--smoke')
 const flags = smoke ? ['--smoke'] : []
 const env = { ...process.env, WASM_ENGINE_CACHE_DIR: 'off' }
 
-console.log('building the native side')
-execFileSync('cargo', ['build', '--release', '--quiet', '--example', 'native-bench'], { cwd: root, stdio: 'inherit' })
+// Built for the host triple explicitly, as `napi build` builds the addon:
+// the two then share one target directory and its compiled wasmtime.
+const host = /^host: (\S+)$/m.exec(execFileSync('rustc', ['-vV'], { encoding: 'utf8' }))?.[1]
+console.log(`building the native side for ${host}`)
+execFileSync('cargo', ['build', '--release', '--quiet', '--target', host, '--example', 'native-bench'], { cwd: root, stdio: 'inherit' })
+const nativeBench = join(root, 'target', host, 'release', 'examples', process.platform === 'win32' ? 'native-bench.exe' : 'native-bench')
 const scratch = mkdtempSync(join(tmpdir(), 'wasm-engine-bench-'))
 const large = join(scratch, 'large.wasm')
 const largeBytes = watToWasm(largeModule(8000, 1))
@@ -35,7 +39,7 @@ for (const side of ['v8', 'engine', 'engine-metered']) {
   collect(execFileSync(process.execPath, ['--import=tsx', join(root, 'bench', 'side.mjs'), side, ...flags], { cwd: root, env, encoding: 'utf8' }))
 }
 console.log('running native')
-collect(execFileSync(join(root, 'target', 'release', 'examples', 'native-bench'), ['--large', large, ...flags], { cwd: root, encoding: 'utf8' }))
+collect(execFileSync(nativeBench, ['--large', large, ...flags], { cwd: root, encoding: 'utf8' }))
 rmSync(scratch, { recursive: true, force: true })
 
 const columns = ['v8', 'engine', 'engine-metered', 'native', 'native-metered']
