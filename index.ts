@@ -2,24 +2,23 @@
  * wasm-engine: run untrusted WebAssembly from Node.js on wasmtime, with fuel
  * metering, hard memory caps, wall-clock deadlines and typed errors.
  *
- * This is the thin TypeScript layer over the native addon: it validates
- * arguments, applies documented defaults and turns native failures into the
- * `WasmError` classes.
+ * This is the thin TypeScript layer over the native addon: types,
+ * documentation, the host-function dispatcher and `AbortSignal` wiring.
+ * Arguments are checked, and errors built, natively, once.
  */
-import { toBytes, toI64, toInteger, toName, toU32 } from './lib/args'
-import { AbortedError, EngineBusyError, fromNative } from './lib/errors'
+import { AbortedError, EngineBusyError } from './lib/errors'
 import {
   type AsyncHostFunction,
+  type Dispatcher,
   type HostFunction,
   type HostResult,
-  HostFailures,
   type ImportObject,
   insideHostOf,
   makeDispatcher,
   registerImports,
   type WasmValue,
 } from './lib/host'
-import { native, type NativeEngine } from './lib/native'
+import { type CallSignal, Expect, type NativeEngine, type NativeFunction, native } from './lib/native'
 
 export {
   AbortedError,
@@ -35,7 +34,9 @@ export {
   RuntimeError,
   SchedulerOverloadedError,
   TimeoutError,
+  TRAP_CODES,
   type TrapCode,
+  WASM_ERROR_CODES,
   WasmError,
   type WasmErrorCode,
 } from './lib/errors'
@@ -58,11 +59,7 @@ export const WASM_PAGE_SIZE = native.WASM_PAGE_SIZE as 65536
 
 /** Translates WebAssembly text to the binary format; invalid text is a `CompileError`. */
 export function watToWasm(text: string): Uint8Array {
-  try {
-    return native.watToWasm(toName(text, 'text'))
-  } catch (err) {
-    throw fromNative(err)
-  }
+  return native.watToWasm(text)
 }
 
 /** Limits and tuning of an engine; every field is optional. */
@@ -147,29 +144,13 @@ export interface MemoryInfo {
   size: number
 }
 
-const CONFIG_NUMBERS = [
-  'maxExecutionSeconds',
-  'cpuCyclesPerSecond',
-  'safetyMargin',
-  'maxMemoryPages',
-  'moduleCacheCapacity',
-] as const
-
-function checkConfig(config: RuntimeConfig): RuntimeConfig {
-  if (typeof config !== 'object' || config === null) {
-    throw new TypeError('config must be an object')
-  }
-  for (const key of CONFIG_NUMBERS) {
-    const value = config[key]
-    if (value !== undefined && typeof value !== 'number') {
-      throw new TypeError(`config.${key} must be a number, got ${typeof value}`)
-    }
-  }
-  if (config.enableMetering !== undefined && typeof config.enableMetering !== 'boolean') {
-    throw new TypeError(`config.enableMetering must be a boolean, got ${typeof config.enableMetering}`)
-  }
-  return config
-}
+/**
+ * An export as a plain function, bound to its instance: see
+ * {@link WasmEngine.getFunction}. Arguments follow the export's parameter
+ * types (numbers for i32, f32 and f64; bigints, or safe-integer numbers,
+ * for i64); the result is `undefined`, one value, or an array for several.
+ */
+export type WasmFunction = (...args: WasmValue[]) => HostResult
 
 /**
  * One Freenet-style engine: a store family with its instances, the limits
@@ -183,8 +164,11 @@ function checkConfig(config: RuntimeConfig): RuntimeConfig {
  */
 export class WasmEngine {
   readonly #native: NativeEngine
-  readonly #hostFailures = new HostFailures()
-  readonly #hasImports: boolean
+  /** Held here: the native side holds the dispatcher weakly. */
+  readonly #dispatch: Dispatcher | undefined
+  readonly #hasAsyncImports: boolean
+  /** Exports looked up so far, per handle, per {@link Expect} code, by name. */
+  readonly #functions = new WeakMap<InstanceHandle, Array<Map<string, NativeFunction>>>()
 
   /** Creates an engine; throws `OtherError` for an invalid config or `hostMem: true`. */
   constructor(config: RuntimeConfig = {}, options: EngineOptions = {}) {
@@ -194,20 +178,16 @@ export class WasmEngine {
       throw new TypeError('options.backend must be a WasmEngine')
     }
     const table = registerImports(options.imports, options.asyncImports)
-    this.#hasImports = table.length > 0
+    this.#hasAsyncImports = table.some((entry) => entry.asynchronous)
+    this.#dispatch = table.length > 0 ? makeDispatcher(this, table, () => this.#native) : undefined
     const descriptors = table.map(({ module, name, asynchronous }) => ({ module, name, asynchronous }))
-    const dispatcher = this.#hasImports ? makeDispatcher(this, table, this.#hostFailures) : undefined
-    try {
-      this.#native = new native.NativeEngine(
-        checkConfig(config),
-        options.hostMem,
-        shared === undefined ? undefined : shared.#native,
-        descriptors,
-        dispatcher,
-      )
-    } catch (err) {
-      throw this.#fail(err)
-    }
+    this.#native = new native.NativeEngine(
+      config,
+      options.hostMem,
+      shared === undefined ? undefined : shared.#native,
+      descriptors,
+      this.#dispatch as ((arg?: unknown) => unknown) | undefined,
+    )
   }
 
   /** True until the engine is closed or an internal failure poisons it. */
@@ -221,11 +201,7 @@ export class WasmEngine {
    * hash, so compiling the same bytes again is cheap.
    */
   compile(code: Uint8Array | ArrayBuffer | string): Module {
-    try {
-      return typeof code === 'string' ? this.#native.compileText(code) : this.#native.compile(toBytes(code, 'code'))
-    } catch (err) {
-      throw this.#fail(err)
-    }
+    return this.#native.compile(code)
   }
 
   /**
@@ -234,18 +210,12 @@ export class WasmEngine {
    * the same bytes on one backend are done once.
    */
   async compileAsync(code: Uint8Array | ArrayBuffer | string): Promise<Module> {
-    const source = typeof code === 'string' ? code : toBytes(code, 'code')
-    return this.#settle(await this.#call(() => this.#native.compileAsync(source)))
+    return this.#native.compileAsync(code)
   }
 
-  /** True when the module imports from `freenet_delegate_contracts` or `freenet_delegate_management`. */
+  /** True when the module imports from `freenet_delegate_contracts` or `freenet_delegate_management`, or imports one of this engine's `asyncImports`. */
   moduleHasAsyncImports(module: Module): boolean {
-    checkModule(module)
-    try {
-      return this.#native.moduleHasAsyncImports(module)
-    } catch (err) {
-      throw this.#fail(err)
-    }
+    return this.#native.moduleHasAsyncImports(module)
   }
 
   /**
@@ -254,93 +224,60 @@ export class WasmEngine {
    * least `reqBytes`. With metering on, fuel is reset to the full budget.
    */
   createInstance(module: Module, id: bigint | number, reqBytes: number): InstanceHandle {
-    checkModule(module)
-    const id64 = toI64(id, 'id')
-    const bytes = toInteger(reqBytes, 'reqBytes')
-    if (bytes < 0) throw new TypeError(`reqBytes must not be negative, got ${bytes}`)
-    try {
-      return this.#native.createInstance(module, id64, bytes)
-    } catch (err) {
-      throw this.#fail(err)
-    }
+    return this.#native.createInstance(module, id, reqBytes)
   }
 
   /** Drops an instance; afterwards its handle is refused with `InvalidHandleError`. */
   dropInstance(handle: InstanceHandle): void {
-    checkHandle(handle)
-    try {
-      this.#native.dropInstance(handle)
-    } catch (err) {
-      throw this.#fail(err)
-    }
+    this.#native.dropInstance(handle)
   }
 
   /** Size of the instance's exported `memory`, read live. */
   memoryInfo(handle: InstanceHandle): MemoryInfo {
-    checkHandle(handle)
-    try {
-      return { size: this.#native.memorySize(handle) }
-    } catch (err) {
-      throw this.#fail(err)
-    }
+    return { size: this.#native.memorySize(handle) }
   }
 
   /** Copies `length` bytes at `offset` out of the instance's memory; out of bounds is `MemoryError`. */
   readMemory(handle: InstanceHandle, offset: number, length: number): Uint8Array {
-    checkHandle(handle)
-    const off = toInteger(offset, 'offset')
-    const len = toInteger(length, 'length')
-    try {
-      return this.#native.readMemory(handle, off, len)
-    } catch (err) {
-      throw this.#fail(err)
-    }
+    return this.#native.readMemory(handle, offset, length)
   }
 
   /** Copies `data` into the instance's memory at `offset`; out of bounds is `MemoryError`. */
   writeMemory(handle: InstanceHandle, offset: number, data: Uint8Array): void {
-    checkHandle(handle)
-    const off = toInteger(offset, 'offset')
-    const bytes = toBytes(data, 'data')
-    try {
-      this.#native.writeMemory(handle, off, bytes)
-    } catch (err) {
-      throw this.#fail(err)
-    }
+    this.#native.writeMemory(handle, offset, data)
   }
 
   /** Calls the guest's `__frnt__initiate_buffer(size)` and returns the buffer's offset. */
   initiateBuffer(handle: InstanceHandle, size: number): bigint {
-    checkHandle(handle)
-    const capacity = toU32(size, 'size')
-    try {
-      return this.#native.initiateBuffer(handle, capacity)
-    } catch (err) {
-      throw this.#fail(err)
-    }
+    return this.#native.initiateBuffer(handle, size)
+  }
+
+  /**
+   * The export `name` as a plain function bound to the instance: the
+   * fastest way to call an export many times. The export is looked up and
+   * its signature read once; each call then converts its arguments, runs
+   * the guest on this thread under the engine's deadline and fuel, and
+   * converts the results, with no other work. After `dropInstance` or
+   * `close()` a call throws `InvalidHandleError` or `EngineClosedError`.
+   * The function keeps its engine alive.
+   */
+  getFunction(handle: InstanceHandle, name: string): WasmFunction {
+    return this.#function(handle, name, Expect.Any) as WasmFunction
   }
 
   /** Calls the export `name` of type `() -> ()`. */
   callVoid(handle: InstanceHandle, name: string): void {
-    checkHandle(handle)
-    const exportName = toName(name, 'name')
-    try {
-      this.#native.callVoid(handle, exportName)
-    } catch (err) {
-      throw this.#fail(err)
-    }
+    this.#function(handle, name, Expect.Void)()
+  }
+
+  /** Calls the export `name` of type `(i64, i64) -> i64` on this thread; arguments may be safe-integer numbers. */
+  call2i64(handle: InstanceHandle, name: string, a: bigint | number, b: bigint | number): bigint {
+    return this.#function(handle, name, Expect.I64x2)(a, b) as bigint
   }
 
   /** Calls the export `name` of type `(i64, i64, i64) -> i64` on this thread; arguments may be safe-integer numbers. */
   call3i64(handle: InstanceHandle, name: string, a: bigint | number, b: bigint | number, c: bigint | number): bigint {
-    checkHandle(handle)
-    const exportName = toName(name, 'name')
-    const args = [toI64(a, 'a'), toI64(b, 'b'), toI64(c, 'c')] as const
-    try {
-      return this.#native.call3i64(handle, exportName, ...args)
-    } catch (err) {
-      throw this.#fail(err)
-    }
+    return this.#function(handle, name, Expect.I64x3)(a, b, c) as bigint
   }
 
   /**
@@ -348,42 +285,27 @@ export class WasmEngine {
    * arguments follow its parameter types (numbers for i32, f32 and f64,
    * bigints or safe integers for i64); the result is `undefined`, one value,
    * or an array for several results. A wrong argument count or type is a
-   * `TypeError`.
+   * `TypeError`. Same as `getFunction(handle, name)(...args)`.
    */
   call(handle: InstanceHandle, name: string, ...args: WasmValue[]): HostResult {
-    checkHandle(handle)
-    const exportName = toName(name, 'name')
-    args.forEach((arg, i) => {
-      if (typeof arg !== 'number' && typeof arg !== 'bigint') {
-        throw new TypeError(`argument ${i + 1} must be a number or a bigint, got ${typeof arg}`)
-      }
-    })
-    let results: WasmValue[]
-    try {
-      results = this.#native.call(handle, exportName, args)
-    } catch (err) {
-      throw this.#fail(err)
-    }
-    return results.length > 1 ? results : results[0]
+    return this.#function(handle, name, Expect.Any)(...args) as HostResult
   }
 
   /**
    * Calls the export `name` of type `(i64, i64) -> i64` on a native thread
-   * once this engine's earlier calls are done (one at a time, FIFO). The
-   * deadline covers the run; a call still queued after `maxExecutionSeconds`
-   * fails with `SchedulerOverloadedError` without running.
+   * once this engine's earlier calls are done (one at a time, FIFO; the
+   * promises settle in that order too). The deadline covers the run; a call
+   * still queued after `maxExecutionSeconds` fails with
+   * `SchedulerOverloadedError` without running.
    */
-  async call2i64Blocking(
+  call2i64Blocking(
     handle: InstanceHandle,
     name: string,
     a: bigint | number,
     b: bigint | number,
-    options: CallOptions = {},
+    options?: CallOptions,
   ): Promise<bigint> {
-    checkHandle(handle)
-    const exportName = toName(name, 'name')
-    const [x, y] = [toI64(a, 'a'), toI64(b, 'b')]
-    return this.#blocking(options, (token) => this.#native.call2i64Blocking(handle, exportName, x, y, token))
+    return this.#blocking(Expect.I64x2, handle, name, options, a, b) as Promise<bigint>
   }
 
   /**
@@ -392,49 +314,38 @@ export class WasmEngine {
    * thread, queued like {@link WasmEngine.call2i64Blocking}. The deadline
    * covers the time spent awaiting imports.
    */
-  async call3i64AsyncImports(
+  call3i64AsyncImports(
     handle: InstanceHandle,
     name: string,
     a: bigint | number,
     b: bigint | number,
     c: bigint | number,
-    options: CallOptions = {},
+    options?: CallOptions,
   ): Promise<bigint> {
     // Off the JavaScript thread, every call may await asynchronous imports.
     return this.call3i64Blocking(handle, name, a, b, c, options)
   }
 
   /** Calls the export `name` of type `(i64, i64, i64) -> i64` like {@link WasmEngine.call2i64Blocking}. */
-  async call3i64Blocking(
+  call3i64Blocking(
     handle: InstanceHandle,
     name: string,
     a: bigint | number,
     b: bigint | number,
     c: bigint | number,
-    options: CallOptions = {},
+    options?: CallOptions,
   ): Promise<bigint> {
-    checkHandle(handle)
-    const exportName = toName(name, 'name')
-    const [x, y, z] = [toI64(a, 'a'), toI64(b, 'b'), toI64(c, 'c')]
-    return this.#blocking(options, (token) => this.#native.call3i64Blocking(handle, exportName, x, y, z, token))
+    return this.#blocking(Expect.I64x3, handle, name, options, a, b, c) as Promise<bigint>
   }
 
   /** Fuel left in the engine's budget, or `undefined` when metering is off. */
   remainingFuel(): bigint | undefined {
-    try {
-      return this.#native.remainingFuel() ?? undefined
-    } catch (err) {
-      throw this.#fail(err)
-    }
+    return this.#native.remainingFuel() ?? undefined
   }
 
   /** Counters for monitoring: instances, stores and what the compile caches saved. */
   stats(): EngineStats {
-    try {
-      return this.#native.stats()
-    } catch (err) {
-      throw this.#fail(err)
-    }
+    return this.#native.stats()
   }
 
   /**
@@ -451,66 +362,59 @@ export class WasmEngine {
     this.close()
   }
 
-  /** The `WasmError` for a native failure, with the cause of a failed host call attached. */
-  #fail(err: unknown): unknown {
-    return fromNative(err, (seq) => this.#hostFailures.take(seq))
+  /** The export `name` of `handle`'s instance, checked against `expect` once and kept. */
+  #function(handle: InstanceHandle, name: string, expect: number): NativeFunction {
+    let byExpect = this.#functions.get(handle)
+    let found = byExpect?.[expect]?.get(name)
+    if (found === undefined) {
+      found = this.#native.getFunction(handle, name, expect as 0 | 1 | 2 | 3) as NativeFunction
+      // The function keeps the engine (and so its host functions) alive.
+      Object.defineProperty(found, engineKey, { value: this })
+      if (byExpect === undefined) {
+        byExpect = []
+        this.#functions.set(handle, byExpect)
+      }
+      ;(byExpect[expect] ??= new Map()).set(name, found)
+    }
+    return found
   }
 
-  /** The value of a settled native promise, or its error thrown as a `WasmError`. */
-  #settle<T>(outcome: T | Error): T {
-    if (outcome instanceof Error) throw this.#fail(outcome)
-    return outcome
-  }
-
-  /** Starts a native asynchronous operation, turning a synchronous throw into a rejection. */
-  async #call<T>(start: () => Promise<T | Error>): Promise<T | Error> {
+  /** Queues a call of the export `name` on the engine's workers, with the abort wiring of `options.signal`. */
+  #blocking(expect: 1 | 2 | 3, handle: InstanceHandle, name: string, options: CallOptions | undefined, ...args: WasmValue[]): Promise<unknown> {
     try {
-      return await start()
+      if (this.#hasAsyncImports && insideHostOf(this)) {
+        // Queued behind the call that is waiting for this host function, it would never start.
+        throw new EngineBusyError(
+          'a host function called back into the engine that is running it; the call would wait for itself',
+        )
+      }
+      const signal = options?.signal
+      if (signal === undefined) return native.callBlocking(this.#native, handle, name, expect, undefined, ...args)
+      return withSignal(signal, (token) => native.callBlocking(this.#native, handle, name, expect, token, ...args))
     } catch (err) {
-      throw this.#fail(err)
-    }
-  }
-
-  /** Runs a blocking call with the abort wiring of `options.signal`. */
-  async #blocking(options: CallOptions, start: (token: CallSignal | undefined) => Promise<bigint | Error>): Promise<bigint> {
-    if (this.#hasImports && insideHostOf(this)) {
-      // Queued behind the call that is waiting for this host function, it would never start.
-      throw new EngineBusyError(
-        'a host function called back into the engine that is running it; the call would wait for itself',
-      )
-    }
-    const signal = options?.signal
-    if (signal === undefined) {
-      return this.#settle(await this.#call(() => start(undefined)))
-    }
-    if (!(signal instanceof AbortSignal)) {
-      throw new TypeError('options.signal must be an AbortSignal')
-    }
-    if (signal.aborted) {
-      throw new AbortedError('the call was aborted before it started', { cause: signal.reason })
-    }
-    const token = new native.CallSignal()
-    const abort = () => token.abort()
-    signal.addEventListener('abort', abort, { once: true })
-    try {
-      return this.#settle(await this.#call(() => start(token)))
-    } finally {
-      signal.removeEventListener('abort', abort)
+      return Promise.reject(err)
     }
   }
 }
 
-type CallSignal = InstanceType<typeof native.CallSignal>
+/** The property of a function from `getFunction` that holds its engine. */
+const engineKey = Symbol('wasm-engine.engine')
 
-function checkModule(module: unknown): asserts module is Module {
-  if (!(module instanceof native.Module)) {
-    throw new TypeError('module must be a Module returned by WasmEngine.compile')
+/** Runs `start` with a native token that `signal` fires. */
+async function withSignal<T>(signal: AbortSignal, start: (token: CallSignal) => Promise<T>): Promise<T> {
+  if (!(signal instanceof AbortSignal)) {
+    throw new TypeError('options.signal must be an AbortSignal')
   }
-}
-
-function checkHandle(handle: unknown): asserts handle is InstanceHandle {
-  if (!(handle instanceof native.InstanceHandle)) {
-    throw new TypeError('handle must be an InstanceHandle returned by WasmEngine.createInstance')
+  if (signal.aborted) {
+    throw new AbortedError('the call was aborted before it started', { cause: signal.reason })
+  }
+  const token = new native.CallSignal()
+  const abort = () => token.abort()
+  signal.addEventListener('abort', abort, { once: true })
+  try {
+    return await start(token)
+  } finally {
+    signal.removeEventListener('abort', abort)
   }
 }
 

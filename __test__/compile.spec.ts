@@ -108,7 +108,8 @@ test('compileAsync compiles binaries and text off the JavaScript thread', async 
 
 test.serial('the event loop keeps ticking while a large module compiles', async (t) => {
   const engine = new WasmEngine()
-  const text = largeModule(2000, 1)
+  // Large enough to compile for well over 200 ms on a fast machine.
+  const text = largeModule(5000, 1)
   let took = 0
   const gap = await longestEventLoopGap(async () => {
     took = await timed(() => engine.compileAsync(text))

@@ -1,5 +1,5 @@
 //! Native side of the benchmark: the same modules, run by wasmtime called
-//! directly from Rust with the engine configuration of `crate/engine_config.rs`
+//! directly from Rust with the engine configuration of the core crate
 //! (the floor this package's overhead is measured against). Prints one JSON
 //! line per side, `native` (metering off) and `native-metered`.
 //!
@@ -36,12 +36,9 @@ fn main() -> wasmtime::Result<()> {
     Ok(())
 }
 
-/// The package's own engine settings, from the same source file.
-#[path = "../crate/engine_config.rs"]
-mod engine_config;
-
+/// The package's own engine settings, from the core crate.
 fn engine(metering: bool) -> wasmtime::Result<Engine> {
-    Engine::new(&engine_config::engine_config(metering))
+    Engine::new(&wasm_engine_core::engine_config::engine_config(metering))
 }
 
 fn store(engine: &Engine, metering: bool) -> wasmtime::Result<Store<()>> {

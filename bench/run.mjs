@@ -37,28 +37,34 @@ const collect = (output) => {
 for (const side of ['v8', 'engine', 'engine-metered']) {
   console.log(`running ${side}`)
   collect(execFileSync(process.execPath, ['--import=tsx', join(root, 'bench', 'side.mjs'), side, ...flags], { cwd: root, env, encoding: 'utf8' }))
+  if (side === 'v8') {
+    console.log('running isolated-vm')
+    // isolated-vm requires --no-node-snapshot on Node 20 and later.
+    collect(execFileSync(process.execPath, ['--no-node-snapshot', join(root, 'bench', 'isolated-vm.mjs'), ...flags], { cwd: root, env, encoding: 'utf8' }))
+  }
 }
 console.log('running native')
 collect(execFileSync(nativeBench, ['--large', large, ...flags], { cwd: root, encoding: 'utf8' }))
 rmSync(scratch, { recursive: true, force: true })
 
-const columns = ['v8', 'engine', 'engine-metered', 'native', 'native-metered']
+const columns = ['v8', 'isolated-vm', 'engine', 'engine-metered', 'native', 'native-metered']
 const rows = [...new Set(Object.values(sides).flatMap((results) => Object.keys(results)))]
 const time = (ns) =>
   ns === undefined ? '' : ns < 1e3 ? `${ns.toFixed(0)} ns` : ns < 1e6 ? `${(ns / 1e3).toFixed(1)} µs` : `${(ns / 1e6).toFixed(2)} ms`
 const ratio = (a, b) => (a === undefined || b === undefined ? '' : `${(a / b).toFixed(2)}x`)
 const table = [
-  '| Workload | V8 | engine | engine, metered | native wasmtime | native, metered | engine / V8 | metered / V8 | engine / native |',
-  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  '| Workload | V8 | isolated-vm | engine | engine, metered | native wasmtime | native, metered | engine / V8 | engine / isolated-vm | metered / V8 | engine / native |',
+  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ...rows.map((row) => {
     const cell = (side) => sides[side]?.[row]
-    return `| ${row} | ${columns.map((side) => time(cell(side))).join(' | ')} | ${ratio(cell('engine'), cell('v8'))} | ${ratio(cell('engine-metered'), cell('v8'))} | ${ratio(cell('engine'), cell('native'))} |`
+    return `| ${row} | ${columns.map((side) => time(cell(side))).join(' | ')} | ${ratio(cell('engine'), cell('v8'))} | ${ratio(cell('engine'), cell('isolated-vm'))} | ${ratio(cell('engine-metered'), cell('v8'))} | ${ratio(cell('engine'), cell('native'))} |`
   }),
 ].join('\n')
 console.log(`\n${table}\n`)
 
 const expectedRows = {
   v8: ['call sync', 'compute: mix', 'compute: sieve', 'instantiate + set_id + drop', 'host import sync', 'compile cold (1 MiB+)'],
+  'isolated-vm': ['call sync', 'call sync, with timeout', 'compute: mix', 'compute: sieve', 'instantiate + set_id + drop', 'host import sync'],
   engine: ['call sync', 'call blocking, sequential', 'call blocking, 64 engines', 'compute: mix', 'compute: sieve', 'instantiate + set_id + drop', 'host import async', 'compile, disk cache hit'],
   'engine-metered': ['call sync', 'compute: mix', 'compute: sieve'],
   native: ['call sync', 'compute: mix', 'compute: sieve', 'instantiate + set_id + drop', 'compile cold (1 MiB+)'],
@@ -104,6 +110,8 @@ Every side runs in its own process on the same modules (\`bench/guests/\`; the 1
 is ${(largeBytes.length / 1048576).toFixed(2)} MiB of generated functions). Cells are medians over repeated runs, per operation.
 
 - **V8**: Node's own \`WebAssembly\`, no limits.
+- **isolated-vm**: V8's \`WebAssembly\` inside an [isolated-vm](https://github.com/laverdet/isolated-vm) isolate; each call from the host
+  (\`Reference.applySync\`) and each host import (an \`ivm.Callback\`) crosses the isolate boundary.
 - **engine**: this package, metering off (epoch deadlines always on); **engine, metered**: fuel on.
 - **native wasmtime**: the same engine configuration called from Rust (\`bench/native.rs\`), the floor for this package.
 

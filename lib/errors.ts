@@ -2,52 +2,66 @@
  * The `WasmError` hierarchy: every failure of an engine operation is one of
  * these classes, with a stable string `code`.
  *
- * The native addon reports failures as plain errors whose `code` is `KIND`
- * or `KIND:detail`; {@link fromNative} is the one place that turns those into
- * classes.
+ * The native addon builds these errors itself, once, from its own error
+ * kinds: the classes are registered with it when this module loads. The
+ * lists of codes below are checked against the native ones by a test, so
+ * the two cannot drift.
  */
+import { native } from './native'
+
+/** Every {@link WasmErrorCode}, as the native side produces them. */
+export const WASM_ERROR_CODES = [
+  'COMPILE',
+  'EXPORT',
+  'INSTANTIATION',
+  'MEMORY',
+  'RUNTIME',
+  'OUT_OF_GAS',
+  'TIMEOUT',
+  'OTHER',
+  'ENGINE_BUSY',
+  'ABORTED',
+  'SCHEDULER_OVERLOADED',
+] as const
 
 /** Stable codes of the `WasmError` classes. */
-export type WasmErrorCode =
-  | 'COMPILE'
-  | 'EXPORT'
-  | 'INSTANTIATION'
-  | 'MEMORY'
-  | 'RUNTIME'
-  | 'OUT_OF_GAS'
-  | 'TIMEOUT'
-  | 'OTHER'
-  | 'ENGINE_BUSY'
-  | 'ABORTED'
-  | 'SCHEDULER_OVERLOADED'
+export type WasmErrorCode = (typeof WASM_ERROR_CODES)[number]
+
+/** Every {@link TrapCode}, as the native side produces them. */
+export const TRAP_CODES = [
+  'stack_overflow',
+  'memory_out_of_bounds',
+  'heap_misaligned',
+  'table_out_of_bounds',
+  'indirect_call_to_null',
+  'bad_signature',
+  'integer_overflow',
+  'integer_division_by_zero',
+  'bad_conversion_to_integer',
+  'unreachable_code_reached',
+  'interrupt',
+  'out_of_fuel',
+  'atomic_wait_non_shared_memory',
+  'null_reference',
+  'array_out_of_bounds',
+  'allocation_too_large',
+  'cast_failure',
+  'unhandled_tag',
+  'continuation_already_consumed',
+  'unknown_trap',
+] as const
 
 /** Names of wasmtime traps as reported in {@link RuntimeError.trapCode}. */
-export type TrapCode =
-  | 'stack_overflow'
-  | 'memory_out_of_bounds'
-  | 'heap_misaligned'
-  | 'table_out_of_bounds'
-  | 'indirect_call_to_null'
-  | 'bad_signature'
-  | 'integer_overflow'
-  | 'integer_division_by_zero'
-  | 'bad_conversion_to_integer'
-  | 'unreachable_code_reached'
-  | 'interrupt'
-  | 'out_of_fuel'
-  | 'atomic_wait_non_shared_memory'
-  | 'null_reference'
-  | 'array_out_of_bounds'
-  | 'allocation_too_large'
-  | 'cast_failure'
-  | 'unhandled_tag'
-  | 'continuation_already_consumed'
-  | 'unknown_trap'
+export type TrapCode = (typeof TRAP_CODES)[number]
 
 /** Base class of every error an engine operation throws for a WebAssembly reason. */
 export class WasmError extends Error {
   /** Stable machine-readable kind of the failure. */
   readonly code: WasmErrorCode
+  /** The id of the instance involved, when the failure concerns one. */
+  declare readonly instanceId?: bigint
+  /** The name of the export involved, when the failure concerns one. */
+  declare readonly exportName?: string
 
   constructor(code: WasmErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options)
@@ -143,62 +157,18 @@ export class SchedulerOverloadedError extends WasmError {
   }
 }
 
-/**
- * Turns an error thrown by the native addon into its `WasmError` class, or
- * into a `TypeError` when the addon refused an argument. Anything else is
- * returned unchanged. `hostCause` supplies the value a failed host call
- * threw, for the `RuntimeError`'s `cause`.
- */
-export function fromNative(err: unknown, hostCause?: (seq: number) => unknown): unknown {
-  if (!(err instanceof Error) || typeof (err as { code?: unknown }).code !== 'string') {
-    return err
-  }
-  const code = (err as Error & { code: string }).code
-  const colon = code.indexOf(':')
-  const kind = colon < 0 ? code : code.slice(0, colon)
-  const detail = colon < 0 ? undefined : code.slice(colon + 1)
-  const message = err.message
-  switch (kind) {
-    case 'COMPILE':
-      return new CompileError(message)
-    case 'EXPORT':
-      return new ExportError(message)
-    case 'INSTANTIATION':
-      return new InstantiationError(message)
-    case 'MEMORY':
-      return new MemoryError(message)
-    case 'RUNTIME':
-      // `RUNTIME:host:<seq>`: host call <seq> failed; its JavaScript cause is kept by the engine.
-      if (detail?.startsWith('host:')) {
-        return new RuntimeError(message, undefined, { cause: hostCause?.(Number(detail.slice(5))) })
-      }
-      return new RuntimeError(message, detail as TrapCode | undefined)
-    case 'OUT_OF_GAS':
-      return new OutOfGasError(message)
-    case 'TIMEOUT':
-      return new TimeoutError(message)
-    case 'ENGINE_BUSY':
-      return new EngineBusyError(message)
-    case 'ABORTED':
-      return new AbortedError(message)
-    case 'SCHEDULER_OVERLOADED':
-      return new SchedulerOverloadedError(message)
-    case 'OTHER':
-      if (detail === 'invalid_handle') return new InvalidHandleError(message)
-      if (detail === 'engine_closed') return new EngineClosedError(message)
-      return new OtherError(message)
-    case 'ARGUMENT':
-    // napi-rs reports a value of the wrong JavaScript type with its own statuses.
-    case 'InvalidArg':
-    case 'ObjectExpected':
-    case 'StringExpected':
-    case 'NumberExpected':
-    case 'BooleanExpected':
-    case 'BigintExpected':
-    case 'ArrayExpected':
-    case 'FunctionExpected':
-      return new TypeError(message)
-    default:
-      return new OtherError(message, { cause: err })
-  }
-}
+native.registerErrorClasses({
+  COMPILE: CompileError,
+  EXPORT: ExportError,
+  INSTANTIATION: InstantiationError,
+  MEMORY: MemoryError,
+  RUNTIME: RuntimeError,
+  OUT_OF_GAS: OutOfGasError,
+  TIMEOUT: TimeoutError,
+  OTHER: OtherError,
+  INVALID_HANDLE: InvalidHandleError,
+  ENGINE_CLOSED: EngineClosedError,
+  ENGINE_BUSY: EngineBusyError,
+  ABORTED: AbortedError,
+  SCHEDULER_OVERLOADED: SchedulerOverloadedError,
+})

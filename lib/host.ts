@@ -1,12 +1,10 @@
 /**
  * Host functions written in JavaScript: the types users implement and the
- * dispatcher that runs them when a guest calls an import.
+ * dispatcher the native side calls when a guest calls an import.
  */
 import { AsyncLocalStorage } from 'node:async_hooks'
 
-import { toBytes, toInteger } from './args'
-import { fromNative } from './errors'
-import type { HostCall } from './native'
+import { native, type NativeEngine } from './native'
 
 /** A WebAssembly value as JavaScript sees it: i32, f32 and f64 are numbers, i64 is a bigint. */
 export type WasmValue = number | bigint
@@ -73,119 +71,74 @@ export function registerImports(
 }
 
 /**
- * The engines whose host functions are running in the current async
- * context, so a host function that calls back into its own engine is told
- * so instead of waiting for itself.
+ * The engines whose async host functions are running in the current async
+ * context, so one that awaits a call into its own engine is told so instead
+ * of waiting for itself. (Sync host functions need no record: a call into
+ * the engine running them fails at once with `EngineBusyError`.)
  */
 const runningHosts = new AsyncLocalStorage<ReadonlySet<object>>()
 
-/** True when called from inside a host function of `engine` (also after an `await` in it). */
+/** True when called from inside an async host function of `engine` (also after an `await` in it). */
 export function insideHostOf(engine: object): boolean {
   return runningHosts.getStore()?.has(engine) ?? false
 }
 
-/** Host failures by call number, kept until the call's error reaches the caller. */
-export class HostFailures {
-  readonly #causes = new Map<number, unknown>()
+/** The calling instance of one host call; valid until the call returns or its promise settles. */
+class HostCaller implements Caller {
+  readonly #engine: NativeEngine
+  readonly #token: number
+  readonly #instanceId: number | bigint
 
-  /** Remembers why host call `seq` failed. */
-  record(seq: number, cause: unknown): void {
-    this.#causes.set(seq, cause)
-    // A failed call whose error never reached JavaScript (its engine closed
-    // first) must not pin its cause forever.
-    if (this.#causes.size > 64) this.#causes.delete(this.#causes.keys().next().value as number)
+  constructor(engine: NativeEngine, token: number, instanceId: number | bigint) {
+    this.#engine = engine
+    this.#token = token
+    this.#instanceId = instanceId
   }
 
-  /** Takes the cause recorded for `seq`. */
-  take(seq: number): unknown {
-    const cause = this.#causes.get(seq)
-    this.#causes.delete(seq)
-    return cause
+  get instanceId(): bigint {
+    return BigInt(this.#instanceId)
+  }
+
+  get memorySize(): number {
+    return this.#engine.callerMemorySize(this.#token)
+  }
+
+  read(offset: number, length: number): Uint8Array {
+    return this.#engine.callerRead(this.#token, offset, length)
+  }
+
+  write(offset: number, data: Uint8Array): void {
+    this.#engine.callerWrite(this.#token, offset, data)
   }
 }
 
+/** What the native side calls for each host call: `dispatch(index, token, instanceId, ...args)`. */
+export type Dispatcher = (index: number, token: number, instanceId: number | bigint, ...args: WasmValue[]) => unknown
+
 /**
- * Makes the dispatcher the native side calls for every host call of
- * `engine`: it runs the registered function and answers the call.
+ * Makes the dispatcher of `engine`, whose native half `nativeOf` returns.
+ * A sync import's value (or throw) goes straight back to the native side,
+ * which converts and checks it; an async import's promise settles the call
+ * later through `resolveHostCall`/`rejectHostCall`.
  */
-export function makeDispatcher(engine: object, table: Registered[], failures: HostFailures): (call: HostCall) => void {
-  return (call) => {
-    const entry = table[call.index]
-    if (entry === undefined) {
-      call.reject(`no host function has index ${call.index}`)
-      return
-    }
-    const fail = (err: unknown) => {
-      if (call.reject(`${entry.module}.${entry.name} ${entry.asynchronous ? 'rejected' : 'threw'}: ${describe(err)}`)) {
-        failures.record(call.seq, err)
-      }
-    }
-    const answer = (value: unknown) => {
-      if (!isHostResult(value)) {
-        fail(new TypeError(`${entry.module}.${entry.name} returned ${describe(value)}, not a number, a bigint, an array of them or nothing`))
-        return
-      }
-      call.resolve(value as WasmValue | WasmValue[] | undefined)
-    }
+export function makeDispatcher(engine: object, table: Registered[], nativeOf: () => NativeEngine): Dispatcher {
+  return (index, token, instanceId, ...args) => {
+    const entry = table[index] as Registered
+    const caller = new HostCaller(nativeOf(), token, instanceId)
+    if (!entry.asynchronous) return entry.fn(caller, ...args)
     const inside = new Set(runningHosts.getStore() ?? [])
     inside.add(engine)
     let result: unknown
     try {
-      result = runningHosts.run(inside, () => entry.fn(callerOf(call), ...call.args))
+      result = runningHosts.run(inside, () => entry.fn(caller, ...args))
     } catch (err) {
-      fail(err)
-      return
+      native.rejectHostCall(token, err)
+      return undefined
     }
-    if (entry.asynchronous) {
-      Promise.resolve(result).then(answer, fail)
-    } else if (isThenable(result)) {
-      fail(new TypeError(`${entry.module}.${entry.name} returned a promise: register it in asyncImports`))
-    } else {
-      answer(result)
-    }
+    Promise.resolve(result).then(
+      (value) => native.resolveHostCall(token, value),
+      (reason) => native.rejectHostCall(token, reason),
+    )
+    return undefined
   }
-}
-
-function callerOf(call: HostCall): Caller {
-  return {
-    get instanceId() {
-      return call.instanceId
-    },
-    get memorySize() {
-      return call.memorySize
-    },
-    read(offset, length) {
-      const [off, len] = [toInteger(offset, 'offset'), toInteger(length, 'length')]
-      try {
-        return call.read(off, len)
-      } catch (err) {
-        throw fromNative(err)
-      }
-    },
-    write(offset, data) {
-      const [off, bytes] = [toInteger(offset, 'offset'), toBytes(data, 'data')]
-      try {
-        call.write(off, bytes)
-      } catch (err) {
-        throw fromNative(err)
-      }
-    },
-  }
-}
-
-function isHostResult(value: unknown): boolean {
-  const scalar = (v: unknown) => typeof v === 'number' || typeof v === 'bigint'
-  return value === undefined || scalar(value) || (Array.isArray(value) && value.every(scalar))
-}
-
-function isThenable(value: unknown): boolean {
-  return typeof (value as { then?: unknown } | null)?.then === 'function'
-}
-
-function describe(value: unknown): string {
-  if (value instanceof Error) return `${value.name}: ${value.message}`
-  if (typeof value === 'string') return JSON.stringify(value)
-  if (typeof value === 'bigint') return `${value}n`
-  if (value === null || typeof value !== 'object') return String(value)
-  return Array.isArray(value) ? `an array of ${value.length}` : (value.constructor?.name ?? 'an object')
 }

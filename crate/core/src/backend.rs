@@ -16,7 +16,7 @@ use tokio::sync::OnceCell;
 use crate::deadline;
 use crate::disk_cache::DiskCache;
 use crate::engine_config::engine_config;
-use crate::error::WasmError;
+use crate::error::{ErrorKind, WasmError};
 
 /// Content hash of a module's binary: the cache key.
 type CodeHash = [u8; 32];
@@ -25,7 +25,7 @@ type CodeHash = [u8; 32];
 type SharedCompile = Arc<OnceCell<Result<wasmtime::Module, WasmError>>>;
 
 /// A wasmtime engine plus the modules it compiled.
-pub(crate) struct Backend {
+pub struct Backend {
     pub(crate) engine: wasmtime::Engine,
     /// Whether modules carry fuel accounting; engines sharing a backend
     /// must agree on it.
@@ -45,13 +45,13 @@ struct Counters {
 }
 
 /// A snapshot of a backend's [`Counters`].
-pub(crate) struct CompileStats {
+pub struct CompileStats {
     /// Modules compiled by Cranelift.
-    pub(crate) compiles: u64,
+    pub compiles: u64,
     /// Compiles answered from the in-memory cache.
-    pub(crate) memory_hits: u64,
+    pub memory_hits: u64,
     /// Compiles answered from the on-disk cache.
-    pub(crate) disk_hits: u64,
+    pub disk_hits: u64,
 }
 
 impl Backend {
@@ -63,8 +63,12 @@ impl Backend {
         cache_capacity: usize,
         disk_root: Option<&Path>,
     ) -> Result<Backend, WasmError> {
-        let engine = wasmtime::Engine::new(&engine_config(metering))
-            .map_err(|err| WasmError::Other(format!("cannot create the wasmtime engine: {err}")))?;
+        let engine = wasmtime::Engine::new(&engine_config(metering)).map_err(|err| {
+            WasmError::new(
+                ErrorKind::Other,
+                format!("cannot create the wasmtime engine: {err}"),
+            )
+        })?;
         deadline::watch(&engine);
         let disk_cache = disk_root.map(|root| DiskCache::new(root, &engine));
         Ok(Backend {
@@ -80,7 +84,7 @@ impl Backend {
     /// Compiles a binary module on this thread, or returns a cached
     /// compilation of the same bytes. Costs a SHA-256 of the input on a
     /// memory hit, a file read on a disk hit, a Cranelift compile otherwise.
-    pub(crate) fn compile(&self, wasm: &[u8]) -> Result<wasmtime::Module, WasmError> {
+    pub fn compile(&self, wasm: &[u8]) -> Result<wasmtime::Module, WasmError> {
         let key = hash(wasm);
         match self.cached(&key) {
             Some(module) => Ok(module),
@@ -90,7 +94,7 @@ impl Backend {
 
     /// Compiles a binary module on a tokio blocking thread. Concurrent
     /// compiles of the same bytes share one compilation.
-    pub(crate) async fn compile_shared(
+    pub async fn compile_shared(
         self: Arc<Self>,
         wasm: Vec<u8>,
     ) -> Result<wasmtime::Module, WasmError> {
@@ -105,9 +109,10 @@ impl Backend {
                 tokio::task::spawn_blocking(move || backend.compile_uncached(&key, &wasm))
                     .await
                     .unwrap_or_else(|err| {
-                        Err(WasmError::Other(format!(
-                            "the compile thread failed: {err}"
-                        )))
+                        Err(WasmError::new(
+                            ErrorKind::Other,
+                            format!("the compile thread failed: {err}"),
+                        ))
                     })
             })
             .await
@@ -119,7 +124,7 @@ impl Backend {
     }
 
     /// How many compiles Cranelift did and how many the caches answered.
-    pub(crate) fn stats(&self) -> CompileStats {
+    pub fn stats(&self) -> CompileStats {
         CompileStats {
             compiles: self.counters.compiles.load(Ordering::Relaxed),
             memory_hits: self.counters.memory_hits.load(Ordering::Relaxed),
@@ -148,11 +153,14 @@ impl Backend {
             None => {
                 self.counters.compiles.fetch_add(1, Ordering::Relaxed);
                 let module = wasmtime::Module::from_binary(&self.engine, wasm).map_err(|err| {
-                    WasmError::Compile(format!(
-                        "module of {} bytes is not valid WebAssembly: {}",
-                        wasm.len(),
-                        crate::error::describe(&err)
-                    ))
+                    WasmError::new(
+                        ErrorKind::Compile,
+                        format!(
+                            "module of {} bytes is not valid WebAssembly: {}",
+                            wasm.len(),
+                            crate::error::describe(&err)
+                        ),
+                    )
                 })?;
                 if let Some(disk) = &self.disk_cache {
                     disk.store(key, &module);

@@ -14,9 +14,10 @@ use std::time::{Duration, Instant};
 use wasmtime::{EngineWeak, UpdateDeadline};
 
 use crate::error::Interrupt;
+use crate::scheduler;
 
 /// How often the epoch advances: the precision of every deadline.
-pub(crate) const TICK: Duration = Duration::from_millis(5);
+pub const TICK: Duration = Duration::from_millis(5);
 
 /// Engines whose epoch the ticker advances; dropped engines are pruned.
 fn registry() -> &'static Mutex<Vec<EngineWeak>> {
@@ -47,11 +48,13 @@ fn tick_forever() {
             }
             None => false,
         });
+        drop(engines);
+        scheduler::on_tick();
     }
 }
 
 /// Starts advancing `engine`'s epoch; stops by itself when the engine drops.
-pub(crate) fn watch(engine: &wasmtime::Engine) {
+pub fn watch(engine: &wasmtime::Engine) {
     let mut engines = match registry().lock() {
         Ok(guard) => guard,
         Err(poisoned) => poisoned.into_inner(),
@@ -61,7 +64,7 @@ pub(crate) fn watch(engine: &wasmtime::Engine) {
 
 /// A cancellation flag shared between JavaScript (an `AbortSignal`, an
 /// engine's `close()`) and the guest entry it can stop.
-pub(crate) type Flag = Arc<AtomicBool>;
+pub type Flag = Arc<AtomicBool>;
 
 /// What can stop the guest entry in progress on one store, besides its
 /// engine's closing: its deadline and the caller's abort signal.

@@ -6,7 +6,7 @@ use wasmtime::{Config, OptLevel};
 
 /// The configuration of a wasmtime engine; `metering` compiles fuel
 /// accounting into every module, which only metered engines should pay for.
-pub(crate) fn engine_config(metering: bool) -> Config {
+pub fn engine_config(metering: bool) -> Config {
     let mut config = Config::new();
     config
         // Measured in BENCHMARKS.md: `Speed` runs guests at native wasmtime

@@ -1,23 +1,22 @@
 //! The state behind an engine's lock: its stores, its live instances and
 //! its fuel, and every operation that enters a guest.
 //!
-//! Nothing here knows which thread it runs on: the JavaScript thread for
-//! synchronous calls, a tokio blocking thread for the others.
+//! Nothing here knows which thread it runs on: the host's thread for
+//! synchronous calls, a scheduler worker for the others.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use napi::Either;
-use napi::bindgen_prelude::BigInt;
-use wasmtime::{Store, Trap, TypedFunc, Val, ValType, WasmParams, WasmResults};
+use wasmtime::{Store, Trap, TypedFunc, Val, WasmParams, WasmResults};
 
 use crate::config::{Limits, WASM_PAGE_SIZE};
 use crate::deadline::Flag;
-use crate::error::{Interrupt, WasmError, describe};
+use crate::error::{ErrorKind, Interrupt, WasmError, describe};
+use crate::function::Function;
 use crate::host::{Imports, Site};
 use crate::instance::{LiveInstance, Orphans, Target};
 use crate::store::{HostState, Stores};
-use crate::values::{Value, kinds};
+use crate::values::{Signature, unsupported_type};
 
 /// The export Freenet calls after instantiation with the instance id.
 pub(crate) const SET_ID_EXPORT: &str = "__frnt_set_id";
@@ -75,25 +74,28 @@ impl EngineState {
         (self.instances.len(), self.stores.len())
     }
 
-    /// Drops the instances whose handles were garbage-collected.
+    /// Drops the instances whose handles were dropped.
     pub(crate) fn collect_orphans(&mut self, orphans: &Orphans) {
-        let keys = std::mem::take(&mut *orphans.lock().unwrap_or_else(|p| p.into_inner()));
-        for key in keys {
+        for key in orphans.take() {
             self.remove_instance(key);
         }
     }
 
     fn live(&self, handle: &Target) -> Result<&LiveInstance, WasmError> {
-        self.instances
-            .get(&handle.key)
-            .ok_or_else(|| WasmError::InvalidHandle(format!("instance {} was dropped", handle.id)))
+        self.instances.get(&handle.key).ok_or_else(|| {
+            WasmError::new(
+                ErrorKind::InvalidHandle,
+                format!("instance {} was dropped", handle.id),
+            )
+            .at_instance(handle.id)
+        })
     }
 
     fn store(&mut self, generation: u64) -> Result<&mut Store<HostState>, WasmError> {
         self.stores
             .get(generation)
             .map(|slot| &mut slot.store)
-            .ok_or_else(|| WasmError::Other(format!("store generation {generation} is gone")))
+            .ok_or_else(|| gone(generation))
     }
 
     /// The instance's exported memory and the store it lives in.
@@ -103,10 +105,14 @@ impl EngineState {
     ) -> Result<(wasmtime::Memory, &mut Store<HostState>), WasmError> {
         let live = self.live(handle)?;
         let memory = live.memory.ok_or_else(|| {
-            WasmError::Export(format!(
-                "instance {} exports no memory named \"{MEMORY_EXPORT}\"",
-                live.id
-            ))
+            WasmError::new(
+                ErrorKind::Export,
+                format!(
+                    "instance {} exports no memory named \"{MEMORY_EXPORT}\"",
+                    live.id
+                ),
+            )
+            .at_instance(live.id)
         })?;
         let generation = live.generation;
         Ok((memory, self.store(generation)?))
@@ -118,7 +124,8 @@ impl EngineState {
         &mut self,
         generation: u64,
         instance_id: i64,
-        abort: Option<Flag>,
+        memory: Option<wasmtime::Memory>,
+        abort: Option<&Flag>,
         call: impl FnOnce(&mut Store<HostState>) -> wasmtime::Result<R>,
     ) -> Result<wasmtime::Result<R>, WasmError> {
         let fuel = self.fuel;
@@ -127,13 +134,13 @@ impl EngineState {
         let slot = self
             .stores
             .get(generation)
-            .ok_or_else(|| WasmError::Other(format!("store generation {generation} is gone")))?;
+            .ok_or_else(|| gone(generation))?;
         if let Some(fuel) = fuel {
-            slot.store
-                .set_fuel(fuel)
-                .map_err(|err| WasmError::Other(format!("cannot set fuel: {err}")))?;
+            slot.store.set_fuel(fuel).map_err(|err| {
+                WasmError::new(ErrorKind::Other, format!("cannot set fuel: {err}"))
+            })?;
         }
-        slot.arm(site, instance_id, deadline, abort);
+        slot.arm(site, instance_id, memory, deadline, abort);
         let result = call(&mut slot.store);
         if fuel.is_some() {
             self.fuel = Some(slot.store.get_fuel().unwrap_or(0));
@@ -166,7 +173,7 @@ impl EngineState {
                     return Err(err);
                 }
             };
-        let instantiated = self.run_guest(generation, id, None, |store| {
+        let instantiated = self.run_guest(generation, id, None, None, |store| {
             wasmtime::Instance::new(store, module, &externs)
         })?;
         let instance = match instantiated {
@@ -215,9 +222,11 @@ impl EngineState {
         let store = self.store(generation)?;
         if instance.get_func(&mut *store, SET_ID_EXPORT).is_some() {
             let set_id = typed_export::<i64, ()>(instance, store, SET_ID_EXPORT, id)?;
-            self.run_guest(generation, id, None, |store| set_id.call(store, id))?
+            self.run_guest(generation, id, memory, None, |store| set_id.call(store, id))?
                 .map_err(|err| {
                     WasmError::from_guest(err, &format!("\"{SET_ID_EXPORT}\" of instance {id}"))
+                        .at_instance(id)
+                        .at_export(SET_ID_EXPORT)
                 })?;
         }
         self.reserve(generation, memory, id, req_bytes, limits)
@@ -238,19 +247,27 @@ impl EngineState {
             return Ok(());
         }
         let Some(memory) = memory else {
-            return Err(WasmError::Memory(format!(
-                "instance {id} exports no memory named \"{MEMORY_EXPORT}\" to hold the {req_bytes} requested bytes"
-            )));
+            return Err(WasmError::new(
+                ErrorKind::Memory,
+                format!(
+                    "instance {id} exports no memory named \"{MEMORY_EXPORT}\" to hold the {req_bytes} requested bytes"
+                ),
+            )
+            .at_instance(id));
         };
         let page = WASM_PAGE_SIZE as usize;
         let pages = (req_bytes - current).div_ceil(page) as u64;
         memory.grow(&mut *store, pages).map_err(|err| {
-            WasmError::Memory(format!(
-                "cannot grow the memory of instance {id} from {current} to {req_bytes} bytes \
-                 (cap: {} pages of 64 KiB, {} bytes): {err}",
-                limits.max_memory_pages,
-                limits.max_memory_bytes()
-            ))
+            WasmError::new(
+                ErrorKind::Memory,
+                format!(
+                    "cannot grow the memory of instance {id} from {current} to {req_bytes} bytes \
+                     (cap: {} pages of 64 KiB, {} bytes): {err}",
+                    limits.max_memory_pages,
+                    limits.max_memory_bytes()
+                ),
+            )
+            .at_instance(id)
         })?;
         Ok(())
     }
@@ -277,86 +294,87 @@ impl EngineState {
         }
     }
 
-    /// Calls the export `name` with the signature `Params -> Results`,
-    /// stoppable through `abort`.
+    /// Calls the export `name` with the signature `Params -> Results`.
     pub(crate) fn call<Params, Results>(
         &mut self,
         handle: &Target,
         name: &str,
         args: Params,
-        abort: Option<Flag>,
     ) -> Result<Results, WasmError>
     where
         Params: WasmParams,
         Results: WasmResults,
     {
         let live = self.live(handle)?;
-        let (instance, generation, id) = (live.instance, live.generation, live.id);
+        let (instance, generation, id, memory) =
+            (live.instance, live.generation, live.id, live.memory);
         let func: TypedFunc<Params, Results> =
             typed_export(instance, self.store(generation)?, name, id)?;
-        self.run_guest(generation, id, abort, |store| func.call(store, args))?
+        self.run_guest(generation, id, memory, None, |store| func.call(store, args))?
             .map_err(|err| {
                 WasmError::from_guest(err, &format!("export \"{name}\" of instance {id}"))
+                    .at_instance(id)
+                    .at_export(name)
             })
     }
 
-    /// Calls the export `name` whatever its signature, converting `args`
-    /// to its parameter types (numbers for i32/f32/f64, bigints or safe
-    /// integers for i64) and its results back.
-    pub(crate) fn call_any(
-        &mut self,
-        handle: &Target,
-        name: &str,
-        args: &[Either<f64, BigInt>],
-    ) -> Result<Vec<Value>, WasmError> {
+    /// Looks up the exported function `name` of `handle`'s instance and
+    /// its signature, for calls through [`EngineState::invoke`].
+    pub(crate) fn function(&mut self, handle: &Target, name: &str) -> Result<Function, WasmError> {
         let live = self.live(handle)?;
-        let (instance, generation, id) = (live.instance, live.generation, live.id);
+        let (instance, generation, id, memory) =
+            (live.instance, live.generation, live.id, live.memory);
         let store = self.store(generation)?;
+        let func = instance
+            .get_func(&mut *store, name)
+            .ok_or_else(|| no_function(id, name))?;
         let what = format!("export \"{name}\" of instance {id}");
-        let func = instance.get_func(&mut *store, name).ok_or_else(|| {
-            WasmError::Export(format!("instance {id} has no exported function \"{name}\""))
-        })?;
-        let ty = func.ty(&*store);
-        let unsupported = |t: &ValType| {
-            WasmError::Export(format!(
-                "{what} uses the type {t}, which JavaScript cannot pass"
-            ))
-        };
-        let params = kinds(ty.params(), unsupported)?;
-        let results = kinds(ty.results(), unsupported)?;
-        if params.len() != args.len() {
-            return Err(WasmError::Argument(format!(
-                "{what} takes {} arguments, got {}",
-                params.len(),
-                args.len()
-            )));
-        }
-        let params = args
-            .iter()
-            .zip(&params)
-            .enumerate()
-            .map(|(i, (arg, kind))| {
-                Value::from_js_arg(arg, *kind)
-                    .map(Value::into_val)
-                    .ok_or_else(|| {
-                        WasmError::Argument(format!(
-                            "argument {} of {what} must be an {}",
-                            i + 1,
-                            kind.name()
-                        ))
-                    })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut values = vec![Val::I32(0); results.len()];
-        self.run_guest(generation, id, None, |store| {
-            func.call(store, &params, &mut values)
-        })?
-        .map_err(|err| WasmError::from_guest(err, &what))?;
-        values
-            .iter()
-            .map(|val| Value::from_val(val).map_err(WasmError::Other))
-            .collect()
+        let signature = Signature::of(
+            &func.ty(&*store),
+            unsupported_type(ErrorKind::Export, &what),
+        )
+        .map_err(|err| err.at_instance(id).at_export(name))?;
+        Ok(Function::new(
+            *handle, generation, memory, name, func, signature, store,
+        ))
     }
+
+    /// Calls `function` with `args`, typed as its signature says, writing
+    /// its results into `results`; stoppable through `abort`.
+    pub(crate) fn invoke(
+        &mut self,
+        function: &Function,
+        args: &[Val],
+        results: &mut [Val],
+        abort: Option<&Flag>,
+    ) -> Result<(), WasmError> {
+        self.live(&function.target)?;
+        let id = function.target.id;
+        self.run_guest(function.generation, id, function.memory, abort, |store| {
+            function.enter(store, args, results)
+        })?
+        .map_err(|err| {
+            WasmError::from_guest(err, &function.what())
+                .at_instance(id)
+                .at_export(function.name())
+        })
+    }
+}
+
+fn gone(generation: u64) -> WasmError {
+    WasmError::new(
+        ErrorKind::Other,
+        format!("store generation {generation} is gone"),
+    )
+}
+
+fn no_function(id: i64, name: &str) -> WasmError {
+    WasmError::new(
+        ErrorKind::Export,
+        format!("instance {id} has no exported function \"{name}\""),
+    )
+    .at_instance(id)
+    .at_export(name)
 }
 
 /// Looks up the export `name` and checks its signature.
@@ -370,15 +388,20 @@ where
     Params: WasmParams,
     Results: WasmResults,
 {
-    let func = instance.get_func(&mut *store, name).ok_or_else(|| {
-        WasmError::Export(format!("instance {id} has no exported function \"{name}\""))
-    })?;
+    let func = instance
+        .get_func(&mut *store, name)
+        .ok_or_else(|| no_function(id, name))?;
     func.typed::<Params, Results>(&*store).map_err(|err| {
-        WasmError::Export(format!(
-            "export \"{name}\" of instance {id} has type {}: {}",
-            func.ty(&*store),
-            describe(&err)
-        ))
+        WasmError::new(
+            ErrorKind::Export,
+            format!(
+                "export \"{name}\" of instance {id} has type {}: {}",
+                func.ty(&*store),
+                describe(&err)
+            ),
+        )
+        .at_instance(id)
+        .at_export(name)
     })
 }
 
@@ -391,22 +414,28 @@ fn instantiation_error(
     limits: &Limits,
 ) -> WasmError {
     if err.is::<Interrupt>() || matches!(err.downcast_ref::<Trap>(), Some(Trap::OutOfFuel)) {
-        return WasmError::from_guest(err, &format!("start function of instance {id}"));
+        return WasmError::from_guest(err, &format!("start function of instance {id}"))
+            .at_instance(id);
     }
     if let Some(bytes) = refused {
-        return WasmError::Instantiation(format!(
-            "instance {id} needs a memory of {bytes} bytes, over the cap of {} pages ({} bytes)",
-            limits.max_memory_pages,
-            limits.max_memory_bytes()
-        ));
+        return WasmError::new(
+            ErrorKind::Instantiation,
+            format!(
+                "instance {id} needs a memory of {bytes} bytes, over the cap of {} pages ({} bytes)",
+                limits.max_memory_pages,
+                limits.max_memory_bytes()
+            ),
+        )
+        .at_instance(id);
     }
     let why = if err.is::<Trap>() {
         "its start function trapped: "
     } else {
         ""
     };
-    WasmError::Instantiation(format!(
-        "cannot instantiate instance {id}: {why}{}",
-        describe(&err)
-    ))
+    WasmError::new(
+        ErrorKind::Instantiation,
+        format!("cannot instantiate instance {id}: {why}{}", describe(&err)),
+    )
+    .at_instance(id)
 }

@@ -4,10 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use napi_derive::napi;
-
 use crate::disk_cache::DiskCache;
-use crate::error::WasmError;
+use crate::error::{ErrorKind, WasmError};
 
 /// Size of one WebAssembly page in bytes.
 pub const WASM_PAGE_SIZE: u32 = 65_536;
@@ -19,26 +17,33 @@ pub const DEFAULT_MAX_MEMORY_PAGES: u32 = 4096;
 const MAX_WASM32_PAGES: u32 = 65_536;
 
 /// Elements a table may grow to; Freenet uses the same cap.
-pub(crate) const MAX_TABLE_ELEMENTS: usize = 10_000;
+pub const MAX_TABLE_ELEMENTS: usize = 10_000;
 
-/// Tuning of an engine. Every field is optional; see the TypeScript
-/// documentation of `RuntimeConfig` for the defaults.
-#[napi(object)]
+/// Tuning of an engine as a caller gives it. Every field is optional; `None`
+/// takes the default documented on each field.
 #[derive(Debug, Default, Clone)]
 pub struct RuntimeConfig {
+    /// Wall-clock budget of each guest entry in seconds (default 5).
     pub max_execution_seconds: Option<f64>,
+    /// Fuel per second of budget when metering (default 3e9).
     pub cpu_cycles_per_second: Option<f64>,
+    /// Extra fuel as a fraction of the budget (default 0.2; outside [0, 1] falls back to 0.2).
     pub safety_margin: Option<f64>,
+    /// Count fuel (default false).
     pub enable_metering: Option<bool>,
+    /// Cap on each linear memory in pages (default 4096).
     pub max_memory_pages: Option<f64>,
+    /// Compiled modules kept in memory (default 1024; 0 turns the cache off).
     pub module_cache_capacity: Option<f64>,
+    /// Keep compiled modules on disk (default true).
     pub compile_cache: Option<bool>,
+    /// Directory of the on-disk compile cache (default: see `DiskCache::default_root`).
     pub compile_cache_dir: Option<String>,
 }
 
 /// The limits an engine enforces, resolved from a [`RuntimeConfig`].
 #[derive(Debug, Clone)]
-pub(crate) struct Limits {
+pub struct Limits {
     /// Wall-clock budget of one guest entry.
     pub deadline: Duration,
     /// Fuel given to a store at each instance creation, when metering is on.
@@ -56,7 +61,7 @@ impl Limits {
     ///
     /// A safety margin outside `[0, 1]` falls back to 0.2, as Freenet does;
     /// every other out-of-range value is refused.
-    pub(crate) fn resolve(config: &RuntimeConfig) -> Result<Limits, WasmError> {
+    pub fn resolve(config: &RuntimeConfig) -> Result<Limits, WasmError> {
         let seconds = positive(config.max_execution_seconds, 5.0, "maxExecutionSeconds")?;
         let cycles = positive(config.cpu_cycles_per_second, 3e9, "cpuCyclesPerSecond")?;
         let margin = match config.safety_margin {
@@ -64,9 +69,10 @@ impl Limits {
             _ => 0.2,
         };
         let deadline = Duration::try_from_secs_f64(seconds).map_err(|_| {
-            WasmError::Other(format!(
-                "maxExecutionSeconds {seconds} is not a representable duration"
-            ))
+            WasmError::new(
+                ErrorKind::Other,
+                format!("maxExecutionSeconds {seconds} is not a representable duration"),
+            )
         })?;
         // The product is finite and positive; `as` saturates at u64::MAX.
         let fuel = config
@@ -100,7 +106,7 @@ impl Limits {
     }
 
     /// The memory cap in bytes.
-    pub(crate) fn max_memory_bytes(&self) -> usize {
+    pub fn max_memory_bytes(&self) -> usize {
         self.max_memory_pages as usize * WASM_PAGE_SIZE as usize
     }
 }
@@ -109,9 +115,10 @@ fn positive(value: Option<f64>, default: f64, name: &str) -> Result<f64, WasmErr
     match value {
         None => Ok(default),
         Some(v) if v.is_finite() && v > 0.0 => Ok(v),
-        Some(v) => Err(WasmError::Other(format!(
-            "{name} must be a finite number above 0, got {v}"
-        ))),
+        Some(v) => Err(WasmError::new(
+            ErrorKind::Other,
+            format!("{name} must be a finite number above 0, got {v}"),
+        )),
     }
 }
 
@@ -119,8 +126,69 @@ fn whole(value: Option<f64>, default: u32, max: u32, name: &str) -> Result<u32, 
     match value {
         None => Ok(default),
         Some(v) if v.fract() == 0.0 && (0.0..=f64::from(max)).contains(&v) => Ok(v as u32),
-        Some(v) => Err(WasmError::Other(format!(
-            "{name} must be an integer in [0, {max}], got {v}"
-        ))),
+        Some(v) => Err(WasmError::new(
+            ErrorKind::Other,
+            format!("{name} must be an integer in [0, {max}], got {v}"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_freenet() {
+        let limits = Limits::resolve(&RuntimeConfig::default()).unwrap();
+        assert_eq!(limits.deadline, Duration::from_secs(5));
+        assert_eq!(limits.fuel, None);
+        assert_eq!(limits.max_memory_pages, DEFAULT_MAX_MEMORY_PAGES);
+        assert_eq!(limits.max_memory_bytes(), 256 << 20);
+    }
+
+    #[test]
+    fn fuel_is_seconds_times_cycles_times_margin() {
+        let config = RuntimeConfig {
+            enable_metering: Some(true),
+            max_execution_seconds: Some(2.0),
+            cpu_cycles_per_second: Some(1000.0),
+            safety_margin: Some(0.5),
+            ..RuntimeConfig::default()
+        };
+        assert_eq!(Limits::resolve(&config).unwrap().fuel, Some(3000));
+        let odd_margin = RuntimeConfig {
+            safety_margin: Some(7.0),
+            ..config
+        };
+        assert_eq!(Limits::resolve(&odd_margin).unwrap().fuel, Some(2400));
+    }
+
+    #[test]
+    fn out_of_range_values_are_refused() {
+        for config in [
+            RuntimeConfig {
+                max_execution_seconds: Some(0.0),
+                ..Default::default()
+            },
+            RuntimeConfig {
+                max_execution_seconds: Some(f64::NAN),
+                ..Default::default()
+            },
+            RuntimeConfig {
+                max_memory_pages: Some(65_537.0),
+                ..Default::default()
+            },
+            RuntimeConfig {
+                max_memory_pages: Some(1.5),
+                ..Default::default()
+            },
+            RuntimeConfig {
+                module_cache_capacity: Some(-1.0),
+                ..Default::default()
+            },
+        ] {
+            let err = Limits::resolve(&config).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Other, "{config:?}");
+        }
     }
 }

@@ -32,6 +32,8 @@ pub(crate) struct HostState {
     site: Site,
     /// The id of the instance the guest entry in progress belongs to.
     instance_id: i64,
+    /// That instance's exported memory, when it is known at entry.
+    memory: Option<wasmtime::Memory>,
 }
 
 impl HostState {
@@ -43,6 +45,12 @@ impl HostState {
     /// The id of the instance running the guest entry in progress.
     pub(crate) fn instance_id(&self) -> i64 {
         self.instance_id
+    }
+
+    /// The exported memory of the instance running the guest entry in
+    /// progress, when it was known at entry (not during instantiation).
+    pub(crate) fn memory(&self) -> Option<wasmtime::Memory> {
+        self.memory
     }
 
     /// Why the guest entry in progress must stop now, if it must.
@@ -110,19 +118,22 @@ impl Slot {
     }
 
     /// Prepares the next guest entry: it runs on `site` for the instance
-    /// `instance_id`, and is watched for a deadline `budget` from now and
-    /// for the caller's abort flag, if any.
+    /// `instance_id` (whose exported memory is `memory`, when known), and is
+    /// watched for a deadline `budget` from now and for the caller's abort
+    /// flag, if any.
     pub(crate) fn arm(
         &mut self,
         site: Site,
         instance_id: i64,
+        memory: Option<wasmtime::Memory>,
         budget: Duration,
-        abort: Option<Flag>,
+        abort: Option<&Flag>,
     ) {
         let state = self.store.data_mut();
-        state.watch = Watch::new(budget, abort);
+        state.watch = Watch::new(budget, abort.cloned());
         state.site = site;
         state.instance_id = instance_id;
+        state.memory = memory;
         self.store.set_epoch_deadline(1);
     }
 
@@ -168,6 +179,7 @@ impl Stores {
                 closing: self.closing.clone(),
                 site: Site::Worker,
                 instance_id: 0,
+                memory: None,
             },
         );
         store.limiter(|state| &mut state.limiter);

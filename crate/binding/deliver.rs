@@ -1,0 +1,388 @@
+//! Bringing work back to the JavaScript thread: finished blocking calls,
+//! host calls posted by workers, and JavaScript references to release.
+//!
+//! One deliverer per environment, one FIFO: a worker pushes a [`Delivery`]
+//! and wakes the JavaScript thread only when the queue was empty, so many
+//! finished calls settle in one wake-up. Deliveries are handled in the order
+//! they were pushed; an engine's calls finish in queue order, so their
+//! promises settle in queue order.
+//!
+//! The wake-up is a threadsafe function without a JavaScript function. It
+//! keeps the event loop alive only while blocking calls are in flight
+//! (counted on the JavaScript thread), so a program whose calls are done can
+//! exit.
+
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::ffi::c_void;
+use std::ptr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::ThreadId;
+
+use napi::bindgen_prelude::ToNapiValue;
+use napi::sys::{self, napi_env, napi_ref, napi_value};
+use wasm_engine_core::host::Reply;
+use wasm_engine_core::{Kind, PostedCall, Val, WasmError};
+
+use crate::env::EnvData;
+use crate::errors;
+use crate::host::JsHost;
+use crate::js::{self, Raw, ok};
+use crate::module::Module;
+use crate::values;
+
+/// A promise's resolving end, settled on the JavaScript thread only.
+pub(crate) struct Deferred(sys::napi_deferred);
+
+// SAFETY: a `napi_deferred` may be carried by any thread; it is only used by
+// `Deliverer::settle`, on the JavaScript thread of the environment that
+// created it.
+unsafe impl Send for Deferred {}
+
+/// What a settled promise resolves with.
+pub(crate) enum Settled {
+    /// The results of a call.
+    Values(Vec<Val>),
+    /// A compiled module.
+    Module(wasm_engine_core::Module),
+}
+
+/// One piece of work for the JavaScript thread.
+pub(crate) enum Delivery {
+    /// Settle the promise of a blocking call or an async compile.
+    Settle {
+        deferred: Deferred,
+        outcome: Result<Settled, WasmError>,
+    },
+    /// Run a host function for a guest on a worker.
+    Host { call: PostedCall, host: Arc<JsHost> },
+    /// Delete a reference dropped on another thread.
+    Release(Reference),
+}
+
+/// A Node-API reference, deleted only on its environment's thread.
+pub(crate) struct Reference(napi_ref);
+
+// SAFETY: the reference is only dereferenced or deleted on the JavaScript
+// thread (see `JsValue`), carried here only to get there.
+unsafe impl Send for Reference {}
+
+/// An async host call waiting for its promise.
+pub(crate) struct Pending {
+    pub(crate) reply: Reply,
+    pub(crate) results: Arc<[Kind]>,
+    pub(crate) import: Arc<str>,
+}
+
+/// One environment's deliverer.
+pub(crate) struct Deliverer {
+    tsfn: sys::napi_threadsafe_function,
+    thread: ThreadId,
+    queue: Mutex<Vec<Delivery>>,
+    /// Async host calls by token, until their promise settles or the
+    /// worker gives up.
+    pending: Mutex<HashMap<u64, Pending>>,
+}
+
+// SAFETY: `tsfn` is a threadsafe function, which Node-API lets any thread
+// call; everything else is behind mutexes or immutable.
+unsafe impl Send for Deliverer {}
+// SAFETY: as above.
+unsafe impl Sync for Deliverer {}
+
+thread_local! {
+    /// Blocking calls and async compiles in flight on this JavaScript thread.
+    static IN_FLIGHT: Cell<usize> = const { Cell::new(0) };
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Nothing panics while holding these locks.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Deliverer {
+    /// The deliverer of `env`; only [`EnvData::of`] creates it.
+    ///
+    /// # Safety
+    /// On `env`'s thread.
+    pub(crate) unsafe fn new(env: napi_env) -> Raw<Arc<Deliverer>> {
+        let mut tsfn = ptr::null_mut();
+        // SAFETY: on `env`'s thread (the caller's contract). No JavaScript
+        // function: `drain` does the work; the context is unused.
+        unsafe {
+            let name = js::string(env, "wasm-engine")?;
+            ok(sys::napi_create_threadsafe_function(
+                env,
+                ptr::null_mut(),
+                ptr::null_mut(),
+                name,
+                0,
+                1,
+                ptr::null_mut(),
+                None,
+                ptr::null_mut(),
+                Some(drain),
+                &mut tsfn,
+            ))?;
+            ok(sys::napi_unref_threadsafe_function(env, tsfn))?;
+        }
+        Ok(Arc::new(Deliverer {
+            tsfn,
+            thread: std::thread::current().id(),
+            queue: Mutex::default(),
+            pending: Mutex::default(),
+        }))
+    }
+
+    /// Whether this is the deliverer's JavaScript thread.
+    pub(crate) fn on_js_thread(&self) -> bool {
+        std::thread::current().id() == self.thread
+    }
+
+    /// Queues `delivery` for the JavaScript thread, waking it when the
+    /// queue was empty. From any thread. During environment teardown the
+    /// delivery is dropped: nobody is left to receive it.
+    pub(crate) fn push(&self, delivery: Delivery) {
+        let was_empty = {
+            let mut queue = lock(&self.queue);
+            let was_empty = queue.is_empty();
+            queue.push(delivery);
+            was_empty
+        };
+        if was_empty {
+            // SAFETY: a threadsafe function may be called from any thread.
+            unsafe {
+                sys::napi_call_threadsafe_function(
+                    self.tsfn,
+                    ptr::null_mut(),
+                    sys::ThreadsafeFunctionCallMode::nonblocking,
+                )
+            };
+        }
+    }
+
+    /// Counts a promise that a delivery will settle, keeping the event
+    /// loop alive until it does.
+    ///
+    /// # Safety
+    /// On `env`'s thread.
+    pub(crate) unsafe fn begin(&self, env: napi_env) {
+        if IN_FLIGHT.with(|n| n.replace(n.get() + 1)) == 0 {
+            // SAFETY: on the thread that owns the threadsafe function.
+            unsafe { sys::napi_ref_threadsafe_function(env, self.tsfn) };
+        }
+    }
+
+    unsafe fn end(&self, env: napi_env) {
+        if IN_FLIGHT.with(|n| n.replace(n.get().saturating_sub(1))) == 1 {
+            // SAFETY: as in `begin`.
+            unsafe { sys::napi_unref_threadsafe_function(env, self.tsfn) };
+        }
+    }
+
+    /// Creates a promise, counted in flight, and its resolving end.
+    ///
+    /// # Safety
+    /// On `env`'s thread inside a callback.
+    pub(crate) unsafe fn promise(&self, env: napi_env) -> Raw<(Deferred, napi_value)> {
+        let (mut deferred, mut promise) = (ptr::null_mut(), ptr::null_mut());
+        // SAFETY: the caller's contract.
+        unsafe {
+            ok(sys::napi_create_promise(env, &mut deferred, &mut promise))?;
+            self.begin(env);
+        }
+        Ok((Deferred(deferred), promise))
+    }
+
+    /// Settles `deferred` with `outcome` now, on the JavaScript thread.
+    ///
+    /// # Safety
+    /// On `env`'s thread inside a callback or handle scope.
+    pub(crate) unsafe fn settle(
+        &self,
+        env: napi_env,
+        deferred: Deferred,
+        outcome: Result<Settled, WasmError>,
+    ) -> Raw<()> {
+        // SAFETY: the caller's contract.
+        unsafe {
+            self.end(env);
+            let data = EnvData::of(env)?;
+            let settled = match outcome {
+                Ok(Settled::Values(values)) => values::results_to_js(env, data, &values),
+                Ok(Settled::Module(inner)) => Module::to_napi_value(env, Module::from(inner))
+                    .map_err(|_| js::Failed(sys::Status::napi_generic_failure)),
+                Err(err) => {
+                    let error = errors::to_js(env, &err)?;
+                    return ok(sys::napi_reject_deferred(env, deferred.0, error));
+                }
+            };
+            match settled {
+                Ok(value) => ok(sys::napi_resolve_deferred(env, deferred.0, value)),
+                Err(_) => {
+                    let err = WasmError::new(
+                        wasm_engine_core::ErrorKind::Other,
+                        "cannot convert the result for JavaScript",
+                    );
+                    ok(sys::napi_reject_deferred(
+                        env,
+                        deferred.0,
+                        errors::to_js(env, &err)?,
+                    ))
+                }
+            }
+        }
+    }
+
+    pub(crate) fn wait_for(&self, token: u64, pending: Pending) {
+        lock(&self.pending).insert(token, pending);
+    }
+
+    pub(crate) fn take_pending(&self, token: u64) -> Option<Pending> {
+        lock(&self.pending).remove(&token)
+    }
+
+    /// Handles every queued delivery, oldest first.
+    unsafe fn run(&self, env: napi_env) {
+        loop {
+            let batch = std::mem::take(&mut *lock(&self.queue));
+            if batch.is_empty() {
+                return;
+            }
+            for delivery in batch {
+                // SAFETY: on the JavaScript thread, inside the threadsafe
+                // function's callback; each delivery gets its own scope.
+                let _ = unsafe {
+                    js::scoped(env, || match delivery {
+                        Delivery::Settle { deferred, outcome } => {
+                            let _ = self.settle(env, deferred, outcome);
+                        }
+                        Delivery::Host { call, host } => host.answer_posted(env, call),
+                        Delivery::Release(reference) => {
+                            sys::napi_delete_reference(env, reference.0);
+                        }
+                    })
+                };
+            }
+        }
+    }
+}
+
+/// The threadsafe function's callback: runs on the JavaScript thread when
+/// woken by [`Deliverer::push`].
+unsafe extern "C" fn drain(
+    env: napi_env,
+    _js_callback: napi_value,
+    _context: *mut c_void,
+    _data: *mut c_void,
+) {
+    if env.is_null() {
+        // The environment is being torn down.
+        return;
+    }
+    let _ = std::panic::catch_unwind(|| {
+        // SAFETY: Node calls this on the environment's JavaScript thread.
+        unsafe {
+            if let Ok(data) = EnvData::of(env) {
+                data.deliverer.run(env);
+            }
+        }
+    });
+}
+
+/// A JavaScript value kept for later: a host function's thrown value (an
+/// error's `cause`, held strongly) or an engine's dispatcher (an object,
+/// held weakly).
+pub(crate) struct JsValue {
+    env: napi_env,
+    reference: napi_ref,
+    /// Whether the reference is to a one-element array holding the value:
+    /// Node-API before version 10 refers to objects only, and a host
+    /// function may throw a string.
+    boxed: bool,
+    deliverer: Arc<Deliverer>,
+}
+
+// SAFETY: `env` and `reference` are only used on the JavaScript thread of
+// `env` (`get` is called there; `drop` checks the thread and otherwise hands
+// the reference to that thread through the deliverer).
+unsafe impl Send for JsValue {}
+// SAFETY: as above; `&JsValue` gives nothing off that thread.
+unsafe impl Sync for JsValue {}
+
+impl JsValue {
+    /// Keeps any value, strongly.
+    ///
+    /// # Safety
+    /// On `env`'s thread inside a callback or handle scope.
+    pub(crate) unsafe fn strong(env: napi_env, value: napi_value) -> Raw<JsValue> {
+        let mut holder = ptr::null_mut();
+        // SAFETY: the caller's contract.
+        unsafe {
+            ok(sys::napi_create_array_with_length(env, 1, &mut holder))?;
+            ok(sys::napi_set_element(env, holder, 0, value))?;
+            JsValue::refer(env, holder, 1, true)
+        }
+    }
+
+    /// Keeps an object weakly: it may be collected meanwhile.
+    ///
+    /// # Safety
+    /// On `env`'s thread inside a callback or handle scope.
+    pub(crate) unsafe fn weak(env: napi_env, object: napi_value) -> Raw<JsValue> {
+        // SAFETY: the caller's contract.
+        unsafe { JsValue::refer(env, object, 0, false) }
+    }
+
+    unsafe fn refer(env: napi_env, value: napi_value, count: u32, boxed: bool) -> Raw<JsValue> {
+        let mut reference = ptr::null_mut();
+        // SAFETY: the caller's contract.
+        unsafe {
+            ok(sys::napi_create_reference(
+                env,
+                value,
+                count,
+                &mut reference,
+            ))?;
+            let deliverer = EnvData::of(env)?.deliverer.clone();
+            Ok(JsValue {
+                env,
+                reference,
+                boxed,
+                deliverer,
+            })
+        }
+    }
+
+    /// The value; `None` when it was held weakly and collected.
+    ///
+    /// # Safety
+    /// On the thread of the `env` it was created in, inside a callback or
+    /// handle scope.
+    pub(crate) unsafe fn get(&self, env: napi_env) -> Raw<Option<napi_value>> {
+        let mut value = ptr::null_mut();
+        // SAFETY: the caller's contract; the reference is live until drop.
+        ok(unsafe { sys::napi_get_reference_value(env, self.reference, &mut value) })?;
+        if value.is_null() || !self.boxed {
+            return Ok((!value.is_null()).then_some(value));
+        }
+        let mut held = ptr::null_mut();
+        // SAFETY: as above; a boxed value is the holder array's element 0.
+        ok(unsafe { sys::napi_get_element(env, value, 0, &mut held) })?;
+        Ok(Some(held))
+    }
+}
+
+impl Drop for JsValue {
+    fn drop(&mut self) {
+        if self.deliverer.on_js_thread() {
+            // SAFETY: on the environment's thread, where `env` is alive.
+            unsafe { sys::napi_delete_reference(self.env, self.reference) };
+        } else {
+            self.deliverer
+                .push(Delivery::Release(Reference(self.reference)));
+        }
+    }
+}

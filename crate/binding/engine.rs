@@ -1,0 +1,439 @@
+//! `NativeEngine`: the JavaScript face of one core [`Engine`].
+//!
+//! Every method converts its arguments once (`convert`) and throws the
+//! core's failure as its JavaScript error once (`errors`). Calls of exports
+//! go through the function objects of `getFunction` (see `function`).
+
+use std::sync::Arc;
+
+use napi::JsValue as _;
+use napi::bindgen_prelude::{BigInt, Env, Function, Object, Uint8Array, Unknown};
+use napi::sys::{self, napi_env, napi_value};
+use napi_derive::napi;
+use wasm_engine_core::{Engine, ErrorKind, ImportSpec, Site, WasmError, parse_text};
+
+use crate::convert;
+use crate::deliver::{Delivery, Settled};
+use crate::env::EnvData;
+use crate::errors::{self, or_throw};
+use crate::function::{self, Callable};
+use crate::host::JsHost;
+use crate::instance::InstanceHandle;
+use crate::js;
+use crate::module::Module;
+
+/// A JavaScript import, as the TypeScript layer registers it.
+#[napi(object)]
+pub struct ImportDescriptor {
+    pub module: String,
+    pub name: String,
+    /// True for functions that return a promise.
+    pub asynchronous: bool,
+}
+
+/// Counters of an engine and of its backend.
+#[napi(object)]
+pub struct EngineStats {
+    pub instances: f64,
+    pub queued: f64,
+    pub stores: f64,
+    pub compiles: f64,
+    pub memory_cache_hits: f64,
+    pub disk_cache_hits: f64,
+}
+
+/// The native half of `WasmEngine`.
+#[napi]
+pub struct NativeEngine {
+    engine: Arc<Engine>,
+}
+
+impl NativeEngine {
+    /// The core engine.
+    pub(crate) fn core(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+}
+
+fn argument(message: impl Into<String>) -> WasmError {
+    WasmError::new(ErrorKind::Argument, message)
+}
+
+#[napi]
+impl NativeEngine {
+    /// Creates an engine with `config`; with `share`, on that engine's
+    /// backend. `imports` are run by `dispatcher`. `hostMem: true` is
+    /// refused, as Freenet refuses it.
+    #[napi(constructor, catch_unwind)]
+    pub fn new(
+        env: Env,
+        config: Unknown<'_>,
+        host_mem: Option<bool>,
+        share: Option<&NativeEngine>,
+        imports: Option<Vec<ImportDescriptor>>,
+        dispatcher: Option<Function<'_>>,
+    ) -> napi::Result<NativeEngine> {
+        let raw = env.raw();
+        if host_mem == Some(true) {
+            let refused = WasmError::new(
+                ErrorKind::Other,
+                "hostMem: true is not supported: a shared host memory would let guests see host data",
+            );
+            // SAFETY: a Node-API callback on `raw`'s thread.
+            return Err(unsafe { errors::throw(raw, &refused) });
+        }
+        let config = or_throw(raw, convert::runtime_config(raw, config.raw()))?;
+        let specs = imports
+            .unwrap_or_default()
+            .into_iter()
+            .map(|d| ImportSpec {
+                module: d.module,
+                name: d.name,
+                asynchronous: d.asynchronous,
+            })
+            .collect::<Vec<_>>();
+        let host = match dispatcher {
+            // SAFETY: a Node-API callback on `raw`'s thread.
+            Some(dispatcher) if !specs.is_empty() => {
+                Some(unsafe { JsHost::new(raw, dispatcher.raw()) }.map_err(errors::failed)?)
+            }
+            _ => None,
+        };
+        let engine = Engine::new(
+            &config,
+            share.map(|other| &*other.engine),
+            specs,
+            host.map(|h| h as _),
+        );
+        Ok(NativeEngine {
+            engine: Arc::new(or_throw(raw, engine)?),
+        })
+    }
+
+    /// True while the engine is open and no internal failure has poisoned it.
+    #[napi]
+    pub fn is_healthy(&self) -> bool {
+        self.engine.is_healthy()
+    }
+
+    /// Compiles a binary (`Uint8Array`, `ArrayBuffer`) or text (`string`)
+    /// module on this thread; cached by content hash.
+    #[napi(catch_unwind, ts_args_type = "code: Uint8Array | ArrayBuffer | string")]
+    pub fn compile(&self, env: Env, code: Unknown<'_>) -> napi::Result<Module> {
+        let raw = env.raw();
+        let compiled = source(raw, code.raw()).and_then(|wasm| self.engine.compile(&wasm));
+        Ok(Module::from(or_throw(raw, compiled)?))
+    }
+
+    /// Compiles like `compile`, on a tokio thread; concurrent compiles of
+    /// the same bytes are done once.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "code: Uint8Array | ArrayBuffer | string",
+        ts_return_type = "Promise<Module>"
+    )]
+    pub fn compile_async<'env>(
+        &self,
+        env: &'env Env,
+        code: Unknown<'env>,
+    ) -> napi::Result<Unknown<'env>> {
+        let raw = env.raw();
+        // Copied on this thread: JavaScript memory is not read elsewhere.
+        let text = js::type_of_is_string(raw, code.raw());
+        let input = if text {
+            convert::string(raw, code.raw(), "code").map(Err)
+        } else {
+            convert::bytes(raw, code.raw(), "code").map(Ok)
+        };
+        let input = or_throw(raw, input)?;
+        let compiler = or_throw(raw, self.engine.compiler())?;
+        // SAFETY: a Node-API callback on `raw`'s thread.
+        unsafe {
+            let deliverer = EnvData::of(raw).map_err(errors::failed)?.deliverer.clone();
+            let (deferred, promise) = deliverer.promise(raw).map_err(errors::failed)?;
+            napi::bindgen_prelude::spawn(async move {
+                let wasm = match input {
+                    Ok(bytes) => Ok(bytes),
+                    Err(text) => tokio::task::spawn_blocking(move || parse_text(&text))
+                        .await
+                        .unwrap_or_else(|err| {
+                            Err(WasmError::new(
+                                ErrorKind::Other,
+                                format!("the parsing thread failed: {err}"),
+                            ))
+                        }),
+                };
+                let outcome = match wasm {
+                    Ok(wasm) => compiler.compile(wasm).await.map(Settled::Module),
+                    Err(err) => Err(err),
+                };
+                deliverer.push(Delivery::Settle { deferred, outcome });
+            });
+            Ok(Unknown::from_raw_unchecked(raw, promise))
+        }
+    }
+
+    /// Whether `module` imports one of Freenet's asynchronous namespaces or
+    /// an asynchronous import of this engine.
+    #[napi(catch_unwind, ts_args_type = "module: Module")]
+    pub fn module_has_async_imports(&self, env: Env, module: Unknown<'_>) -> napi::Result<bool> {
+        let raw = env.raw();
+        or_throw(
+            raw,
+            convert::module(raw, module.raw())
+                .and_then(|m| self.engine.module_has_async_imports(&m.inner)),
+        )
+    }
+
+    /// Instantiates `module`, calls `__frnt_set_id(id)` when exported and
+    /// grows the exported memory to at least `reqBytes`.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "module: Module, id: bigint | number, reqBytes: number"
+    )]
+    pub fn create_instance(
+        &self,
+        env: Env,
+        module: Unknown<'_>,
+        id: Unknown<'_>,
+        req_bytes: Unknown<'_>,
+    ) -> napi::Result<InstanceHandle> {
+        let raw = env.raw();
+        let created = convert::module(raw, module.raw()).and_then(|module| {
+            let id = convert::i64(raw, id.raw(), "id")?;
+            let req_bytes = convert::byte_count(raw, req_bytes.raw(), "reqBytes")?;
+            self.engine
+                .create_instance(Site::Direct, &module.inner, id, req_bytes)
+        });
+        Ok(InstanceHandle {
+            inner: or_throw(raw, created)?,
+        })
+    }
+
+    /// Drops an instance; its memory is released with its store.
+    #[napi(catch_unwind, ts_args_type = "handle: InstanceHandle")]
+    pub fn drop_instance(&self, env: Env, handle: Unknown<'_>) -> napi::Result<()> {
+        let raw = env.raw();
+        or_throw(
+            raw,
+            convert::handle(raw, handle.raw())
+                .and_then(|h| self.engine.drop_instance(Site::Direct, &h.inner)),
+        )
+    }
+
+    /// Size in bytes of the instance's exported memory, read live.
+    #[napi(catch_unwind, ts_args_type = "handle: InstanceHandle")]
+    pub fn memory_size(&self, env: Env, handle: Unknown<'_>) -> napi::Result<f64> {
+        let raw = env.raw();
+        or_throw(
+            raw,
+            convert::handle(raw, handle.raw())
+                .and_then(|h| self.engine.memory_size(Site::Direct, &h.inner))
+                .map(|n| n as f64),
+        )
+    }
+
+    /// Copies `length` bytes at `offset` out of the instance's memory.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "handle: InstanceHandle, offset: number, length: number"
+    )]
+    pub fn read_memory(
+        &self,
+        env: Env,
+        handle: Unknown<'_>,
+        offset: Unknown<'_>,
+        length: Unknown<'_>,
+    ) -> napi::Result<Uint8Array> {
+        let raw = env.raw();
+        let read = convert::handle(raw, handle.raw()).and_then(|h| {
+            let offset = convert::integer(raw, offset.raw(), "offset")?;
+            let length = convert::integer(raw, length.raw(), "length")?;
+            self.engine
+                .read_memory(Site::Direct, &h.inner, offset, length)
+        });
+        Ok(Uint8Array::from(or_throw(raw, read)?))
+    }
+
+    /// Copies `data` into the instance's memory at `offset`.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "handle: InstanceHandle, offset: number, data: Uint8Array"
+    )]
+    pub fn write_memory(
+        &self,
+        env: Env,
+        handle: Unknown<'_>,
+        offset: Unknown<'_>,
+        data: Unknown<'_>,
+    ) -> napi::Result<()> {
+        let raw = env.raw();
+        or_throw(
+            raw,
+            convert::handle(raw, handle.raw()).and_then(|h| {
+                let offset = convert::integer(raw, offset.raw(), "offset")?;
+                let data = convert::bytes(raw, data.raw(), "data")?;
+                self.engine
+                    .write_memory(Site::Direct, &h.inner, offset, &data)
+            }),
+        )
+    }
+
+    /// Calls `__frnt__initiate_buffer(size)` and returns the buffer's offset.
+    #[napi(catch_unwind, ts_args_type = "handle: InstanceHandle, size: number")]
+    pub fn initiate_buffer(
+        &self,
+        env: Env,
+        handle: Unknown<'_>,
+        size: Unknown<'_>,
+    ) -> napi::Result<BigInt> {
+        let raw = env.raw();
+        let offset = convert::handle(raw, handle.raw()).and_then(|h| {
+            let size = convert::u32(raw, size.raw(), "size")?;
+            self.engine.initiate_buffer(Site::Direct, &h.inner, size)
+        });
+        Ok(BigInt::from(or_throw(raw, offset)?))
+    }
+
+    /// The export `name` of the instance as a JavaScript function, its
+    /// signature checked once (against `expect`, when given).
+    #[napi(
+        catch_unwind,
+        ts_args_type = "handle: InstanceHandle, name: string, expect: 0 | 1 | 2 | 3",
+        ts_return_type = "(...args: Array<number | bigint>) => unknown"
+    )]
+    pub fn get_function<'env>(
+        &self,
+        env: &'env Env,
+        handle: Unknown<'env>,
+        name: Unknown<'env>,
+        expect: u32,
+    ) -> napi::Result<Unknown<'env>> {
+        let raw = env.raw();
+        let found = convert::handle(raw, handle.raw()).and_then(|h| {
+            let name = convert::string(raw, name.raw(), "name")?;
+            let (params, results) = function::expected(expect)
+                .ok_or_else(|| argument(format!("expect must be 0, 1, 2 or 3, got {expect}")))?;
+            let function = self
+                .engine
+                .function(Site::Direct, h.inner.target(), &name)?;
+            if expect != 0 {
+                function.expect(params, results)?;
+            }
+            Ok(Callable::new(self.engine.clone(), function))
+        });
+        let callable = or_throw(raw, found)?;
+        // SAFETY: a Node-API callback on `raw`'s thread.
+        unsafe {
+            let value = function::create(raw, callable).map_err(errors::failed)?;
+            Ok(Unknown::from_raw_unchecked(raw, value))
+        }
+    }
+
+    /// Fuel left, or `null` when metering is off.
+    #[napi(catch_unwind)]
+    pub fn remaining_fuel(&self, env: Env) -> napi::Result<Option<BigInt>> {
+        let fuel = or_throw(env.raw(), self.engine.remaining_fuel(Site::Direct))?;
+        Ok(fuel.map(BigInt::from))
+    }
+
+    /// Counters of this engine and its backend.
+    #[napi(catch_unwind)]
+    pub fn stats(&self, env: Env) -> napi::Result<EngineStats> {
+        let stats = or_throw(env.raw(), self.engine.stats(Site::Direct))?;
+        Ok(EngineStats {
+            instances: stats.instances as f64,
+            queued: stats.queued as f64,
+            stores: stats.stores as f64,
+            compiles: stats.compiles as f64,
+            memory_cache_hits: stats.memory_cache_hits as f64,
+            disk_cache_hits: stats.disk_cache_hits as f64,
+        })
+    }
+
+    /// Closes the engine: a running call stops at its next tick, queued
+    /// calls fail, every instance and store is dropped. Idempotent.
+    #[napi]
+    pub fn close(&self) {
+        self.engine.close();
+    }
+
+    /// Bytes of the memory host call `token` may use; 0 once it is over.
+    #[napi]
+    pub fn caller_memory_size(&self, token: f64) -> f64 {
+        self.engine.windows().size(token as u64) as f64
+    }
+
+    /// Copies `length` bytes at `offset` out of the memory of host call `token`.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "token: number, offset: number, length: number"
+    )]
+    pub fn caller_read(
+        &self,
+        env: Env,
+        token: f64,
+        offset: Unknown<'_>,
+        length: Unknown<'_>,
+    ) -> napi::Result<Uint8Array> {
+        let raw = env.raw();
+        let read = convert::integer(raw, offset.raw(), "offset").and_then(|offset| {
+            let length = convert::integer(raw, length.raw(), "length")?;
+            self.engine.windows().read(token as u64, offset, length)
+        });
+        Ok(Uint8Array::from(or_throw(raw, read)?))
+    }
+
+    /// Copies `data` into the memory of host call `token` at `offset`.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "token: number, offset: number, data: Uint8Array"
+    )]
+    pub fn caller_write(
+        &self,
+        env: Env,
+        token: f64,
+        offset: Unknown<'_>,
+        data: Unknown<'_>,
+    ) -> napi::Result<()> {
+        let raw = env.raw();
+        or_throw(
+            raw,
+            convert::integer(raw, offset.raw(), "offset").and_then(|offset| {
+                let data = convert::bytes(raw, data.raw(), "data")?;
+                self.engine.windows().write(token as u64, offset, &data)
+            }),
+        )
+    }
+}
+
+/// The binary of `code`: its bytes, or the parsed text.
+fn source(env: napi_env, code: napi_value) -> Result<Vec<u8>, WasmError> {
+    if js::type_of_is_string(env, code) {
+        parse_text(&convert::string(env, code, "code")?)
+    } else {
+        convert::bytes(env, code, "code")
+    }
+}
+
+/// Adds the raw entry points to the module's exports.
+#[napi(module_exports)]
+pub fn register_raw(exports: Object<'_>, env: Env) -> napi::Result<()> {
+    let raw = env.raw();
+    let name = "callBlocking";
+    let mut function = std::ptr::null_mut();
+    // SAFETY: module initialisation, on `raw`'s thread.
+    unsafe {
+        js::ok(sys::napi_create_function(
+            raw,
+            name.as_ptr().cast(),
+            name.len() as isize,
+            Some(function::call_blocking),
+            std::ptr::null_mut(),
+            &mut function,
+        ))
+        .map_err(errors::failed)?;
+        js::set_property(raw, exports.raw(), name, function).map_err(errors::failed)?;
+    }
+    Ok(())
+}

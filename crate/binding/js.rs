@@ -1,0 +1,208 @@
+//! Thin wrappers over the raw Node-API calls the hot paths use.
+//!
+//! Every function here is `unsafe`: it must run on the JavaScript thread of
+//! `env`, inside a Node-API callback or a handle scope, which is what each
+//! caller guarantees.
+
+use std::ffi::c_void;
+use std::ptr;
+
+use napi::sys::{self, napi_env, napi_value};
+
+/// A failed Node-API call: the environment is shutting down or an exception
+/// is pending. Callers give up on the operation.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Failed(pub(crate) sys::napi_status);
+
+pub(crate) type Raw<T> = Result<T, Failed>;
+
+pub(crate) fn ok(status: sys::napi_status) -> Raw<()> {
+    if status == sys::Status::napi_ok {
+        Ok(())
+    } else {
+        Err(Failed(status))
+    }
+}
+
+pub(crate) unsafe fn undefined(env: napi_env) -> Raw<napi_value> {
+    let mut value = ptr::null_mut();
+    // SAFETY: see the module comment.
+    ok(unsafe { sys::napi_get_undefined(env, &mut value) })?;
+    Ok(value)
+}
+
+pub(crate) unsafe fn type_of(env: napi_env, value: napi_value) -> Raw<sys::napi_valuetype> {
+    let mut ty = 0;
+    // SAFETY: see the module comment.
+    ok(unsafe { sys::napi_typeof(env, value, &mut ty) })?;
+    Ok(ty)
+}
+
+/// Whether `value` is a string (false when that cannot be told).
+pub(crate) fn type_of_is_string(env: napi_env, value: napi_value) -> bool {
+    // SAFETY: every caller is a Node-API callback on `env`'s thread.
+    unsafe { type_of(env, value) }.is_ok_and(|ty| ty == sys::ValueType::napi_string)
+}
+
+pub(crate) unsafe fn string(env: napi_env, text: &str) -> Raw<napi_value> {
+    let mut value = ptr::null_mut();
+    // SAFETY: see the module comment; the pointer and length describe `text`.
+    ok(unsafe {
+        sys::napi_create_string_utf8(env, text.as_ptr().cast(), text.len() as isize, &mut value)
+    })?;
+    Ok(value)
+}
+
+pub(crate) unsafe fn bigint(env: napi_env, n: i64) -> Raw<napi_value> {
+    let mut value = ptr::null_mut();
+    // SAFETY: see the module comment.
+    ok(unsafe { sys::napi_create_bigint_int64(env, n, &mut value) })?;
+    Ok(value)
+}
+
+pub(crate) unsafe fn double(env: napi_env, n: f64) -> Raw<napi_value> {
+    let mut value = ptr::null_mut();
+    // SAFETY: see the module comment.
+    ok(unsafe { sys::napi_create_double(env, n, &mut value) })?;
+    Ok(value)
+}
+
+pub(crate) unsafe fn property(env: napi_env, object: napi_value, name: &str) -> Raw<napi_value> {
+    let key = unsafe { string(env, name) }?;
+    let mut value = ptr::null_mut();
+    // SAFETY: see the module comment.
+    ok(unsafe { sys::napi_get_property(env, object, key, &mut value) })?;
+    Ok(value)
+}
+
+pub(crate) unsafe fn set_property(
+    env: napi_env,
+    object: napi_value,
+    name: &str,
+    value: napi_value,
+) -> Raw<()> {
+    let key = unsafe { string(env, name) }?;
+    // SAFETY: see the module comment.
+    ok(unsafe { sys::napi_set_property(env, object, key, value) })
+}
+
+/// A JavaScript string's contents.
+pub(crate) unsafe fn read_string(env: napi_env, value: napi_value) -> Raw<String> {
+    let mut len = 0;
+    // SAFETY: see the module comment; a null buffer asks for the length.
+    ok(unsafe { sys::napi_get_value_string_utf8(env, value, ptr::null_mut(), 0, &mut len) })?;
+    let mut bytes = vec![0u8; len + 1];
+    let mut written = 0;
+    // SAFETY: `bytes` holds `len + 1` bytes, room for the text and its NUL.
+    ok(unsafe {
+        sys::napi_get_value_string_utf8(
+            env,
+            value,
+            bytes.as_mut_ptr().cast(),
+            bytes.len(),
+            &mut written,
+        )
+    })?;
+    bytes.truncate(written);
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// The `this`-less arguments of a callback, at most `N` of them read into
+/// a buffer on the stack, plus the total count and the callback's data.
+pub(crate) struct Args<const N: usize> {
+    pub(crate) values: [napi_value; N],
+    pub(crate) count: usize,
+    pub(crate) data: *mut c_void,
+}
+
+impl<const N: usize> Args<N> {
+    pub(crate) unsafe fn read(env: napi_env, info: sys::napi_callback_info) -> Raw<Args<N>> {
+        let mut args = Args {
+            values: [ptr::null_mut(); N],
+            count: N,
+            data: ptr::null_mut(),
+        };
+        // SAFETY: see the module comment; `values` holds `count` slots.
+        ok(unsafe {
+            sys::napi_get_cb_info(
+                env,
+                info,
+                &mut args.count,
+                args.values.as_mut_ptr(),
+                ptr::null_mut(),
+                &mut args.data,
+            )
+        })?;
+        Ok(args)
+    }
+}
+
+/// Every argument of a callback, however many.
+pub(crate) unsafe fn all_args(
+    env: napi_env,
+    info: sys::napi_callback_info,
+    count: usize,
+) -> Raw<Vec<napi_value>> {
+    let mut values = vec![ptr::null_mut(); count];
+    let mut got = count;
+    // SAFETY: see the module comment; `values` holds `count` slots.
+    ok(unsafe {
+        sys::napi_get_cb_info(
+            env,
+            info,
+            &mut got,
+            values.as_mut_ptr(),
+            ptr::null_mut(),
+            ptr::null_mut(),
+        )
+    })?;
+    values.truncate(got.min(count));
+    Ok(values)
+}
+
+/// Runs `body` inside a handle scope of its own, so a loop of calls does
+/// not pile up handles in the caller's scope.
+pub(crate) unsafe fn scoped<R>(env: napi_env, body: impl FnOnce() -> R) -> Raw<R> {
+    let mut scope = ptr::null_mut();
+    // SAFETY: see the module comment; the scope is closed below on every path.
+    ok(unsafe { sys::napi_open_handle_scope(env, &mut scope) })?;
+    let result = body();
+    // SAFETY: `scope` was opened above on this thread and nothing opened
+    // inside `body` outlives it.
+    unsafe { sys::napi_close_handle_scope(env, scope) };
+    Ok(result)
+}
+
+/// The instance of the napi-rs class `T` that `value` wraps, if it is one.
+///
+/// napi-rs's own conversion also registers the borrow with the callback's
+/// borrow scope, which raw callbacks and `Unknown` arguments do not open;
+/// `T`'s methods take `&self` only, so a shared reference needs no tracking.
+///
+/// # Safety
+/// On `env`'s thread inside a callback; the reference must not outlive the
+/// callback (the JavaScript object keeps the instance alive until then).
+pub(crate) unsafe fn class<'a, T: napi::bindgen_prelude::TypeTag>(
+    env: napi_env,
+    value: napi_value,
+) -> Option<&'a T> {
+    let mut tagged = false;
+    let mut wrapped: *mut c_void = ptr::null_mut();
+    // SAFETY: the caller's contract. The type tag proves `value` was made by
+    // `T`'s constructor, which wraps a `T`; napi-rs frees it only in the
+    // object's finalizer, after this callback.
+    unsafe {
+        ok(sys::napi_check_object_type_tag(
+            env,
+            value,
+            &T::type_tag(),
+            &mut tagged,
+        ))
+        .ok()?;
+        if !tagged {
+            return None;
+        }
+        ok(sys::napi_unwrap(env, value, &mut wrapped)).ok()?;
+        wrapped.cast::<T>().as_ref()
+    }
+}

@@ -1,0 +1,444 @@
+//! Host functions: imports a guest calls and the embedder answers.
+//!
+//! An engine is given a list of [`ImportSpec`]s and one [`Host`] that runs
+//! them. When a guest calls such an import, the call reaches the host in one
+//! of two ways, chosen by the [`Site`] of the guest entry in progress:
+//! - [`Site::Direct`]: the guest was entered on the host's own thread (a
+//!   synchronous call), so the host runs the function right there, on the
+//!   guest's stack, through [`Host::call_here`]. Asynchronous imports are
+//!   refused there: awaiting them would need the event loop the call blocks.
+//! - [`Site::Worker`]: the guest runs on a worker thread; the call is handed
+//!   to the host with [`Host::post`] and the worker parks until the answer
+//!   comes back, the deadline passes, the call is aborted or the engine
+//!   closes. No fiber is involved, so the host never runs on a stack it does
+//!   not know.
+//!
+//! While a host call is in progress, the calling instance's exported memory
+//! is reachable through the engine's [`Windows`] with the call's token; the
+//! window closes when the call returns, after which access is refused.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use wasmtime::{Caller, Extern, Func, Store, Val};
+
+use crate::deadline::TICK;
+use crate::error::{ErrorKind, HostFailure, WasmError};
+use crate::memory;
+use crate::scheduler;
+use crate::store::HostState;
+use crate::values::{Kind, Signature, unsupported_type};
+
+/// A host function offered to guests as `module.name`.
+#[derive(Debug, Clone)]
+pub struct ImportSpec {
+    pub module: String,
+    pub name: String,
+    /// True for functions whose answer comes later (a promise): only guests
+    /// on a worker can wait for them.
+    pub asynchronous: bool,
+}
+
+/// Where the guest entry in progress runs.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum Site {
+    /// A worker thread: host calls are posted to the host and awaited.
+    #[default]
+    Worker,
+    /// The host's own thread: host calls run directly.
+    Direct,
+}
+
+/// One call of a host import by a guest.
+pub struct HostCall<'a> {
+    /// Position of the import in the engine's [`ImportSpec`] list.
+    pub index: u32,
+    /// Identifies this call for memory access through [`Windows`].
+    pub token: u64,
+    /// The id of the calling instance.
+    pub instance_id: i64,
+    /// `module.name` of the import.
+    pub import: &'a str,
+    /// The arguments, typed as the import declares them.
+    pub args: &'a [Val],
+    /// The result kinds the import declares.
+    pub results: &'a [Kind],
+}
+
+/// A host call handed to the host's thread by a worker.
+pub struct PostedCall {
+    pub index: u32,
+    pub token: u64,
+    pub instance_id: i64,
+    pub import: Arc<str>,
+    pub asynchronous: bool,
+    pub args: Vec<Val>,
+    pub results: Arc<[Kind]>,
+    /// Where the answer goes.
+    pub reply: Reply,
+}
+
+/// The answer to a posted host call: its results, or why there are none.
+pub type Answer = Result<Vec<Val>, HostFailure>;
+
+/// The way back to the worker that posted a call.
+pub struct Reply(mpsc::Sender<Answer>);
+
+impl Reply {
+    /// Answers the call. False when nobody waits any more: the worker gave
+    /// up (deadline, abort, close) or the call was already answered.
+    pub fn send(self, answer: Answer) -> bool {
+        self.0.send(answer).is_ok()
+    }
+}
+
+/// What runs host calls for an engine. Implemented by the binding.
+pub trait Host: Send + Sync {
+    /// Runs `call` on this thread, the thread that entered the guest with
+    /// [`Site::Direct`], writing its results into `results`.
+    fn call_here(&self, call: &HostCall<'_>, results: &mut [Val]) -> Result<(), HostFailure>;
+
+    /// Hands `call` to the host's thread; the answer comes through its
+    /// [`Reply`]. An error means the call could not be handed over.
+    fn post(&self, call: PostedCall) -> Result<(), HostFailure>;
+
+    /// The worker waiting for call `token` gave up; the host may forget it.
+    fn abandon(&self, token: u64);
+}
+
+/// Numbers host calls process-wide, so a stale token never matches a newer call.
+static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1);
+
+/// The host functions of one engine.
+pub(crate) struct Imports {
+    functions: HashMap<(String, String), Import>,
+    host: Option<Arc<dyn Host>>,
+    windows: Arc<Windows>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Import {
+    index: u32,
+    asynchronous: bool,
+}
+
+/// One import of one instance: what a call needs besides its arguments.
+struct Binding {
+    import: Import,
+    qualified: Arc<str>,
+    results: Arc<[Kind]>,
+}
+
+impl Imports {
+    /// The imports `specs`, run by `host`.
+    pub(crate) fn new(
+        specs: Vec<ImportSpec>,
+        host: Option<Arc<dyn Host>>,
+    ) -> Result<Imports, WasmError> {
+        let mut functions = HashMap::new();
+        for (index, spec) in specs.into_iter().enumerate() {
+            let index = u32::try_from(index)
+                .map_err(|_| WasmError::new(ErrorKind::Argument, "too many imports"))?;
+            let key = (spec.module, spec.name);
+            if functions.contains_key(&key) {
+                return Err(WasmError::new(
+                    ErrorKind::Argument,
+                    format!("{}.{} is registered twice", key.0, key.1),
+                ));
+            }
+            functions.insert(
+                key,
+                Import {
+                    index,
+                    asynchronous: spec.asynchronous,
+                },
+            );
+        }
+        if !functions.is_empty() && host.is_none() {
+            return Err(WasmError::new(
+                ErrorKind::Argument,
+                "imports were registered without a host to run them",
+            ));
+        }
+        Ok(Imports {
+            functions,
+            host,
+            windows: Arc::default(),
+        })
+    }
+
+    pub(crate) fn windows(&self) -> &Arc<Windows> {
+        &self.windows
+    }
+
+    /// Whether `module` imports one of these functions that is asynchronous.
+    pub(crate) fn any_async(&self, module: &wasmtime::Module) -> bool {
+        module.imports().any(|import| {
+            self.functions
+                .get(&(import.module().to_owned(), import.name().to_owned()))
+                .is_some_and(|f| f.asynchronous)
+        })
+    }
+
+    /// The externs that satisfy `module`'s imports, created in `store` for
+    /// the instance `id`, in the module's import order.
+    pub(crate) fn resolve(
+        self: &Arc<Self>,
+        store: &mut Store<HostState>,
+        module: &wasmtime::Module,
+        id: i64,
+    ) -> Result<Vec<Extern>, WasmError> {
+        let mut externs = Vec::new();
+        for import in module.imports() {
+            let qualified: Arc<str> = format!("{}.{}", import.module(), import.name()).into();
+            let refuse = |message: String| {
+                Err(WasmError::new(ErrorKind::Instantiation, message).at_instance(id))
+            };
+            let Some(&found) = self
+                .functions
+                .get(&(import.module().to_owned(), import.name().to_owned()))
+            else {
+                return refuse(format!(
+                    "instance {id} imports {qualified}, which this engine does not provide \
+                     (register it in EngineOptions.imports or asyncImports)"
+                ));
+            };
+            let wasmtime::ExternType::Func(ty) = import.ty() else {
+                return refuse(format!(
+                    "instance {id} imports {qualified} as a {}, but host imports are functions",
+                    describe_extern(&import.ty())
+                ));
+            };
+            let signature = Signature::of(
+                &ty,
+                unsupported_type(
+                    ErrorKind::Instantiation,
+                    &format!("import {qualified} of instance {id}"),
+                ),
+            )
+            .map_err(|err| err.at_instance(id))?;
+            let binding = Binding {
+                import: found,
+                qualified,
+                results: signature.results.into(),
+            };
+            let imports = self.clone();
+            let func = Func::new(&mut *store, ty, move |mut caller, params, results| {
+                imports.invoke(&mut caller, &binding, params, results)
+            });
+            externs.push(Extern::Func(func));
+        }
+        Ok(externs)
+    }
+
+    /// Runs one host call for a guest and writes its results.
+    fn invoke(
+        &self,
+        caller: &mut Caller<'_, HostState>,
+        binding: &Binding,
+        params: &[Val],
+        results: &mut [Val],
+    ) -> wasmtime::Result<()> {
+        let Some(host) = &self.host else {
+            return Err(wasmtime::Error::new(HostFailure::new(
+                "this engine has no host for its imports",
+            )));
+        };
+        let token = NEXT_TOKEN.fetch_add(1, Ordering::Relaxed);
+        let instance_id = caller.data().instance_id();
+        let _window = self.windows.open(token, instance_id, caller);
+        match caller.data().site() {
+            Site::Direct => {
+                if binding.import.asynchronous {
+                    return Err(wasmtime::Error::new(HostFailure::new(format!(
+                        "import {} is asynchronous and cannot be awaited on the JavaScript thread: \
+                         call the export with call3i64AsyncImports",
+                        binding.qualified
+                    ))));
+                }
+                let call = HostCall {
+                    index: binding.import.index,
+                    token,
+                    instance_id,
+                    import: &binding.qualified,
+                    args: params,
+                    results: &binding.results,
+                };
+                host.call_here(&call, results).map_err(wasmtime::Error::new)
+            }
+            Site::Worker => {
+                let (reply, answer) = mpsc::channel();
+                host.post(PostedCall {
+                    index: binding.import.index,
+                    token,
+                    instance_id,
+                    import: binding.qualified.clone(),
+                    asynchronous: binding.import.asynchronous,
+                    args: params.to_vec(),
+                    results: binding.results.clone(),
+                    reply: Reply(reply),
+                })
+                .map_err(wasmtime::Error::new)?;
+                let waited = scheduler::blocked(|| {
+                    loop {
+                        match answer.recv_timeout(TICK) {
+                            Ok(outcome) => break Ok(outcome),
+                            Err(RecvTimeoutError::Timeout) => {
+                                if let Some(interrupt) = caller.data().interrupted() {
+                                    break Err(interrupt);
+                                }
+                            }
+                            Err(RecvTimeoutError::Disconnected) => {
+                                break Ok(Err(HostFailure::new(format!(
+                                    "the call of {} was dropped unanswered",
+                                    binding.qualified
+                                ))));
+                            }
+                        }
+                    }
+                });
+                let values = match waited {
+                    Ok(outcome) => outcome.map_err(wasmtime::Error::new)?,
+                    Err(interrupt) => {
+                        host.abandon(token);
+                        return Err(wasmtime::Error::new(interrupt));
+                    }
+                };
+                for (slot, value) in results.iter_mut().zip(values) {
+                    *slot = value;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+fn describe_extern(ty: &wasmtime::ExternType) -> &'static str {
+    match ty {
+        wasmtime::ExternType::Func(_) => "function",
+        wasmtime::ExternType::Global(_) => "global",
+        wasmtime::ExternType::Table(_) => "table",
+        wasmtime::ExternType::Memory(_) => "memory",
+        wasmtime::ExternType::Tag(_) => "tag",
+    }
+}
+
+/// The host call in progress on one engine, if any, and the memory it may
+/// use: one per engine, since an engine runs one guest entry at a time and
+/// a guest waits for its host call.
+#[derive(Default)]
+pub struct Windows {
+    current: Mutex<Option<Window>>,
+}
+
+/// One host call in progress: its token, the calling instance and that
+/// instance's exported memory (base and length), if it exports one.
+struct Window {
+    token: u64,
+    instance_id: i64,
+    memory: Option<(*mut u8, usize)>,
+}
+
+// SAFETY: a `Window` is only reached through `Windows`' mutex. The memory it
+// points to belongs to a guest that is parked in `Imports::invoke` until the
+// window is closed (under the same mutex, by `Open`'s drop), so no other code
+// touches the memory meanwhile, and the memory cannot move or shrink: only
+// the guest (parked) or the host through the store (held by the parked
+// call) could grow it.
+unsafe impl Send for Window {}
+
+/// Keeps a window open for the length of one host call.
+struct Open<'a> {
+    windows: &'a Windows,
+}
+
+impl Drop for Open<'_> {
+    fn drop(&mut self) {
+        self.windows.lock().take();
+    }
+}
+
+impl Windows {
+    fn lock(&self) -> MutexGuard<'_, Option<Window>> {
+        // Nothing panics while holding this lock.
+        self.current
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Opens the window of host call `token` on the caller's memory.
+    fn open<'a>(
+        &'a self,
+        token: u64,
+        instance_id: i64,
+        caller: &mut Caller<'_, HostState>,
+    ) -> Open<'a> {
+        let memory = caller
+            .data()
+            .memory()
+            .or_else(|| match caller.get_export("memory") {
+                Some(Extern::Memory(memory)) => Some(memory),
+                _ => None,
+            });
+        *self.lock() = Some(Window {
+            token,
+            instance_id,
+            memory: memory.map(|m| (m.data_ptr(&*caller), m.data_size(&*caller))),
+        });
+        Open { windows: self }
+    }
+
+    /// Bytes of the memory host call `token` may use; 0 once the call is
+    /// over or when the instance exports no memory.
+    pub fn size(&self, token: u64) -> usize {
+        match &*self.lock() {
+            Some(Window {
+                token: current,
+                memory: Some((_, len)),
+                ..
+            }) if *current == token => *len,
+            _ => 0,
+        }
+    }
+
+    /// Runs `access` on the memory of host call `token`, with the calling
+    /// instance's id.
+    pub fn with<R>(
+        &self,
+        token: u64,
+        access: impl FnOnce(&mut [u8], i64) -> Result<R, WasmError>,
+    ) -> Result<R, WasmError> {
+        let guard = self.lock();
+        let Some((window, (base, len))) = guard
+            .as_ref()
+            .filter(|w| w.token == token)
+            .and_then(|w| Some((w, w.memory?)))
+        else {
+            return Err(WasmError::new(
+                ErrorKind::Memory,
+                "the memory is not available to this host call: the instance exports no memory, \
+                 or the call is over (a Caller is valid until its host function returns or its \
+                 promise settles)",
+            ));
+        };
+        // SAFETY: `base` and `len` describe the live memory of the parked
+        // guest (see `Window`); the lock is held for the whole access, and
+        // the window is closed under it before the guest runs again.
+        let bytes = unsafe { std::slice::from_raw_parts_mut(base, len) };
+        access(bytes, window.instance_id)
+    }
+
+    /// Copies `length` bytes at `offset` out of the memory of call `token`.
+    pub fn read(&self, token: u64, offset: i64, length: i64) -> Result<Vec<u8>, WasmError> {
+        self.with(token, |bytes, id| {
+            memory::read(bytes, offset, length, id).map(<[u8]>::to_vec)
+        })
+    }
+
+    /// Copies `data` into the memory of call `token` at `offset`.
+    pub fn write(&self, token: u64, offset: i64, data: &[u8]) -> Result<(), WasmError> {
+        self.with(token, |bytes, id| memory::write(bytes, offset, data, id))
+    }
+}

@@ -1,0 +1,35 @@
+//! The Node-free core of `wasm-engine`: Freenet's `WasmEngine` on wasmtime,
+//! with fuel metering, memory caps, wall-clock deadlines, host imports and a
+//! scheduler for blocking calls, over plain Rust and wasmtime types.
+//!
+//! The Node.js binding (`crate/binding`) is the only user; it converts
+//! JavaScript values into the types here once, and turns [`WasmError`]s into
+//! JavaScript errors once. Everything in this crate is tested with
+//! `cargo test`, without Node.
+
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod backend;
+pub mod config;
+pub mod deadline;
+mod disk_cache;
+pub mod engine;
+pub mod engine_config;
+pub mod error;
+pub mod function;
+pub mod host;
+pub mod instance;
+pub mod memory;
+pub mod scheduler;
+mod state;
+mod store;
+pub mod values;
+
+pub use config::RuntimeConfig;
+pub use engine::{Compiler, Engine, Module, Stats, parse_text};
+pub use error::{ErrorKind, HostFailure, TrapCode, WasmError};
+pub use function::Function;
+pub use host::{Host, HostCall, ImportSpec, PostedCall, Site};
+pub use instance::{Instance, Target};
+pub use values::{Kind, Signature};
+pub use wasmtime::Val;

@@ -1,0 +1,488 @@
+//! Blocking calls: each engine's calls run one at a time, in the order they
+//! were submitted, on one process-wide pool of worker threads.
+//!
+//! An engine with work waiting is put on the pool's *ready* list; a worker
+//! takes it and runs its calls in order. The pool is sized for throughput
+//! and stays out of the way of long calls:
+//! - up to one worker per core runs calls; a worker that finds more engines
+//!   ready than workers awake wakes or starts another, up to that count;
+//! - a worker that parks waiting for a host call stops counting as running,
+//!   so another takes its place at once;
+//! - a worker that runs a long guest is noticed by the epoch thread: when
+//!   ready engines made no progress for a whole tick (5 ms), it starts one
+//!   more worker, whatever the count;
+//! - an idle worker spins briefly before it parks, so a caller that submits
+//!   its next call right after the previous one settled skips a thread wake-up,
+//!   and leaves after ten idle seconds.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+use crate::deadline::Flag;
+use crate::error::{ErrorKind, WasmError};
+
+/// How long an idle worker looks for new work before it parks.
+const SPIN: Duration = Duration::from_micros(50);
+
+/// How long a parked worker waits for work before it exits.
+const IDLE_EXIT: Duration = Duration::from_secs(10);
+
+/// Calls a worker runs from one engine before it lets the next engine go first.
+const BATCH: usize = 64;
+
+/// The work of one call. It gets `Ok(())` when it may run, or the reason it
+/// may not: aborted before it started, queued past its deadline, or no
+/// thread could run it. Either way it must settle its caller.
+pub type Job = Box<dyn FnOnce(Result<(), WasmError>) + Send>;
+
+/// A call waiting in an engine's queue.
+pub struct Entry {
+    /// Names the call in errors, such as `export "run" of instance 7`.
+    pub what: Arc<str>,
+    /// How long the call may wait in the queue before it is refused.
+    pub budget: Duration,
+    /// Fires when the caller gives up; a call whose flag fired before it
+    /// starts never runs.
+    pub abort: Option<Flag>,
+    pub job: Job,
+}
+
+struct Queued {
+    entry: Entry,
+    submitted: Instant,
+}
+
+/// One engine's FIFO of calls.
+#[derive(Default)]
+pub struct Queue {
+    inner: Mutex<QueueInner>,
+}
+
+#[derive(Default)]
+struct QueueInner {
+    jobs: VecDeque<Queued>,
+    /// On the ready list or being run by a worker.
+    scheduled: bool,
+}
+
+impl Queue {
+    fn lock(&self) -> MutexGuard<'_, QueueInner> {
+        // Nothing panics while holding this lock: jobs run outside it.
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Calls waiting, not counting the one running.
+    pub fn len(&self) -> usize {
+        self.lock().jobs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Queues `entry` behind this engine's earlier calls.
+    pub fn submit(self: &Arc<Self>, entry: Entry) {
+        {
+            let mut inner = self.lock();
+            inner.jobs.push_back(Queued {
+                entry,
+                submitted: Instant::now(),
+            });
+            if std::mem::replace(&mut inner.scheduled, true) {
+                return;
+            }
+        }
+        let pool = pool();
+        let mut state = pool.lock();
+        state.ready.push_back(self.clone());
+        pool.ready_len.store(state.ready.len(), Ordering::Release);
+        let refused = pool.ensure_helper(&mut state);
+        drop(state);
+        refuse(refused);
+    }
+
+    /// Runs up to [`BATCH`] queued calls; true when calls remain.
+    fn run(&self) -> bool {
+        for _ in 0..BATCH {
+            let Queued { entry, submitted } = {
+                let mut inner = self.lock();
+                match inner.jobs.pop_front() {
+                    Some(queued) => queued,
+                    None => {
+                        inner.scheduled = false;
+                        return false;
+                    }
+                }
+            };
+            let waited = submitted.elapsed();
+            let verdict = if entry
+                .abort
+                .as_ref()
+                .is_some_and(|flag| flag.load(Ordering::Acquire))
+            {
+                Err(WasmError::new(
+                    ErrorKind::Aborted,
+                    format!("{} was aborted before it started", entry.what),
+                ))
+            } else if waited > entry.budget {
+                Err(WasmError::new(
+                    ErrorKind::Overloaded,
+                    format!(
+                        "{} waited {waited:?} in its engine's queue, past its {:?} deadline, and never started",
+                        entry.what, entry.budget
+                    ),
+                ))
+            } else {
+                Ok(())
+            };
+            (entry.job)(verdict);
+        }
+        !self.lock().jobs.is_empty()
+    }
+}
+
+/// The process-wide worker pool.
+struct Pool {
+    state: Mutex<PoolState>,
+    wake: Condvar,
+    /// Length of the ready list, read by the spinning worker without the lock.
+    ready_len: AtomicUsize,
+    parallelism: usize,
+}
+
+#[derive(Default)]
+struct PoolState {
+    ready: VecDeque<Arc<Queue>>,
+    /// Workers alive.
+    workers: usize,
+    /// Workers parked on the condition variable.
+    parked: usize,
+    /// Wake-ups sent to parked workers and not yet taken.
+    notified: usize,
+    /// Workers spinning for work (at most one).
+    spinning: usize,
+    /// Workers waiting for a host call.
+    blocked: usize,
+    /// Engines taken off the ready list so far: progress, for the monitor.
+    taken: u64,
+    /// `taken` at the previous tick.
+    taken_at_tick: u64,
+}
+
+fn pool() -> &'static Pool {
+    static POOL: OnceLock<Pool> = OnceLock::new();
+    POOL.get_or_init(|| Pool {
+        state: Mutex::default(),
+        wake: Condvar::new(),
+        ready_len: AtomicUsize::new(0),
+        parallelism: std::thread::available_parallelism().map_or(2, |n| n.get()),
+    })
+}
+
+thread_local! {
+    /// Whether this thread is one of the pool's workers.
+    static IS_WORKER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+impl Pool {
+    fn lock(&self) -> MutexGuard<'_, PoolState> {
+        // Nothing panics while holding this lock.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Makes sure some worker will look at the ready list soon: the spinner
+    /// will, or a parked worker is woken, or (below one running worker per
+    /// core) a new one starts. Returns the calls to refuse when no thread
+    /// can be started at all.
+    fn ensure_helper(&self, state: &mut PoolState) -> Vec<Arc<Queue>> {
+        if state.spinning > 0 {
+            return Vec::new();
+        }
+        if state.parked > state.notified {
+            state.notified += 1;
+            self.wake.notify_one();
+            return Vec::new();
+        }
+        let running = state.workers - state.parked - state.spinning - state.blocked;
+        if running < self.parallelism {
+            return self.spawn(state);
+        }
+        Vec::new()
+    }
+
+    /// Starts a worker; when none can start and none is alive, empties the
+    /// ready list so its calls can be refused.
+    fn spawn(&self, state: &mut PoolState) -> Vec<Arc<Queue>> {
+        state.workers += 1;
+        let started = std::thread::Builder::new()
+            .name("wasm-engine-worker".into())
+            .spawn(work);
+        if started.is_err() {
+            state.workers -= 1;
+            if state.workers == 0 {
+                self.ready_len.store(0, Ordering::Release);
+                return state.ready.drain(..).collect();
+            }
+        }
+        Vec::new()
+    }
+
+    /// The next engine to run, or `None` when this worker should exit.
+    fn next(&self) -> Option<Arc<Queue>> {
+        let mut state = self.lock();
+        loop {
+            if let Some(queue) = state.ready.pop_front() {
+                state.taken += 1;
+                self.ready_len.store(state.ready.len(), Ordering::Release);
+                if !state.ready.is_empty() {
+                    let refused = self.ensure_helper(&mut state);
+                    drop(state);
+                    refuse(refused);
+                }
+                return Some(queue);
+            }
+            if state.spinning == 0 {
+                state.spinning = 1;
+                drop(state);
+                let until = Instant::now() + SPIN;
+                while self.ready_len.load(Ordering::Acquire) == 0 && Instant::now() < until {
+                    std::hint::spin_loop();
+                }
+                state = self.lock();
+                state.spinning = 0;
+                if !state.ready.is_empty() {
+                    continue;
+                }
+            }
+            state.parked += 1;
+            let (guard, waited) = self
+                .wake
+                .wait_timeout(state, IDLE_EXIT)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            state = guard;
+            state.parked -= 1;
+            state.notified = state.notified.saturating_sub(1);
+            if waited.timed_out() && state.ready.is_empty() {
+                state.workers -= 1;
+                return None;
+            }
+        }
+    }
+}
+
+/// A worker's life: run ready engines until idle for [`IDLE_EXIT`].
+fn work() {
+    IS_WORKER.with(|flag| flag.set(true));
+    let pool = pool();
+    while let Some(queue) = pool.next() {
+        if queue.run() {
+            let mut state = pool.lock();
+            state.ready.push_back(queue);
+            pool.ready_len.store(state.ready.len(), Ordering::Release);
+        }
+    }
+}
+
+/// Fails every call of `queues`: no thread could be started to run them.
+fn refuse(queues: Vec<Arc<Queue>>) {
+    for queue in queues {
+        let jobs = {
+            let mut inner = queue.lock();
+            inner.scheduled = false;
+            std::mem::take(&mut inner.jobs)
+        };
+        for Queued { entry, .. } in jobs {
+            (entry.job)(Err(WasmError::new(
+                ErrorKind::Other,
+                format!(
+                    "{} could not start: no worker thread could be started",
+                    entry.what
+                ),
+            )));
+        }
+    }
+}
+
+/// Runs `wait` (a wait for a host call) with this worker counted as
+/// blocked, so another worker takes over the ready engines meanwhile.
+pub(crate) fn blocked<R>(wait: impl FnOnce() -> R) -> R {
+    if !IS_WORKER.with(std::cell::Cell::get) {
+        return wait();
+    }
+    let pool = pool();
+    {
+        let mut state = pool.lock();
+        state.blocked += 1;
+        if !state.ready.is_empty() {
+            let refused = pool.ensure_helper(&mut state);
+            drop(state);
+            refuse(refused);
+        }
+    }
+    let result = wait();
+    pool.lock().blocked -= 1;
+    result
+}
+
+/// Called by the epoch thread at every tick: when ready engines waited a
+/// whole tick with no worker taking any, every worker is busy with a long
+/// call, so one more starts.
+pub(crate) fn on_tick() {
+    let pool = pool();
+    let mut state = pool.lock();
+    let stalled = !state.ready.is_empty() && state.taken == state.taken_at_tick;
+    state.taken_at_tick = state.taken;
+    if !stalled {
+        return;
+    }
+    let refused = if state.parked > state.notified {
+        state.notified += 1;
+        pool.wake.notify_one();
+        Vec::new()
+    } else {
+        pool.spawn(&mut state)
+    };
+    drop(state);
+    refuse(refused);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicBool;
+    use std::sync::mpsc;
+
+    fn entry(what: &str, budget: Duration, abort: Option<Flag>, job: Job) -> Entry {
+        Entry {
+            what: what.into(),
+            budget,
+            abort,
+            job,
+        }
+    }
+
+    #[test]
+    fn calls_of_one_queue_run_in_order_one_at_a_time() {
+        let queue = Arc::new(Queue::default());
+        let (tx, rx) = mpsc::channel();
+        let running = Arc::new(AtomicBool::new(false));
+        for i in 0..200 {
+            let (tx, running) = (tx.clone(), running.clone());
+            queue.submit(entry(
+                "call",
+                Duration::from_secs(60),
+                None,
+                Box::new(move |verdict| {
+                    assert!(verdict.is_ok());
+                    assert!(
+                        !running.swap(true, Ordering::SeqCst),
+                        "two calls overlapped"
+                    );
+                    std::thread::sleep(Duration::from_micros(50));
+                    running.store(false, Ordering::SeqCst);
+                    tx.send(i).unwrap();
+                }),
+            ));
+        }
+        let order: Vec<i32> = (0..200)
+            .map(|_| rx.recv_timeout(Duration::from_secs(10)).unwrap())
+            .collect();
+        assert_eq!(order, (0..200).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn an_aborted_call_never_runs_and_an_expired_one_is_refused() {
+        let queue = Arc::new(Queue::default());
+        let (tx, rx) = mpsc::channel();
+        let gate = Arc::new(Mutex::new(()));
+        let held = gate.lock().unwrap();
+        let blocker_gate = gate.clone();
+        queue.submit(entry(
+            "blocker",
+            Duration::from_secs(60),
+            None,
+            Box::new(move |_| drop(blocker_gate.lock())),
+        ));
+        let abort: Flag = Arc::new(AtomicBool::new(true));
+        for (what, budget, abort) in [
+            ("aborted", Duration::from_secs(60), Some(abort)),
+            ("expired", Duration::ZERO, None),
+        ] {
+            let tx = tx.clone();
+            queue.submit(entry(
+                what,
+                budget,
+                abort,
+                Box::new(move |verdict| {
+                    tx.send(verdict.map_err(|e| (e.kind(), e.message().to_owned())))
+                        .unwrap()
+                }),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+        drop(held);
+        let (kind, message) = rx
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(kind, ErrorKind::Aborted);
+        assert!(message.starts_with("aborted was aborted before it started"));
+        let (kind, _) = rx
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(kind, ErrorKind::Overloaded);
+    }
+
+    #[test]
+    fn a_long_call_does_not_hold_up_other_queues() {
+        let long = Arc::new(Queue::default());
+        let (tx, rx) = mpsc::channel();
+        let release = Arc::new(AtomicBool::new(false));
+        for _ in 0..4 {
+            let release = release.clone();
+            long.submit(entry(
+                "long",
+                Duration::from_secs(60),
+                None,
+                Box::new(move |_| {
+                    while !release.load(Ordering::Acquire) {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                }),
+            ));
+        }
+        // Occupy every core's worker with a long call of its own.
+        let others: Vec<_> = (0..pool().parallelism + 2)
+            .map(|_| Arc::new(Queue::default()))
+            .collect();
+        for queue in &others {
+            let (tx, release) = (tx.clone(), release.clone());
+            queue.submit(entry(
+                "short",
+                Duration::from_secs(60),
+                None,
+                Box::new(move |_| {
+                    tx.send(()).unwrap();
+                    while !release.load(Ordering::Acquire) {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                }),
+            ));
+        }
+        // Every queue's first call starts although all run forever: the
+        // epoch monitor adds workers.
+        crate::deadline::watch(&wasmtime::Engine::default());
+        for _ in &others {
+            rx.recv_timeout(Duration::from_secs(5))
+                .expect("a queue was starved by long calls");
+        }
+        release.store(true, Ordering::Release);
+    }
+}
