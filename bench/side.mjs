@@ -2,6 +2,7 @@
 // WebAssembly), `engine` (this package, metering off) or `engine-metered`.
 // Prints {"side", "results": {workload: ns per op}} as one JSON line.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -29,6 +30,13 @@ if (side === 'v8') {
   results['call sync'] = await perOp(calls, () => {
     for (let i = 0; i < calls; i++) add3(1n, 2n, 3n)
   })
+  const { noop, addf } = instance('calls')
+  results['callVoid'] = await perOp(calls, () => {
+    for (let i = 0; i < calls; i++) noop()
+  })
+  results['call, f64 signature'] = await perOp(calls, () => {
+    for (let i = 0; i < calls; i++) addf(1.5, 2.5)
+  })
   const { mix } = instance('mix')
   results['compute: mix'] = await perOp(1, () => mix(...MIX))
   const { sieve } = instance('sieve')
@@ -55,6 +63,20 @@ if (side === 'v8') {
   results['call sync'] = await perOp(calls, () => {
     for (let i = 0; i < calls; i++) engine.call3i64(handle, 'add3', 1n, 2n, 3n)
   })
+  results['call(), generic'] = await perOp(calls, () => {
+    for (let i = 0; i < calls; i++) engine.call(handle, 'add3', 1n, 2n, 3n)
+  })
+  const add3 = engine.getFunction(handle, 'add3')
+  results['getFunction, call'] = await perOp(calls, () => {
+    for (let i = 0; i < calls; i++) add3(1n, 2n, 3n)
+  })
+  const shapes = engineWith('calls')
+  results['callVoid'] = await perOp(calls, () => {
+    for (let i = 0; i < calls; i++) shapes.engine.callVoid(shapes.handle, 'noop')
+  })
+  results['call, f64 signature'] = await perOp(calls, () => {
+    for (let i = 0; i < calls; i++) shapes.engine.call(shapes.handle, 'addf', 1.5, 2.5)
+  })
   const sequential = scale(20_000)
   results['call blocking, sequential'] = await perOp(sequential, async () => {
     for (let i = 0; i < sequential; i++) await engine.call3i64Blocking(handle, 'add3', 1n, 2n, 3n)
@@ -62,6 +84,8 @@ if (side === 'v8') {
   for (const concurrency of [8, 64]) {
     const engines = Array.from({ length: concurrency }, () => engineWith('add3'))
     const each = Math.max(1, Math.floor(scale(64_000) / concurrency))
+    const delay = monitorEventLoopDelay({ resolution: 1 })
+    delay.enable()
     results[`call blocking, ${concurrency} engines`] = await perOp(each * concurrency, () =>
       Promise.all(
         engines.map(async ({ engine: e, handle: h }) => {
@@ -69,6 +93,9 @@ if (side === 'v8') {
         }),
       ),
     )
+    delay.disable()
+    // The longest the event loop waited while the calls ran (ns).
+    results[`event-loop stall, blocking calls on ${concurrency} engines`] = delay.max
     for (const { engine: e } of engines) e.close()
   }
   const mix = engineWith('mix')
@@ -84,6 +111,18 @@ if (side === 'v8') {
   const host = engineWith('host', { imports: { env: { ping: (_c, n) => n } }, asyncImports: { env: { wait: async (_c, n) => n } } })
   const pings = scale(100_000)
   results['host import sync'] = await perOp(pings, () => host.engine.call3i64(host.handle, 'ping', BigInt(pings), 0n, 0n))
+  // Deferred cost: work a million host calls leave for later shows up as a
+  // long event-loop stall (and retained memory) in the second after them.
+  global.gc?.()
+  const rssBefore = process.memoryUsage().rss
+  host.engine.call3i64(host.handle, 'ping', BigInt(scale(1_000_000)), 0n, 0n)
+  const after = monitorEventLoopDelay({ resolution: 1 })
+  after.enable()
+  await new Promise((resolve) => setTimeout(resolve, smoke ? 50 : 1000))
+  after.disable()
+  global.gc?.()
+  results['event-loop stall in the second after 1M host calls'] = after.max
+  results['RSS growth after 1M host calls'] = process.memoryUsage().rss - rssBefore
   const remote = scale(20_000)
   results['host import sync, from a blocking call'] = await perOp(remote, () =>
     host.engine.call3i64Blocking(host.handle, 'ping', BigInt(remote), 0n, 0n),

@@ -148,10 +148,10 @@ impl JsHost {
             };
             self.deliverer.wait_for(token, pending);
             // SAFETY: the caller's contract.
-            if let Err(failure) = unsafe { self.run(env, &call, true, &mut []) } {
-                if let Some(pending) = self.deliverer.take_pending(token) {
-                    pending.reply.send(Err(failure));
-                }
+            if let Err(failure) = unsafe { self.run(env, &call, true, &mut []) }
+                && let Some(pending) = self.deliverer.take_pending(token)
+            {
+                pending.reply.send(Err(failure));
             }
             return;
         }

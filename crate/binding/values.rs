@@ -58,7 +58,7 @@ unsafe fn numeric(env: napi_env, value: napi_value) -> Raw<Numeric> {
 }
 
 fn whole_i32(n: f64) -> Option<Val> {
-    (n.fract() == 0.0 && I32_RANGE.contains(&n)).then(|| Val::I32(n as i64 as i32))
+    (n.fract() == 0.0 && I32_RANGE.contains(&n)).then_some(Val::I32(n as i64 as i32))
 }
 
 /// An argument JavaScript passes to an export, as `kind`; `None` when it

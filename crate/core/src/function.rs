@@ -105,8 +105,53 @@ impl Function {
         .at_export(&self.name))
     }
 
-    /// Enters the guest with `args` (typed as the signature says, which the
-    /// caller has checked) and writes the results into `results`.
+    /// Fails unless `args` match the parameter kinds and `results` has one
+    /// slot per result.
+    pub(crate) fn check(&self, args: &[Val], results: &[Val]) -> Result<(), WasmError> {
+        let kind = |val: &Val| match val {
+            Val::I32(_) => Some(Kind::I32),
+            Val::I64(_) => Some(Kind::I64),
+            Val::F32(_) => Some(Kind::F32),
+            Val::F64(_) => Some(Kind::F64),
+            _ => None,
+        };
+        let params = &self.signature.params;
+        if args.len() != params.len()
+            || args
+                .iter()
+                .zip(params.iter())
+                .any(|(a, k)| kind(a) != Some(*k))
+        {
+            return Err(WasmError::new(
+                ErrorKind::Argument,
+                format!(
+                    "{} takes ({}), got other arguments",
+                    self.what(),
+                    self.signature
+                        .params
+                        .iter()
+                        .map(|k| k.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+        if results.len() != self.signature.results.len() {
+            return Err(WasmError::new(
+                ErrorKind::Argument,
+                format!(
+                    "{} has {} results, got {} slots for them",
+                    self.what(),
+                    self.signature.results.len(),
+                    results.len()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Enters the guest with `args` and writes the results into `results`,
+    /// both checked by [`Function::check`].
     pub(crate) fn enter(
         &self,
         store: &mut wasmtime::Store<crate::store::HostState>,

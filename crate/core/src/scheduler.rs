@@ -4,19 +4,24 @@
 //! An engine with work waiting is put on the pool's *ready* list; a worker
 //! takes it and runs its calls in order. The pool is sized for throughput
 //! and stays out of the way of long calls:
-//! - up to one worker per core runs calls; a worker that finds more engines
-//!   ready than workers awake wakes or starts another, up to that count;
+//! - one worker runs calls while they keep finishing: the host thread that
+//!   submits and settles them needs the other cores. A submission wakes (or
+//!   starts) a worker only when none runs and the ready list was empty, so a
+//!   burst of submissions costs the submitting thread at most one wake-up;
 //! - a worker that parks waiting for a host call stops counting as running,
 //!   so another takes its place at once;
-//! - a worker that runs a long guest is noticed by the epoch thread: when
-//!   ready engines made no progress for a whole tick (5 ms), it starts one
-//!   more worker, whatever the count;
-//! - an idle worker spins briefly before it parks, so a caller that submits
-//!   its next call right after the previous one settled skips a thread wake-up,
-//!   and leaves after ten idle seconds.
+//! - workers stuck in long guests are noticed by the epoch thread: when
+//!   engines are ready, no worker is idle and no running worker finished a
+//!   call during a whole tick (5 ms), it starts one more worker, whatever
+//!   the count;
+//! - an idle worker spins briefly before it parks, when no other worker
+//!   runs (so the spinner never takes the core a running call or the host
+//!   thread needs): a caller that submits its next call right after the
+//!   previous one settled skips a thread wake-up. Workers leave after ten
+//!   idle seconds.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -100,13 +105,18 @@ impl Queue {
         let mut state = pool.lock();
         state.ready.push_back(self.clone());
         pool.ready_len.store(state.ready.len(), Ordering::Release);
-        let refused = pool.ensure_helper(&mut state);
-        drop(state);
-        refuse(refused);
+        // With engines already ready, a wake-up is under way: the worker
+        // that takes the first one passes the rest on.
+        if state.ready.len() == 1 {
+            let refused = pool.ensure_helper(&mut state);
+            drop(state);
+            refuse(refused);
+        }
     }
 
-    /// Runs up to [`BATCH`] queued calls; true when calls remain.
-    fn run(&self) -> bool {
+    /// Runs up to [`BATCH`] queued calls, counting them on `probe`; true
+    /// when calls remain.
+    fn run(&self, probe: &AtomicU64) -> bool {
         for _ in 0..BATCH {
             let Queued { entry, submitted } = {
                 let mut inner = self.lock();
@@ -139,7 +149,10 @@ impl Queue {
             } else {
                 Ok(())
             };
-            (entry.job)(verdict);
+            // A job settles its own caller; one that panics has lost its
+            // caller, but must not take the worker and the queue with it.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (entry.job)(verdict)));
+            probe.fetch_add(1, Ordering::Relaxed);
         }
         !self.lock().jobs.is_empty()
     }
@@ -151,7 +164,6 @@ struct Pool {
     wake: Condvar,
     /// Length of the ready list, read by the spinning worker without the lock.
     ready_len: AtomicUsize,
-    parallelism: usize,
 }
 
 #[derive(Default)]
@@ -167,10 +179,16 @@ struct PoolState {
     spinning: usize,
     /// Workers waiting for a host call.
     blocked: usize,
-    /// Engines taken off the ready list so far: progress, for the monitor.
-    taken: u64,
-    /// `taken` at the previous tick.
-    taken_at_tick: u64,
+    /// Each worker's count of finished calls, and that count at the
+    /// previous tick: progress, for the monitor.
+    probes: Vec<(Arc<AtomicU64>, u64)>,
+}
+
+impl PoolState {
+    /// Workers running calls, or woken to take one.
+    fn running(&self) -> usize {
+        self.workers - (self.parked - self.notified.min(self.parked)) - self.spinning - self.blocked
+    }
 }
 
 fn pool() -> &'static Pool {
@@ -179,7 +197,6 @@ fn pool() -> &'static Pool {
         state: Mutex::default(),
         wake: Condvar::new(),
         ready_len: AtomicUsize::new(0),
-        parallelism: std::thread::available_parallelism().map_or(2, |n| n.get()),
     })
 }
 
@@ -196,12 +213,16 @@ impl Pool {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Makes sure some worker will look at the ready list soon: the spinner
-    /// will, or a parked worker is woken, or (below one running worker per
-    /// core) a new one starts. Returns the calls to refuse when no thread
-    /// can be started at all.
+    /// Makes sure some worker will look at the ready list soon: one that
+    /// runs or spins will; otherwise a parked worker is woken, or a new one
+    /// starts. Returns the calls to refuse when no thread can be started.
+    ///
+    /// One running worker at a time is enough for calls that finish: the
+    /// host thread that settles them needs the other cores. More start only
+    /// when workers wait for host calls ([`blocked`]) or are stuck in long
+    /// guests ([`on_tick`]).
     fn ensure_helper(&self, state: &mut PoolState) -> Vec<Arc<Queue>> {
-        if state.spinning > 0 {
+        if state.spinning > 0 || state.running() > 0 {
             return Vec::new();
         }
         if state.parked > state.notified {
@@ -209,22 +230,21 @@ impl Pool {
             self.wake.notify_one();
             return Vec::new();
         }
-        let running = state.workers - state.parked - state.spinning - state.blocked;
-        if running < self.parallelism {
-            return self.spawn(state);
-        }
-        Vec::new()
+        self.spawn(state)
     }
 
     /// Starts a worker; when none can start and none is alive, empties the
     /// ready list so its calls can be refused.
     fn spawn(&self, state: &mut PoolState) -> Vec<Arc<Queue>> {
         state.workers += 1;
+        let probe = Arc::new(AtomicU64::new(0));
+        state.probes.push((probe.clone(), 0));
         let started = std::thread::Builder::new()
             .name("wasm-engine-worker".into())
-            .spawn(work);
+            .spawn(move || work(probe));
         if started.is_err() {
             state.workers -= 1;
+            state.probes.pop();
             if state.workers == 0 {
                 self.ready_len.store(0, Ordering::Release);
                 return state.ready.drain(..).collect();
@@ -233,26 +253,27 @@ impl Pool {
         Vec::new()
     }
 
-    /// The next engine to run, or `None` when this worker should exit.
-    fn next(&self) -> Option<Arc<Queue>> {
+    /// The next engine to run, or `None` when this worker (whose probe is
+    /// `probe`) should exit.
+    fn next(&self, probe: &Arc<AtomicU64>) -> Option<Arc<Queue>> {
         let mut state = self.lock();
         loop {
             if let Some(queue) = state.ready.pop_front() {
-                state.taken += 1;
                 self.ready_len.store(state.ready.len(), Ordering::Release);
-                if !state.ready.is_empty() {
-                    let refused = self.ensure_helper(&mut state);
-                    drop(state);
-                    refuse(refused);
-                }
                 return Some(queue);
             }
-            if state.spinning == 0 {
+            // `running()` counts this worker: spin only when it is alone.
+            if state.spinning == 0 && state.running() == 1 {
                 state.spinning = 1;
                 drop(state);
                 let until = Instant::now() + SPIN;
-                while self.ready_len.load(Ordering::Acquire) == 0 && Instant::now() < until {
-                    std::hint::spin_loop();
+                'spin: while Instant::now() < until {
+                    for _ in 0..64 {
+                        if self.ready_len.load(Ordering::Acquire) != 0 {
+                            break 'spin;
+                        }
+                        std::hint::spin_loop();
+                    }
                 }
                 state = self.lock();
                 state.spinning = 0;
@@ -270,18 +291,20 @@ impl Pool {
             state.notified = state.notified.saturating_sub(1);
             if waited.timed_out() && state.ready.is_empty() {
                 state.workers -= 1;
+                state.probes.retain(|(p, _)| !Arc::ptr_eq(p, probe));
                 return None;
             }
         }
     }
 }
 
-/// A worker's life: run ready engines until idle for [`IDLE_EXIT`].
-fn work() {
+/// A worker's life: run ready engines until idle for [`IDLE_EXIT`],
+/// counting finished calls on `probe`.
+fn work(probe: Arc<AtomicU64>) {
     IS_WORKER.with(|flag| flag.set(true));
     let pool = pool();
-    while let Some(queue) = pool.next() {
-        if queue.run() {
+    while let Some(queue) = pool.next(&probe) {
+        if queue.run(&probe) {
             let mut state = pool.lock();
             state.ready.push_back(queue);
             pool.ready_len.store(state.ready.len(), Ordering::Release);
@@ -330,24 +353,31 @@ pub(crate) fn blocked<R>(wait: impl FnOnce() -> R) -> R {
     result
 }
 
-/// Called by the epoch thread at every tick: when ready engines waited a
-/// whole tick with no worker taking any, every worker is busy with a long
-/// call, so one more starts.
+/// Called by the epoch thread at every tick: when engines are ready, no
+/// worker is idle and none finished a call since the previous tick, every
+/// running worker is stuck in a long call, so one more starts.
 pub(crate) fn on_tick() {
     let pool = pool();
     let mut state = pool.lock();
-    let stalled = !state.ready.is_empty() && state.taken == state.taken_at_tick;
-    state.taken_at_tick = state.taken;
-    if !stalled {
+    let mut progressed = false;
+    for (probe, seen) in &mut state.probes {
+        let done = probe.load(Ordering::Relaxed);
+        progressed |= done != *seen;
+        *seen = done;
+    }
+    if state.ready.is_empty() || state.spinning > 0 {
         return;
     }
-    let refused = if state.parked > state.notified {
+    if state.parked > state.notified {
+        // An idle worker that no wake-up reached: wake it.
         state.notified += 1;
         pool.wake.notify_one();
-        Vec::new()
-    } else {
-        pool.spawn(&mut state)
-    };
+        return;
+    }
+    if progressed {
+        return;
+    }
+    let refused = pool.spawn(&mut state);
     drop(state);
     refuse(refused);
 }
@@ -458,10 +488,8 @@ mod tests {
                 }),
             ));
         }
-        // Occupy every core's worker with a long call of its own.
-        let others: Vec<_> = (0..pool().parallelism + 2)
-            .map(|_| Arc::new(Queue::default()))
-            .collect();
+        // More queues than cores, each with a call that runs until released.
+        let others: Vec<_> = (0..4).map(|_| Arc::new(Queue::default())).collect();
         for queue in &others {
             let (tx, release) = (tx.clone(), release.clone());
             queue.submit(entry(

@@ -161,6 +161,9 @@ impl EngineState {
             self.fuel = Some(budget);
         }
         let generation = self.stores.current().generation;
+        // A refusal recorded by an earlier growth must not explain this
+        // instantiation's failure.
+        self.stores.current().take_refused_growth();
         let externs =
             match self
                 .imports
@@ -349,6 +352,7 @@ impl EngineState {
         abort: Option<&Flag>,
     ) -> Result<(), WasmError> {
         self.live(&function.target)?;
+        function.check(args, results)?;
         let id = function.target.id;
         self.run_guest(function.generation, id, function.memory, abort, |store| {
             function.enter(store, args, results)
