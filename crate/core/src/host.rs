@@ -19,8 +19,9 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use wasmtime::{Caller, Extern, Func, Store, Val};
 
@@ -107,6 +108,9 @@ pub trait Host: Send + Sync {
     /// The worker waiting for call `token` gave up; the host may forget it.
     fn abandon(&self, token: u64);
 }
+
+/// How long a worker looks for a host call's answer before it parks.
+const ANSWER_SPIN: Duration = Duration::from_micros(50);
 
 /// Numbers host calls process-wide, so a stale token never matches a newer call.
 static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1);
@@ -281,7 +285,22 @@ impl Imports {
                     reply: Reply(reply),
                 })
                 .map_err(wasmtime::Error::new)?;
+                // Most answers come back within microseconds: look for one
+                // briefly before parking, whose wake-up costs far more (on a
+                // virtual machine, tens of microseconds).
+                let until = Instant::now() + ANSWER_SPIN;
+                let mut early = None;
+                while early.is_none() && Instant::now() < until {
+                    match answer.try_recv() {
+                        Ok(outcome) => early = Some(outcome),
+                        Err(TryRecvError::Empty) => (0..32).for_each(|_| std::hint::spin_loop()),
+                        Err(TryRecvError::Disconnected) => break,
+                    }
+                }
                 let waited = scheduler::blocked(|| {
+                    if let Some(outcome) = early {
+                        return Ok(outcome);
+                    }
                     loop {
                         match answer.recv_timeout(TICK) {
                             Ok(outcome) => break Ok(outcome),
