@@ -4,12 +4,9 @@
 // guest -> host call crosses the isolate boundary, as it does for its users.
 // Prints {"side": "isolated-vm", "results": {workload: ns per op}} as one JSON line.
 import { execFileSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 
-import { perOp, report } from './measure.mjs'
+import { guest, MIX, perOp, report, SIEVE, scale } from './measure.mjs'
 
 // isolated-vm requires `--no-node-snapshot` on Node 20 and later.
 if (!process.execArgv.includes('--no-node-snapshot')) {
@@ -17,16 +14,11 @@ if (!process.execArgv.includes('--no-node-snapshot')) {
   process.exit(0)
 }
 
-const here = dirname(fileURLToPath(import.meta.url))
 const require = createRequire(import.meta.url)
 const ivm = require('isolated-vm')
 const { watToWasm } = require('..')
 
-const smoke = process.argv.includes('--smoke')
-const scale = (n) => (smoke ? Math.max(1, Math.floor(n / 100)) : n)
-const wasm = (name) => watToWasm(readFileSync(join(here, 'guests', `${name}.wat`), 'utf8'))
-const MIX = [BigInt(1 << 20), BigInt(scale(20)), 7n]
-const SIEVE = [1_000_000n, BigInt(scale(5)), 0n]
+const wasm = (name) => guest(name, watToWasm)
 const results = {}
 
 const isolate = new ivm.Isolate({ memoryLimit: 512 })

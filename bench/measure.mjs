@@ -1,4 +1,23 @@
-// Timing helpers shared by the benchmark sides: medians over repeated runs.
+// What the benchmark sides share: the run's scale, the guests and their
+// arguments, and timing by medians over repeated runs.
+import { readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const here = dirname(fileURLToPath(import.meta.url))
+
+/** `--smoke`: run every workload briefly (CI checks that every row is reported). */
+export const smoke = process.argv.includes('--smoke')
+
+/** `n` operations, or a hundredth of them in a smoke run. */
+export const scale = (n) => (smoke ? Math.max(1, Math.floor(n / 100)) : n)
+
+/** The binary of `bench/guests/<name>.wat`, translated by `watToWasm`. */
+export const guest = (name, watToWasm) => watToWasm(readFileSync(join(here, 'guests', `${name}.wat`), 'utf8'))
+
+/** Arguments of the `mix` and `sieve` guests. */
+export const MIX = [BigInt(1 << 20), BigInt(scale(20)), 7n]
+export const SIEVE = [1_000_000n, BigInt(scale(5)), 0n]
 
 /** Runs `fn` (which performs `ops` operations) `runs` times after a warm-up; returns the median nanoseconds per operation. */
 export async function perOp(ops, fn, runs = 7) {

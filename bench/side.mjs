@@ -1,26 +1,20 @@
 // One side of the benchmark, in its own process: `v8` (Node's own
 // WebAssembly), `engine` (this package, metering off) or `engine-metered`.
 // Prints {"side", "results": {workload: ns per op}} as one JSON line.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 
 import { largeModule } from '../__test__/helpers/guests.ts'
-import { perOp, report } from './measure.mjs'
+import { guest, MIX, perOp, report, SIEVE, scale, smoke } from './measure.mjs'
 
-const here = dirname(fileURLToPath(import.meta.url))
 const require = createRequire(import.meta.url)
 const { WasmEngine, watToWasm } = require('..')
 
 const side = process.argv[2]
-const smoke = process.argv.includes('--smoke')
-const scale = (n) => (smoke ? Math.max(1, Math.floor(n / 100)) : n)
-const wasm = (name) => watToWasm(readFileSync(join(here, 'guests', `${name}.wat`), 'utf8'))
-const MIX = [BigInt(1 << 20), BigInt(scale(20)), 7n]
-const SIEVE = [1_000_000n, BigInt(scale(5)), 0n]
+const wasm = (name) => guest(name, watToWasm)
 const results = {}
 
 if (side === 'v8') {

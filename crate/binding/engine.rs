@@ -213,24 +213,18 @@ impl NativeEngine {
     /// Drops an instance; its memory is released with its store.
     #[napi(catch_unwind, ts_args_type = "handle: InstanceHandle")]
     pub fn drop_instance(&self, env: Env, handle: Unknown<'_>) -> napi::Result<()> {
-        let raw = env.raw();
-        or_throw(
-            raw,
-            convert::handle(raw, handle.raw())
-                .and_then(|h| self.engine.drop_instance(Site::Direct, &h.inner)),
-        )
+        on_handle(&env, &handle, |_, h| {
+            self.engine.drop_instance(Site::Direct, &h.inner)
+        })
     }
 
     /// Size in bytes of the instance's exported memory, read live.
     #[napi(catch_unwind, ts_args_type = "handle: InstanceHandle")]
     pub fn memory_size(&self, env: Env, handle: Unknown<'_>) -> napi::Result<f64> {
-        let raw = env.raw();
-        or_throw(
-            raw,
-            convert::handle(raw, handle.raw())
-                .and_then(|h| self.engine.memory_size(Site::Direct, &h.inner))
-                .map(|n| n as f64),
-        )
+        on_handle(&env, &handle, |_, h| {
+            self.engine.memory_size(Site::Direct, &h.inner)
+        })
+        .map(|n| n as f64)
     }
 
     /// Copies `length` bytes at `offset` out of the instance's memory.
@@ -245,14 +239,13 @@ impl NativeEngine {
         offset: Unknown<'_>,
         length: Unknown<'_>,
     ) -> napi::Result<Uint8Array> {
-        let raw = env.raw();
-        let read = convert::handle(raw, handle.raw()).and_then(|h| {
+        on_handle(&env, &handle, |raw, h| {
             let offset = convert::integer(raw, offset.raw(), "offset")?;
             let length = convert::integer(raw, length.raw(), "length")?;
             self.engine
                 .read_memory(Site::Direct, &h.inner, offset, length)
-        });
-        Ok(Uint8Array::from(or_throw(raw, read)?))
+        })
+        .map(Uint8Array::from)
     }
 
     /// Copies `data` into the instance's memory at `offset`.
@@ -267,16 +260,12 @@ impl NativeEngine {
         offset: Unknown<'_>,
         data: Unknown<'_>,
     ) -> napi::Result<()> {
-        let raw = env.raw();
-        or_throw(
-            raw,
-            convert::handle(raw, handle.raw()).and_then(|h| {
-                let offset = convert::integer(raw, offset.raw(), "offset")?;
-                let data = convert::bytes(raw, data.raw(), "data")?;
-                self.engine
-                    .write_memory(Site::Direct, &h.inner, offset, &data)
-            }),
-        )
+        on_handle(&env, &handle, |raw, h| {
+            let offset = convert::integer(raw, offset.raw(), "offset")?;
+            let data = convert::bytes(raw, data.raw(), "data")?;
+            self.engine
+                .write_memory(Site::Direct, &h.inner, offset, &data)
+        })
     }
 
     /// Calls `__frnt__initiate_buffer(size)` and returns the buffer's offset.
@@ -287,12 +276,11 @@ impl NativeEngine {
         handle: Unknown<'_>,
         size: Unknown<'_>,
     ) -> napi::Result<BigInt> {
-        let raw = env.raw();
-        let offset = convert::handle(raw, handle.raw()).and_then(|h| {
+        on_handle(&env, &handle, |raw, h| {
             let size = convert::u32(raw, size.raw(), "size")?;
             self.engine.initiate_buffer(Site::Direct, &h.inner, size)
-        });
-        Ok(BigInt::from(or_throw(raw, offset)?))
+        })
+        .map(BigInt::from)
     }
 
     /// The export `name` of the instance as a JavaScript function, its
@@ -310,7 +298,7 @@ impl NativeEngine {
         expect: u32,
     ) -> napi::Result<Unknown<'env>> {
         let raw = env.raw();
-        let found = convert::handle(raw, handle.raw()).and_then(|h| {
+        let callable = on_handle(env, &handle, |raw, h| {
             let name = convert::string(raw, name.raw(), "name")?;
             let (params, results) = function::expected(expect)
                 .ok_or_else(|| argument(format!("expect must be 0, 1, 2 or 3, got {expect}")))?;
@@ -321,8 +309,7 @@ impl NativeEngine {
                 function.expect(params, results)?;
             }
             Ok(Callable::new(self.engine.clone(), function))
-        });
-        let callable = or_throw(raw, found)?;
+        })?;
         // SAFETY: a Node-API callback on `raw`'s thread.
         unsafe {
             let value = function::create(raw, callable).map_err(errors::failed)?;
@@ -414,6 +401,20 @@ fn source(env: napi_env, code: napi_value) -> Result<Vec<u8>, WasmError> {
     } else {
         convert::bytes(env, code, "code")
     }
+}
+
+/// Runs `op` on the instance `handle` refers to, throwing its failure (or a
+/// handle that is not one) as its JavaScript error.
+fn on_handle<T>(
+    env: &Env,
+    handle: &Unknown<'_>,
+    op: impl FnOnce(napi_env, &InstanceHandle) -> Result<T, WasmError>,
+) -> napi::Result<T> {
+    let raw = env.raw();
+    or_throw(
+        raw,
+        convert::handle(raw, handle.raw()).and_then(|h| op(raw, h)),
+    )
 }
 
 /// Adds the raw entry points to the module's exports.
