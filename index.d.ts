@@ -153,7 +153,7 @@ export declare class WasmEngine {
      * the guest on this thread under the engine's deadline and fuel, and
      * converts the results, with no other work. After `dropInstance` or
      * `close()` a call throws `InvalidHandleError` or `EngineClosedError`.
-     * The function keeps its engine alive.
+     * The function keeps its engine and its instance alive.
      */
     getFunction(handle: InstanceHandle, name: string): WasmFunction;
     /** Calls the export `name` of type `() -> ()`. */

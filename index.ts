@@ -259,7 +259,7 @@ export class WasmEngine {
    * the guest on this thread under the engine's deadline and fuel, and
    * converts the results, with no other work. After `dropInstance` or
    * `close()` a call throws `InvalidHandleError` or `EngineClosedError`.
-   * The function keeps its engine alive.
+   * The function keeps its engine and its instance alive.
    */
   getFunction(handle: InstanceHandle, name: string): WasmFunction {
     return this.#function(handle, name, Expect.Any) as WasmFunction
@@ -368,8 +368,9 @@ export class WasmEngine {
     let found = byExpect?.[expect]?.get(name)
     if (found === undefined) {
       found = this.#native.getFunction(handle, name, expect as 0 | 1 | 2 | 3) as NativeFunction
-      // The function keeps the engine (and so its host functions) alive.
-      Object.defineProperty(found, engineKey, { value: this })
+      // The function keeps its engine (and so its host functions) and its
+      // instance alive, as a V8 exported function keeps its instance.
+      Object.defineProperty(found, keptAlive, { value: [this, handle] })
       if (byExpect === undefined) {
         byExpect = []
         this.#functions.set(handle, byExpect)
@@ -397,8 +398,8 @@ export class WasmEngine {
   }
 }
 
-/** The property of a function from `getFunction` that holds its engine. */
-const engineKey = Symbol('wasm-engine.engine')
+/** The property of a function from `getFunction` that holds its engine and instance handle. */
+const keptAlive = Symbol('wasm-engine.keptAlive')
 
 /** Runs `start` with a native token that `signal` fires. */
 async function withSignal<T>(signal: AbortSignal, start: (token: CallSignal) => Promise<T>): Promise<T> {

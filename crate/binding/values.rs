@@ -156,6 +156,10 @@ pub(crate) unsafe fn describe(env: napi_env, value: napi_value) -> String {
         };
         match ty {
             sys::ValueType::napi_number => match numeric(env, value) {
+                Ok(Numeric::Number(n)) if n.is_nan() => "the number NaN".into(),
+                Ok(Numeric::Number(n)) if n.is_infinite() => {
+                    format!("the number {}Infinity", if n < 0.0 { "-" } else { "" })
+                }
                 Ok(Numeric::Number(n)) => format!("the number {n}"),
                 _ => "a number".into(),
             },

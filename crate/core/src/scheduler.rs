@@ -154,7 +154,12 @@ impl Queue {
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (entry.job)(verdict)));
             probe.fetch_add(1, Ordering::Relaxed);
         }
-        !self.lock().jobs.is_empty()
+        let mut inner = self.lock();
+        if inner.jobs.is_empty() {
+            inner.scheduled = false;
+            return false;
+        }
+        true
     }
 }
 
@@ -424,6 +429,46 @@ mod tests {
             .map(|_| rx.recv_timeout(Duration::from_secs(10)).unwrap())
             .collect();
         assert_eq!(order, (0..200).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_queue_emptied_by_a_full_batch_takes_new_calls() {
+        for burst in [BATCH - 1, BATCH, BATCH + 1, 2 * BATCH] {
+            let queue = Arc::new(Queue::default());
+            let (tx, rx) = mpsc::channel();
+            // Held so the whole burst is queued before the first call runs.
+            let gate = Arc::new(Mutex::new(()));
+            let held = gate.lock().unwrap();
+            for i in 0..burst {
+                let (tx, gate) = (tx.clone(), gate.clone());
+                queue.submit(entry(
+                    "burst",
+                    Duration::from_secs(60),
+                    None,
+                    Box::new(move |_| {
+                        drop(gate.lock());
+                        tx.send(i).unwrap();
+                    }),
+                ));
+            }
+            drop(held);
+            for _ in 0..burst {
+                rx.recv_timeout(Duration::from_secs(10)).unwrap();
+            }
+            let tx = tx.clone();
+            queue.submit(entry(
+                "next",
+                Duration::from_secs(60),
+                None,
+                Box::new(move |_| tx.send(usize::MAX).unwrap()),
+            ));
+            let next = rx.recv_timeout(Duration::from_secs(10));
+            assert_eq!(
+                next,
+                Ok(usize::MAX),
+                "the call after a burst of {burst} never ran"
+            );
+        }
     }
 
     #[test]
