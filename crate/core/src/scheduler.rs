@@ -176,10 +176,12 @@ struct PoolState {
     ready: VecDeque<Arc<Queue>>,
     /// Workers alive.
     workers: usize,
-    /// Workers parked on the condition variable.
+    /// Workers parked on the condition variable, including those woken
+    /// that have not yet taken their permit.
     parked: usize,
-    /// Wake-ups sent to parked workers and not yet taken.
-    notified: usize,
+    /// Wake-up permits sent to parked workers and not yet taken; each is
+    /// taken by exactly one of them, so `permits <= parked` always holds.
+    permits: usize,
     /// Workers spinning for work (at most one).
     spinning: usize,
     /// Workers waiting for a host call.
@@ -192,7 +194,7 @@ struct PoolState {
 impl PoolState {
     /// Workers running calls, or woken to take one.
     fn running(&self) -> usize {
-        self.workers - (self.parked - self.notified.min(self.parked)) - self.spinning - self.blocked
+        self.workers - (self.parked - self.permits) - self.spinning - self.blocked
     }
 }
 
@@ -230,8 +232,8 @@ impl Pool {
         if state.spinning > 0 || state.running() > 0 {
             return Vec::new();
         }
-        if state.parked > state.notified {
-            state.notified += 1;
+        if state.parked > state.permits {
+            state.permits += 1;
             self.wake.notify_one();
             return Vec::new();
         }
@@ -287,14 +289,24 @@ impl Pool {
                 }
             }
             state.parked += 1;
-            let (guard, waited) = self
-                .wake
-                .wait_timeout(state, IDLE_EXIT)
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            state = guard;
+            let until = Instant::now() + IDLE_EXIT;
+            let woken = loop {
+                if state.permits > 0 {
+                    state.permits -= 1;
+                    break true;
+                }
+                let left = until.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break false;
+                }
+                state = self
+                    .wake
+                    .wait_timeout(state, left)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .0;
+            };
             state.parked -= 1;
-            state.notified = state.notified.saturating_sub(1);
-            if waited.timed_out() && state.ready.is_empty() {
+            if !woken && state.ready.is_empty() {
                 state.workers -= 1;
                 state.probes.retain(|(p, _)| !Arc::ptr_eq(p, probe));
                 return None;
@@ -373,9 +385,9 @@ pub(crate) fn on_tick() {
     if state.ready.is_empty() || state.spinning > 0 {
         return;
     }
-    if state.parked > state.notified {
+    if state.parked > state.permits {
         // An idle worker that no wake-up reached: wake it.
-        state.notified += 1;
+        state.permits += 1;
         pool.wake.notify_one();
         return;
     }
