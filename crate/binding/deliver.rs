@@ -11,11 +11,18 @@
 //! keeps the event loop alive only while blocking calls are in flight
 //! (counted on the JavaScript thread), so a program whose calls are done can
 //! exit.
+//!
+//! One wake-up handles one batch. Deliveries that arrive meanwhile are left
+//! for a `setImmediate` callback rather than for another threadsafe-function
+//! call: Node dispatches up to a thousand of those in one go, so a busy
+//! stream of finished calls would keep timers and I/O waiting for tens of
+//! milliseconds. With `setImmediate`, the event loop turns between batches.
 
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::ffi::c_void;
 use std::ptr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::ThreadId;
 
@@ -82,6 +89,12 @@ pub(crate) struct Deliverer {
     /// Async host calls by token, until their promise settles or the
     /// worker gives up.
     pending: Mutex<HashMap<u64, Pending>>,
+    /// A `setImmediate` callback will drain the queue: pushes need not wake.
+    immediate: AtomicBool,
+    /// `setImmediate` and the native function it is given, to schedule the
+    /// next batch (see the module comment).
+    set_immediate: Reference,
+    drain_later: Reference,
 }
 
 // SAFETY: `tsfn` is a threadsafe function, which Node-API lets any thread
@@ -128,11 +141,35 @@ impl Deliverer {
             ))?;
             ok(sys::napi_unref_threadsafe_function(env, tsfn))?;
         }
+        // SAFETY: as above; both references are strong and live as long as
+        // the environment (the deliverer is never dropped before teardown).
+        let (set_immediate, drain_later) = unsafe {
+            let mut global = ptr::null_mut();
+            ok(sys::napi_get_global(env, &mut global))?;
+            let set_immediate = js::property(env, global, "setImmediate")?;
+            let name = "drainDeliveries";
+            let mut function = ptr::null_mut();
+            ok(sys::napi_create_function(
+                env,
+                name.as_ptr().cast(),
+                name.len() as isize,
+                Some(drain_immediate),
+                ptr::null_mut(),
+                &mut function,
+            ))?;
+            let (mut a, mut b) = (ptr::null_mut(), ptr::null_mut());
+            ok(sys::napi_create_reference(env, set_immediate, 1, &mut a))?;
+            ok(sys::napi_create_reference(env, function, 1, &mut b))?;
+            (Reference(a), Reference(b))
+        };
         Ok(Arc::new(Deliverer {
             tsfn,
             thread: std::thread::current().id(),
             queue: Mutex::default(),
             pending: Mutex::default(),
+            immediate: AtomicBool::new(false),
+            set_immediate,
+            drain_later,
         }))
     }
 
@@ -151,16 +188,20 @@ impl Deliverer {
             queue.push(delivery);
             was_empty
         };
-        if was_empty {
-            // SAFETY: a threadsafe function may be called from any thread.
-            unsafe {
-                sys::napi_call_threadsafe_function(
-                    self.tsfn,
-                    ptr::null_mut(),
-                    sys::ThreadsafeFunctionCallMode::nonblocking,
-                )
-            };
+        if was_empty && !self.immediate.load(Ordering::Acquire) {
+            self.wake();
         }
+    }
+
+    fn wake(&self) {
+        // SAFETY: a threadsafe function may be called from any thread.
+        unsafe {
+            sys::napi_call_threadsafe_function(
+                self.tsfn,
+                ptr::null_mut(),
+                sys::ThreadsafeFunctionCallMode::nonblocking,
+            )
+        };
     }
 
     /// Counts a promise that a delivery will settle, keeping the event
@@ -246,28 +287,74 @@ impl Deliverer {
 
     /// Handles every queued delivery, oldest first.
     unsafe fn run(&self, env: napi_env) {
-        loop {
-            let batch = std::mem::take(&mut *lock(&self.queue));
-            if batch.is_empty() {
-                return;
-            }
-            for delivery in batch {
-                // SAFETY: on the JavaScript thread, inside the threadsafe
-                // function's callback; each delivery gets its own scope.
-                let _ = unsafe {
-                    js::scoped(env, || match delivery {
-                        Delivery::Settle { deferred, outcome } => {
-                            let _ = self.settle(env, deferred, outcome);
-                        }
-                        Delivery::Host { call, host } => host.answer_posted(env, call),
-                        Delivery::Release(reference) => {
-                            sys::napi_delete_reference(env, reference.0);
-                        }
-                    })
-                };
+        let batch = std::mem::take(&mut *lock(&self.queue));
+        for delivery in batch {
+            // SAFETY: on the JavaScript thread, inside the threadsafe
+            // function's callback; each delivery gets its own scope.
+            let _ = unsafe {
+                js::scoped(env, || match delivery {
+                    Delivery::Settle { deferred, outcome } => {
+                        let _ = self.settle(env, deferred, outcome);
+                    }
+                    Delivery::Host { call, host } => host.answer_posted(env, call),
+                    Delivery::Release(reference) => {
+                        sys::napi_delete_reference(env, reference.0);
+                    }
+                })
+            };
+        }
+        if !lock(&self.queue).is_empty() && !self.immediate.swap(true, Ordering::AcqRel) {
+            // SAFETY: on the JavaScript thread, inside a callback.
+            if unsafe { self.schedule_immediate(env) }.is_err() {
+                self.immediate.store(false, Ordering::Release);
+                self.wake();
             }
         }
     }
+
+    /// `setImmediate(drainDeliveries)`.
+    unsafe fn schedule_immediate(&self, env: napi_env) -> Raw<()> {
+        let (mut set_immediate, mut function, mut global) =
+            (ptr::null_mut(), ptr::null_mut(), ptr::null_mut());
+        let mut ignored = ptr::null_mut();
+        // SAFETY: the caller's contract; both references are live.
+        unsafe {
+            ok(sys::napi_get_reference_value(
+                env,
+                self.set_immediate.0,
+                &mut set_immediate,
+            ))?;
+            ok(sys::napi_get_reference_value(
+                env,
+                self.drain_later.0,
+                &mut function,
+            ))?;
+            ok(sys::napi_get_global(env, &mut global))?;
+            ok(sys::napi_call_function(
+                env,
+                global,
+                set_immediate,
+                1,
+                &function,
+                &mut ignored,
+            ))
+        }
+    }
+}
+
+/// The `setImmediate` callback that drains the next batch.
+unsafe extern "C" fn drain_immediate(env: napi_env, _info: sys::napi_callback_info) -> napi_value {
+    let _ = std::panic::catch_unwind(|| {
+        // SAFETY: Node calls this on the environment's JavaScript thread.
+        unsafe {
+            if let Ok(data) = EnvData::of(env) {
+                // Cleared before the batch is taken: a push after that wakes.
+                data.deliverer.immediate.store(false, Ordering::Release);
+                data.deliverer.run(env);
+            }
+        }
+    });
+    ptr::null_mut()
 }
 
 /// The threadsafe function's callback: runs on the JavaScript thread when
