@@ -18,3 +18,11 @@ test('exiting with guests running and calls queued neither hangs nor crashes', a
   t.regex(result.stdout, /exiting/)
   t.true(result.elapsed < 10_000, `exit took ${result.elapsed} ms`)
 })
+
+test('terminating worker threads with blocking calls in flight does not crash the process', async (t) => {
+  const result = await runFixture('worker-teardown.ts', ['8'], 60_000)
+  t.false(result.killed, `the process hung: ${result.stderr}`)
+  t.is(result.signal, null, result.stderr)
+  t.is(result.code, 0, result.stderr)
+  t.regex(result.stdout, /survived 8/)
+})

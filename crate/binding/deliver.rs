@@ -81,11 +81,20 @@ pub(crate) struct Pending {
     pub(crate) import: Arc<str>,
 }
 
+/// The deliveries waiting for the JavaScript thread.
+#[derive(Default)]
+struct Queue {
+    items: Vec<Delivery>,
+    /// Set when the environment is torn down: its threadsafe function is
+    /// gone, and nothing may be delivered any more.
+    closed: bool,
+}
+
 /// One environment's deliverer.
 pub(crate) struct Deliverer {
     tsfn: sys::napi_threadsafe_function,
     thread: ThreadId,
-    queue: Mutex<Vec<Delivery>>,
+    queue: Mutex<Queue>,
     /// Async host calls by token, until their promise settles or the
     /// worker gives up.
     pending: Mutex<HashMap<u64, Pending>>,
@@ -179,22 +188,28 @@ impl Deliverer {
     }
 
     /// Queues `delivery` for the JavaScript thread, waking it when the
-    /// queue was empty. From any thread. During environment teardown the
+    /// queue was empty. From any thread. After environment teardown the
     /// delivery is dropped: nobody is left to receive it.
     pub(crate) fn push(&self, delivery: Delivery) {
-        let was_empty = {
-            let mut queue = lock(&self.queue);
-            let was_empty = queue.is_empty();
-            queue.push(delivery);
-            was_empty
-        };
+        let mut queue = lock(&self.queue);
+        if queue.closed {
+            return;
+        }
+        let was_empty = queue.items.is_empty();
+        queue.items.push(delivery);
         if was_empty && !self.immediate.load(Ordering::Acquire) {
-            self.wake();
+            self.wake(&queue);
         }
     }
 
-    fn wake(&self) {
-        // SAFETY: a threadsafe function may be called from any thread.
+    /// Wakes the JavaScript thread; `queue` is held, so teardown cannot
+    /// free the threadsafe function meanwhile.
+    fn wake(&self, queue: &Queue) {
+        if queue.closed {
+            return;
+        }
+        // SAFETY: a threadsafe function may be called from any thread, and
+        // this one is alive: teardown marks the queue closed first.
         unsafe {
             sys::napi_call_threadsafe_function(
                 self.tsfn,
@@ -202,6 +217,24 @@ impl Deliverer {
                 sys::ThreadsafeFunctionCallMode::nonblocking,
             )
         };
+    }
+
+    /// Closes the queue when `env` is torn down (before Node frees the
+    /// threadsafe function), so workers that finish later deliver nothing.
+    ///
+    /// # Safety
+    /// On `env`'s thread.
+    pub(crate) unsafe fn close_on_teardown(self: &Arc<Self>, env: napi_env) -> Raw<()> {
+        let held = Arc::into_raw(self.clone());
+        // SAFETY: the caller's contract; `on_teardown` takes back the Arc.
+        let added = ok(unsafe {
+            sys::napi_add_env_cleanup_hook(env, Some(on_teardown), held as *mut c_void)
+        });
+        if added.is_err() {
+            // SAFETY: the hook was not added, so this is the only owner of `held`.
+            drop(unsafe { Arc::from_raw(held) });
+        }
+        added
     }
 
     /// Counts a promise that a delivery will settle, keeping the event
@@ -287,7 +320,7 @@ impl Deliverer {
 
     /// Handles every queued delivery, oldest first.
     unsafe fn run(&self, env: napi_env) {
-        let batch = std::mem::take(&mut *lock(&self.queue));
+        let batch = std::mem::take(&mut lock(&self.queue).items);
         for delivery in batch {
             // SAFETY: on the JavaScript thread, inside the threadsafe
             // function's callback; each delivery gets its own scope.
@@ -303,11 +336,11 @@ impl Deliverer {
                 })
             };
         }
-        if !lock(&self.queue).is_empty() && !self.immediate.swap(true, Ordering::AcqRel) {
+        if !lock(&self.queue).items.is_empty() && !self.immediate.swap(true, Ordering::AcqRel) {
             // SAFETY: on the JavaScript thread, inside a callback.
             if unsafe { self.schedule_immediate(env) }.is_err() {
                 self.immediate.store(false, Ordering::Release);
-                self.wake();
+                self.wake(&lock(&self.queue));
             }
         }
     }
@@ -340,6 +373,13 @@ impl Deliverer {
             ))
         }
     }
+}
+
+unsafe extern "C" fn on_teardown(arg: *mut c_void) {
+    // SAFETY: `arg` is the Arc leaked in `close_on_teardown`; Node calls
+    // this hook once.
+    let deliverer = unsafe { Arc::from_raw(arg.cast_const().cast::<Deliverer>()) };
+    lock(&deliverer.queue).closed = true;
 }
 
 /// The `setImmediate` callback that drains the next batch.

@@ -37,6 +37,8 @@ impl EnvData {
         if data.is_null() {
             // SAFETY: as above.
             let deliverer = unsafe { Deliverer::new(env) }?;
+            // SAFETY: as above.
+            unsafe { deliverer.close_on_teardown(env) }?;
             let created = Box::into_raw(Box::new(EnvData {
                 classes: RefCell::default(),
                 nan: Cell::new(None),
