@@ -306,7 +306,7 @@ impl NativeEngine {
                 .engine
                 .function(Site::Direct, h.inner.target(), &name)?;
             if expect != 0 {
-                function.expect(params, results)?;
+                function.ensure_signature(params, results)?;
             }
             Ok(Callable::new(self.engine.clone(), function))
         })?;

@@ -273,7 +273,7 @@ pub(crate) unsafe extern "C" fn call_blocking(
                 job: Box::new(move |verdict| {
                     let outcome = verdict.and_then(|()| {
                         let function = job_engine.function(Site::Worker, target, &name)?;
-                        function.expect(params, results)?;
+                        function.ensure_signature(params, results)?;
                         let mut out = vec![Val::I32(0); results.len()];
                         job_engine.invoke(
                             Site::Worker,

@@ -89,7 +89,7 @@ impl Function {
     }
 
     /// Fails unless the function is `params -> results`.
-    pub fn expect(&self, params: &[Kind], results: &[Kind]) -> Result<(), WasmError> {
+    pub fn ensure_signature(&self, params: &[Kind], results: &[Kind]) -> Result<(), WasmError> {
         if self.signature.is(params, results) {
             return Ok(());
         }

@@ -136,7 +136,7 @@ fn typed_entries_return_exact_results() {
     assert_eq!(combine.name(), "combine");
     assert_eq!(combine.instance_id(), 1);
     combine
-        .expect(&[Kind::I64, Kind::I64, Kind::I64], &[Kind::I64])
+        .ensure_signature(&[Kind::I64, Kind::I64, Kind::I64], &[Kind::I64])
         .unwrap();
     for (a, b, c) in [
         (6, 7, 2),
@@ -161,7 +161,7 @@ fn typed_entries_return_exact_results() {
     );
 
     let touch = function(&engine, &instance, "touch");
-    touch.expect(&[], &[]).unwrap();
+    touch.ensure_signature(&[], &[]).unwrap();
     for _ in 0..3 {
         assert!(call(&engine, &touch, &[]).unwrap().is_empty());
     }
@@ -187,7 +187,7 @@ fn dynamic_entries_keep_every_bit_of_floats() {
         "(i32, f32, f64) -> (f64, f32, i32, i64)"
     );
     mixed
-        .expect(
+        .ensure_signature(
             &[Kind::I32, Kind::F32, Kind::F64],
             &[Kind::F64, Kind::F32, Kind::I32, Kind::I64],
         )
@@ -240,13 +240,13 @@ fn a_missing_export_names_itself_and_the_instance() {
 }
 
 #[test]
-fn expect_refuses_another_signature() {
+fn ensure_signature_refuses_another_signature() {
     let engine = engine();
     let module = module(&engine, GUEST);
     let instance = create(&engine, &module, 5);
     let combine = function(&engine, &instance, "combine");
     let err = expect_kind(
-        combine.expect(&[Kind::I64, Kind::I64], &[Kind::I64]),
+        combine.ensure_signature(&[Kind::I64, Kind::I64], &[Kind::I64]),
         ErrorKind::Export,
     );
     assert_eq!(err.export(), Some("combine"));
@@ -257,7 +257,7 @@ fn expect_refuses_another_signature() {
         "{err}"
     );
     expect_kind(
-        combine.expect(&[Kind::I64, Kind::I64, Kind::I64], &[Kind::I32]),
+        combine.ensure_signature(&[Kind::I64, Kind::I64, Kind::I64], &[Kind::I32]),
         ErrorKind::Export,
     );
 }
