@@ -57,6 +57,10 @@ function bitsOf(value: unknown): unknown {
   return typeof value === 'number' ? f64Bits(value) : value
 }
 
+/** Whether `bits` is a signalling f64 NaN (quiet bit clear, payload set). */
+const signalling = (bits: bigint) =>
+  (bits & 0x7ff0000000000000n) === 0x7ff0000000000000n && (bits & 0x0008000000000000n) === 0n && (bits & 0x000fffffffffffffn) !== 0n
+
 const hex = (b: unknown) => (typeof b === 'bigint' ? `0x${BigInt.asUintN(64, b).toString(16)}` : String(b))
 
 /**
@@ -391,9 +395,12 @@ test('NaN arguments with payloads reach the guest with the bits V8 gives them', 
   ]
   for (const bits of nans) {
     const got = both('bits_f64', fromF64Bits(bits))
-    t.is(hex(got.v8), hex(bits), `V8 f64 ${hex(bits)}`)
-    t.is(hex(got.engine), hex(got.v8), `f64 ${hex(bits)}`)
-    t.is(hex(fn64(fromF64Bits(bits))), hex(got.v8), `getFunction f64 ${hex(bits)}`)
+    // V8 in Node 22 and later quiets a signalling NaN on its way into a
+    // guest (Node 20 keeps it); the engine keeps every NaN exactly.
+    const expected = signalling(bits) ? bits : got.v8
+    if (!signalling(bits)) t.is(hex(got.v8), hex(bits), `V8 f64 ${hex(bits)}`)
+    t.is(hex(got.engine), hex(expected), `f64 ${hex(bits)}`)
+    t.is(hex(fn64(fromF64Bits(bits))), hex(expected), `getFunction f64 ${hex(bits)}`)
     // The same NaN demoted to an f32 parameter.
     const demoted = both('bits_f32', fromF64Bits(bits))
     t.is(hex(demoted.engine), hex(demoted.v8), `f64 ${hex(bits)} as f32`)
@@ -516,8 +523,9 @@ test('NaN payloads, -0, infinities and subnormals returned by JavaScript imports
   for (const bits of f64Cases) {
     host.next = fromF64Bits(bits)
     const got = both('ret_f64_bits')
-    t.is(hex(got.v8), hex(bits), `V8 f64 ${hex(bits)}`)
-    t.is(hex(got.engine), hex(got.v8), `f64 ${hex(bits)}`)
+    // As for arguments: V8 in Node 22 and later quiets signalling NaNs.
+    if (!signalling(bits)) t.is(hex(got.v8), hex(bits), `V8 f64 ${hex(bits)}`)
+    t.is(hex(got.engine), hex(signalling(bits) ? bits : got.v8), `f64 ${hex(bits)}`)
   }
   // f32 results: numbers demoted to f32 the way V8 demotes them.
   const f32Cases: Array<[string, () => number]> = [
@@ -590,8 +598,8 @@ test('an import with several results returns an array, and its values reach the 
   floats[1] = fromF32Bits(0x7fa00001)
   host.next = floats
   const floatBits = both('ret_floats_bits') as { v8: unknown[]; engine: unknown[] }
-  t.is(hex(floatBits.v8[0]), hex(0x7ff4000000000001n))
-  t.deepEqual(floatBits.engine.map(hex), floatBits.v8.map(hex))
+  t.is(hex(floatBits.engine[0]), hex(0x7ff4000000000001n)) // kept exactly (see above)
+  t.is(hex(floatBits.engine[1]), hex(floatBits.v8[1]))
   engine.close()
 })
 
