@@ -2,6 +2,7 @@
 //! queues, a worker call holding its engine (direct calls are `Busy`), a
 //! stuck engine not starving another, and submissions to closed engines.
 
+#[path = "common/support_tests.rs"]
 mod common;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

@@ -3,6 +3,7 @@
 //! memory window of a call, failures carrying a cause, and the deadline,
 //! abort flag and close stopping a guest that waits for its host.
 
+#[path = "common/support_tests.rs"]
 mod common;
 
 use std::sync::atomic::{AtomicBool, Ordering};

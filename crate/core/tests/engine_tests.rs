@@ -1,6 +1,7 @@
 //! Engines on the host's thread: instances, calls through every entry
 //! shape, the errors a caller can meet, the memory cap and store retirement.
 
+#[path = "common/support_tests.rs"]
 mod common;
 
 use std::time::{Duration, Instant};
