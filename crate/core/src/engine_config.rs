@@ -1,6 +1,5 @@
-//! The wasmtime settings every engine uses. Kept free of the rest of the
-//! crate so the native benchmark (`bench/native.rs`) compiles this same
-//! file and measures wasmtime under exactly these settings.
+//! The wasmtime settings every engine uses. Public so the native benchmark
+//! (`bench/native.rs`) measures wasmtime under exactly these settings.
 
 use wasmtime::{Config, OptLevel};
 
