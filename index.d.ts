@@ -1,6 +1,6 @@
 import { type AsyncHostFunction, type HostFunction, type HostResult, type ImportObject, type WasmValue } from './lib/host';
 import { native } from './lib/native';
-export { AbortedError, CompileError, EngineBusyError, EngineClosedError, ExportError, InstantiationError, InvalidHandleError, MemoryError, OtherError, OutOfGasError, RuntimeError, SchedulerOverloadedError, TimeoutError, TRAP_CODES, type TrapCode, WASM_ERROR_CODES, WasmError, type WasmErrorCode, } from './lib/errors';
+export { AbortedError, CompileError, ContractError, type ContractErrorKind, EngineBusyError, EngineClosedError, ExportError, InstantiationError, InvalidHandleError, MemoryError, OtherError, OutOfGasError, RuntimeError, SchedulerOverloadedError, TimeoutError, TRAP_CODES, type TrapCode, WASM_ERROR_CODES, WasmError, type WasmErrorCode, } from './lib/errors';
 export type { AsyncHostFunction, Caller, HostFunction, HostResult, ImportObject, WasmValue } from './lib/host';
 /** A compiled module; opaque. Usable by the engine that compiled it. */
 export declare const Module: typeof import("./binding").Module;
@@ -130,6 +130,12 @@ export declare class WasmEngine {
     compileAsync(code: Uint8Array | ArrayBuffer | string): Promise<Module>;
     /** True when the module imports from `freenet_delegate_contracts` or `freenet_delegate_management`, or imports one of this engine's `asyncImports`. */
     moduleHasAsyncImports(module: Module): boolean;
+    /**
+     * Whether `module` imports `freenet_contract_io`: Freenet then streams its
+     * inputs (a length prefix, then chunks of at most 64 KiB refilled through
+     * `__frnt__fill_buffer`) instead of writing them whole.
+     */
+    moduleHasStreamingIo(module: Module): boolean;
     /**
      * Instantiates `module` (running its start function), calls the export
      * `__frnt_set_id(id)` when present and grows the exported `memory` to at

@@ -23,6 +23,8 @@ import { type CallSignal, Expect, type NativeEngine, type NativeFunction, native
 export {
   AbortedError,
   CompileError,
+  ContractError,
+  type ContractErrorKind,
   EngineBusyError,
   EngineClosedError,
   ExportError,
@@ -216,6 +218,15 @@ export class WasmEngine {
   /** True when the module imports from `freenet_delegate_contracts` or `freenet_delegate_management`, or imports one of this engine's `asyncImports`. */
   moduleHasAsyncImports(module: Module): boolean {
     return this.#native.moduleHasAsyncImports(module)
+  }
+
+  /**
+   * Whether `module` imports `freenet_contract_io`: Freenet then streams its
+   * inputs (a length prefix, then chunks of at most 64 KiB refilled through
+   * `__frnt__fill_buffer`) instead of writing them whole.
+   */
+  moduleHasStreamingIo(module: Module): boolean {
+    return this.#native.moduleHasStreamingIo(module)
   }
 
   /**

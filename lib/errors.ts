@@ -22,6 +22,7 @@ export const WASM_ERROR_CODES = [
   'ENGINE_BUSY',
   'ABORTED',
   'SCHEDULER_OVERLOADED',
+  'CONTRACT',
 ] as const
 
 /** Stable codes of the `WasmError` classes. */
@@ -157,6 +158,25 @@ export class SchedulerOverloadedError extends WasmError {
   }
 }
 
+/** The variants of freenet-stdlib's `ContractError`, as {@link ContractError.kind} names them. */
+export type ContractErrorKind = 'deser' | 'invalidUpdate' | 'invalidUpdateWithInfo' | 'invalidState' | 'invalidDelta' | 'other'
+
+/**
+ * A Freenet contract (or delegate) answered with its own error. Also what a
+ * result of the wrong kind becomes (kind `deser`): freenet-stdlib answers so
+ * when it cannot decode its inputs.
+ */
+export class ContractError extends WasmError {
+  /** Which `ContractError` variant the contract returned. */
+  declare readonly kind: ContractErrorKind
+  /** The contract's own text (`Deser`, `InvalidUpdateWithInfo`, `Other`), or `null`. */
+  declare readonly reason: string | null
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('CONTRACT', message, options)
+  }
+}
+
 native.registerErrorClasses({
   COMPILE: CompileError,
   EXPORT: ExportError,
@@ -171,4 +191,5 @@ native.registerErrorClasses({
   ENGINE_BUSY: EngineBusyError,
   ABORTED: AbortedError,
   SCHEDULER_OVERLOADED: SchedulerOverloadedError,
+  CONTRACT: ContractError,
 })

@@ -52,6 +52,8 @@ pub(crate) enum Settled {
     Values(Vec<Val>),
     /// A compiled module.
     Module(wasm_engine_core::Module),
+    /// A Freenet contract's decoded answer.
+    Contract(Box<wasm_engine_core::freenet::ContractAnswer>),
 }
 
 /// One piece of work for the JavaScript thread.
@@ -65,6 +67,11 @@ pub(crate) enum Delivery {
     Host { call: PostedCall, host: Arc<JsHost> },
     /// Delete a reference dropped on another thread.
     Release(Reference),
+    /// Hand a guest's log lines to `log(message, instanceId)`.
+    Logs {
+        log: Arc<JsValue>,
+        lines: Vec<(i64, String)>,
+    },
 }
 
 /// A Node-API reference, deleted only on its environment's thread.
@@ -288,6 +295,7 @@ impl Deliverer {
                 Ok(Settled::Values(values)) => values::results_to_js(env, data, &values),
                 Ok(Settled::Module(inner)) => Module::to_napi_value(env, Module::from(inner))
                     .map_err(|_| js::Failed(sys::Status::napi_generic_failure)),
+                Ok(Settled::Contract(answer)) => crate::freenet::answer_to_js(env, &answer),
                 Err(err) => {
                     let error = errors::to_js(env, &err)?;
                     return ok(sys::napi_reject_deferred(env, deferred.0, error));
@@ -332,6 +340,9 @@ impl Deliverer {
                     Delivery::Host { call, host } => host.answer_posted(env, call),
                     Delivery::Release(reference) => {
                         sys::napi_delete_reference(env, reference.0);
+                    }
+                    Delivery::Logs { log, lines } => {
+                        let _ = crate::freenet::deliver_logs(env, &log, &lines);
                     }
                 })
             };

@@ -185,6 +185,17 @@ impl NativeEngine {
         )
     }
 
+    /// Whether `module` imports `freenet_contract_io`, so Freenet streams
+    /// its inputs (freenet-core's `module_has_streaming_io`).
+    #[napi(catch_unwind, ts_args_type = "module: Module")]
+    pub fn module_has_streaming_io(&self, env: Env, module: Unknown<'_>) -> napi::Result<bool> {
+        let raw = env.raw();
+        let module = or_throw(raw, convert::module(raw, module.raw()))?;
+        Ok(module
+            .inner
+            .imports_from(&[wasm_engine_core::freenet::CONTRACT_IO_NAMESPACE]))
+    }
+
     /// Instantiates `module`, calls `__frnt_set_id(id)` when exported and
     /// grows the exported memory to at least `reqBytes`.
     #[napi(

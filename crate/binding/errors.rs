@@ -116,6 +116,18 @@ pub(crate) unsafe fn to_js(env: napi_env, err: &WasmError) -> Raw<napi_value> {
         if let Some(name) = err.export() {
             js::set_property(env, error, "exportName", js::string(env, name)?)?;
         }
+        if let Some(failure) = err.contract_failure() {
+            js::set_property(env, error, "kind", js::string(env, failure.kind)?)?;
+            let reason = match &failure.reason {
+                Some(reason) => js::string(env, reason)?,
+                None => {
+                    let mut null = ptr::null_mut();
+                    ok(sys::napi_get_null(env, &mut null))?;
+                    null
+                }
+            };
+            js::set_property(env, error, "reason", reason)?;
+        }
         Ok(error)
     }
 }

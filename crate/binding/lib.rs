@@ -17,6 +17,7 @@ mod deliver;
 mod engine;
 mod env;
 mod errors;
+mod freenet;
 mod function;
 mod host;
 mod instance;

@@ -54,6 +54,11 @@ impl Module {
             .collect()
     }
 
+    /// The wasmtime module.
+    pub(crate) fn wasmtime(&self) -> &wasmtime::Module {
+        &self.inner
+    }
+
     /// Whether the module imports anything from one of `namespaces`.
     pub fn imports_from(&self, namespaces: &[&str]) -> bool {
         self.inner
@@ -215,7 +220,7 @@ impl Engine {
     ) -> Result<Instance> {
         self.check_module(module)?;
         let key = self.enter(site, |state| {
-            state.create_instance(&module.inner, id, req_bytes)
+            state.create_instance(&module.inner, id, req_bytes, None)
         })?;
         Ok(Instance::new(self.id, key, id, &self.orphans))
     }
@@ -361,7 +366,7 @@ impl Engine {
         Ok(())
     }
 
-    fn check_module(&self, module: &Module) -> Result<()> {
+    pub(crate) fn check_module(&self, module: &Module) -> Result<()> {
         self.ensure_open()?;
         if !Arc::ptr_eq(&module.backend, &self.backend) {
             return Err(WasmError::new(
@@ -422,7 +427,11 @@ impl Engine {
     /// inside `op` closes the engine and becomes an error instead of
     /// unwinding into the host; a `close()` that came while the lock was
     /// held drops the state here.
-    fn enter<R>(&self, site: Site, op: impl FnOnce(&mut EngineState) -> Result<R>) -> Result<R> {
+    pub(crate) fn enter<R>(
+        &self,
+        site: Site,
+        op: impl FnOnce(&mut EngineState) -> Result<R>,
+    ) -> Result<R> {
         let mut slot = self.lock(site)?;
         if self.closing.load(Ordering::Acquire) {
             slot.take();

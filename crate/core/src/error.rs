@@ -49,11 +49,14 @@ pub enum ErrorKind {
     Aborted,
     /// A queued call could not start before its deadline.
     Overloaded,
+    /// A Freenet contract or delegate answered with its own error (see
+    /// [`ContractFailure`]).
+    Contract,
 }
 
 impl ErrorKind {
     /// Every kind, for bindings that map them all.
-    pub const ALL: [ErrorKind; 14] = [
+    pub const ALL: [ErrorKind; 15] = [
         ErrorKind::Compile,
         ErrorKind::Export,
         ErrorKind::Instantiation,
@@ -68,6 +71,7 @@ impl ErrorKind {
         ErrorKind::Argument,
         ErrorKind::Aborted,
         ErrorKind::Overloaded,
+        ErrorKind::Contract,
     ];
 
     /// The stable code JavaScript sees in `error.code`. Handle and lifecycle
@@ -87,6 +91,7 @@ impl ErrorKind {
             ErrorKind::Argument => "ARGUMENT",
             ErrorKind::Aborted => "ABORTED",
             ErrorKind::Overloaded => "SCHEDULER_OVERLOADED",
+            ErrorKind::Contract => "CONTRACT",
         }
     }
 }
@@ -251,6 +256,17 @@ impl fmt::Display for HostFailure {
 
 impl std::error::Error for HostFailure {}
 
+/// The error a Freenet contract (or delegate) returned: freenet-stdlib's
+/// `ContractError` variant as a stable name, and its text when it has one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContractFailure {
+    /// One of `deser`, `invalidUpdate`, `invalidUpdateWithInfo`,
+    /// `invalidState`, `invalidDelta`, `other`.
+    pub kind: &'static str,
+    /// The contract's own text, for the variants that carry one.
+    pub reason: Option<String>,
+}
+
 /// A failure of an engine operation.
 ///
 /// Cheap to move: the message is built once, where the failure happens; the
@@ -263,6 +279,7 @@ pub struct WasmError {
     instance: Option<i64>,
     export: Option<Arc<str>>,
     cause: Option<Cause>,
+    contract: Option<Box<ContractFailure>>,
 }
 
 impl fmt::Debug for WasmError {
@@ -274,6 +291,7 @@ impl fmt::Debug for WasmError {
             .field("instance", &self.instance)
             .field("export", &self.export)
             .field("cause", &self.cause.is_some())
+            .field("contract", &self.contract)
             .finish()
     }
 }
@@ -288,7 +306,20 @@ impl WasmError {
             instance: None,
             export: None,
             cause: None,
+            contract: None,
         }
+    }
+
+    /// A contract's own error, with `message` saying where it came from.
+    pub fn contract(message: impl Into<String>, failure: ContractFailure) -> WasmError {
+        let mut error = WasmError::new(ErrorKind::Contract, message);
+        error.contract = Some(Box::new(failure));
+        error
+    }
+
+    /// The contract's error, for [`ErrorKind::Contract`] failures.
+    pub fn contract_failure(&self) -> Option<&ContractFailure> {
+        self.contract.as_deref()
     }
 
     /// The same failure, concerning the instance created with `id`.

@@ -109,6 +109,23 @@ pub trait Host: Send + Sync {
     fn abandon(&self, token: u64);
 }
 
+/// Host functions implemented in Rust for one instance, such as Freenet's
+/// host ABI. They take precedence over the embedder's imports of the same
+/// name and run on whatever thread runs the guest, without a crossing.
+pub(crate) trait Natives {
+    /// The function that satisfies the import `module.name` declared with
+    /// type `ty`, created in `store`; `None` when these natives do not
+    /// provide it. An import they provide with another type is an error
+    /// that names both types.
+    fn resolve(
+        &self,
+        store: &mut Store<HostState>,
+        module: &str,
+        name: &str,
+        ty: &wasmtime::FuncType,
+    ) -> Option<Result<Func, WasmError>>;
+}
+
 /// How long a worker looks for a host call's answer before it parks.
 const ANSWER_SPIN: Duration = Duration::from_micros(50);
 
@@ -187,12 +204,14 @@ impl Imports {
     }
 
     /// The externs that satisfy `module`'s imports, created in `store` for
-    /// the instance `id`, in the module's import order.
+    /// the instance `id`, in the module's import order: from `natives`
+    /// first, then from the embedder's functions.
     pub(crate) fn resolve(
         self: &Arc<Self>,
         store: &mut Store<HostState>,
         module: &wasmtime::Module,
         id: i64,
+        natives: Option<&dyn Natives>,
     ) -> Result<Vec<Extern>, WasmError> {
         let mut externs = Vec::new();
         for import in module.imports() {
@@ -200,6 +219,12 @@ impl Imports {
             let refuse = |message: String| {
                 Err(WasmError::new(ErrorKind::Instantiation, message).at_instance(id))
             };
+            if let (Some(natives), wasmtime::ExternType::Func(ty)) = (natives, import.ty())
+                && let Some(native) = natives.resolve(store, import.module(), import.name(), &ty)
+            {
+                externs.push(Extern::Func(native.map_err(|err| err.at_instance(id))?));
+                continue;
+            }
             let Some(&found) = self
                 .functions
                 .get(&(import.module().to_owned(), import.name().to_owned()))

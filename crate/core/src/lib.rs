@@ -16,6 +16,7 @@ mod disk_cache;
 pub mod engine;
 pub mod engine_config;
 pub mod error;
+pub mod freenet;
 pub mod function;
 pub mod host;
 pub mod instance;
@@ -27,7 +28,7 @@ pub mod values;
 
 pub use config::RuntimeConfig;
 pub use engine::{Compiler, Engine, Module, Stats, parse_text};
-pub use error::{ErrorKind, HostFailure, TrapCode, WasmError};
+pub use error::{ContractFailure, ErrorKind, HostFailure, TrapCode, WasmError};
 pub use function::Function;
 pub use host::{Host, HostCall, ImportSpec, PostedCall, Site};
 pub use instance::{Instance, Target};

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 use wasmtime::{Store, Trap, TypedFunc, Val, WasmParams, WasmResults};
 
@@ -13,7 +14,7 @@ use crate::config::{Limits, WASM_PAGE_SIZE};
 use crate::deadline::Flag;
 use crate::error::{ErrorKind, Interrupt, WasmError, describe};
 use crate::function::Function;
-use crate::host::{Imports, Site};
+use crate::host::{Imports, Natives, Site};
 use crate::instance::{LiveInstance, Orphans, Target};
 use crate::store::{HostState, Stores};
 use crate::values::{Signature, unsupported_type};
@@ -37,6 +38,10 @@ pub(crate) struct EngineState {
     /// stores, reset at each instance creation.
     fuel: Option<u64>,
     limits: Limits,
+    /// When set, the end of an operation made of several guest entries
+    /// (a Freenet contract call): each entry gets what is left of it
+    /// instead of a fresh budget.
+    operation_ends: Option<Instant>,
 }
 
 impl EngineState {
@@ -55,6 +60,7 @@ impl EngineState {
             next_key: 1,
             fuel: limits.fuel,
             limits,
+            operation_ends: None,
         }
     }
 
@@ -62,6 +68,23 @@ impl EngineState {
     /// during a synchronous call, a worker otherwise.
     pub(crate) fn enter_from(&mut self, site: Site) {
         self.site = site;
+    }
+
+    /// Starts an operation of several guest entries that share one
+    /// deadline (and, since fuel is reset only at instance creation, one
+    /// fuel budget); it lasts until [`EngineState::end_operation`].
+    pub(crate) fn begin_operation(&mut self) {
+        self.operation_ends = Instant::now().checked_add(self.limits.deadline);
+    }
+
+    /// Ends the operation begun by [`EngineState::begin_operation`].
+    pub(crate) fn end_operation(&mut self) {
+        self.operation_ends = None;
+    }
+
+    /// The engine's limits.
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// Fuel left, `None` when metering is off.
@@ -129,7 +152,10 @@ impl EngineState {
         call: impl FnOnce(&mut Store<HostState>) -> wasmtime::Result<R>,
     ) -> Result<wasmtime::Result<R>, WasmError> {
         let fuel = self.fuel;
-        let deadline = self.limits.deadline;
+        let deadline = match self.operation_ends {
+            Some(ends) => ends.saturating_duration_since(Instant::now()),
+            None => self.limits.deadline,
+        };
         let site = self.site;
         let slot = self
             .stores
@@ -155,6 +181,7 @@ impl EngineState {
         module: &wasmtime::Module,
         id: i64,
         req_bytes: usize,
+        natives: Option<&dyn Natives>,
     ) -> Result<u64, WasmError> {
         let limits = &self.limits.clone();
         if let Some(budget) = limits.fuel {
@@ -164,18 +191,18 @@ impl EngineState {
         // A refusal recorded by an earlier growth must not explain this
         // instantiation's failure.
         self.stores.current().take_refused_growth();
-        let externs =
-            match self
-                .imports
-                .clone()
-                .resolve(&mut self.stores.current().store, module, id)
-            {
-                Ok(externs) => externs,
-                Err(err) => {
-                    self.stores.instance_dead(generation, 0, false);
-                    return Err(err);
-                }
-            };
+        let externs = match self.imports.clone().resolve(
+            &mut self.stores.current().store,
+            module,
+            id,
+            natives,
+        ) {
+            Ok(externs) => externs,
+            Err(err) => {
+                self.stores.instance_dead(generation, 0, false);
+                return Err(err);
+            }
+        };
         let instantiated = self.run_guest(generation, id, None, None, |store| {
             wasmtime::Instance::new(store, module, &externs)
         })?;

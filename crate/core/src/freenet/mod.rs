@@ -1,0 +1,276 @@
+//! Freenet contracts and delegates with their host ABI built in.
+//!
+//! A [`Runtime`] is an engine whose instances get Freenet's host imports
+//! from Rust ([`natives`]), and which runs each operation the way
+//! freenet-core 0.2.48 does: a fresh instance with a new id,
+//! `__frnt_set_id`, memory grown to the inputs' size, one buffer per input
+//! (streamed for modules that import `freenet_contract_io`), the export,
+//! the result decoded, the instance dropped. All of that happens inside one
+//! engine entry, under one deadline and one fuel budget, on whichever
+//! thread runs the operation.
+//!
+//! Types and encodings are freenet-stdlib 0.6.0's own, so what a guest
+//! reads and what the host decodes are byte-identical with freenet-core.
+
+mod abi;
+pub mod contract;
+pub mod delegate;
+mod natives;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use parking_lot::Mutex;
+
+pub use self::contract::{
+    ContractAnswer, ContractCall, Key, Modification, Related, RelatedRequest, Update, Validity,
+};
+use self::natives::{FreenetNatives, Operation};
+use crate::engine::{Engine, Module};
+use crate::error::{ErrorKind, Result, WasmError};
+use crate::host::Site;
+use crate::instance::Target;
+use crate::state::{EngineState, INITIATE_BUFFER_EXPORT};
+
+/// The import namespace whose presence makes a contract stream its inputs.
+pub const CONTRACT_IO_NAMESPACE: &str = "freenet_contract_io";
+
+/// Instance ids, process-wide as in freenet-core, so a stale id never
+/// names a newer instance.
+static NEXT_INSTANCE_ID: AtomicI64 = AtomicI64::new(1);
+
+/// A compiled contract or delegate and what the runtime needs to know
+/// about its imports.
+#[derive(Clone)]
+pub struct Loaded {
+    module: Module,
+    streaming: bool,
+    uses_time: bool,
+}
+
+impl Loaded {
+    /// Whether the module imports `freenet_contract_io`, so its inputs are
+    /// streamed (freenet-core's `module_has_streaming_io`).
+    pub fn streaming(&self) -> bool {
+        self.streaming
+    }
+
+    /// Whether the module imports `freenet_time`, so a caller-provided
+    /// clock is worth reading before each operation.
+    pub fn uses_time(&self) -> bool {
+        self.uses_time
+    }
+
+    /// The compiled module.
+    pub fn module(&self) -> &Module {
+        &self.module
+    }
+}
+
+/// How one operation runs, besides its inputs.
+#[derive(Debug, Clone, Default)]
+pub struct CallOptions {
+    /// Keep the lines the guest logs (they come back in [`Outcome::logs`]).
+    pub keep_logs: bool,
+    /// What `utc_now` reports, in milliseconds since the Unix epoch;
+    /// `None` for the system clock.
+    pub clock_ms: Option<i64>,
+}
+
+/// The result of one operation and the lines the guest logged meanwhile
+/// (with the id of the instance that logged each), which are kept also
+/// when it failed.
+#[derive(Debug)]
+pub struct Outcome<T> {
+    pub result: Result<T>,
+    pub logs: Vec<(i64, String)>,
+}
+
+/// An engine that runs Freenet contracts and delegates.
+pub struct Runtime {
+    engine: Arc<Engine>,
+}
+
+impl Runtime {
+    /// A runtime on `engine`: its limits, compile caches and queue.
+    /// Freenet's imports come from the runtime; the engine's own imports,
+    /// if any, serve the names Freenet does not define.
+    pub fn new(engine: Arc<Engine>) -> Runtime {
+        Runtime { engine }
+    }
+
+    /// The engine underneath, for its stats, queue and `close()`.
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
+    /// Compiles `code` (cached by content hash) on this thread.
+    pub fn load(&self, code: &[u8]) -> Result<Loaded> {
+        self.prepare(self.engine.compile(code)?)
+    }
+
+    /// What the runtime needs to know about `module`, which must have been
+    /// compiled by its engine's backend.
+    pub fn prepare(&self, module: Module) -> Result<Loaded> {
+        self.engine.check_module(&module)?;
+        Ok(Loaded {
+            streaming: module.imports_from(&[CONTRACT_IO_NAMESPACE]),
+            uses_time: module.imports_from(&["freenet_time"]),
+            module,
+        })
+    }
+
+    /// Runs one contract export on a fresh instance, on this thread, which
+    /// is `site`.
+    pub fn call_contract(
+        &self,
+        site: Site,
+        contract: &Loaded,
+        call: ContractCall,
+        options: &CallOptions,
+    ) -> Outcome<ContractAnswer> {
+        self.operation(site, contract, options, |state, session| {
+            contract::run(state, session, contract, call)
+        })
+    }
+
+    /// Runs `body` as one operation inside one engine entry, with a fresh
+    /// operation record for the natives.
+    fn operation<T>(
+        &self,
+        site: Site,
+        loaded: &Loaded,
+        options: &CallOptions,
+        body: impl FnOnce(&mut EngineState, &Session) -> Result<T>,
+    ) -> Outcome<T> {
+        let session = Session {
+            engine_id: self.engine.id(),
+            op: Arc::new(Mutex::new(Operation::new(
+                options.keep_logs,
+                options.clock_ms,
+            ))),
+        };
+        let result = self.engine.check_module(&loaded.module).and_then(|()| {
+            self.engine.enter(site, |state| {
+                state.begin_operation();
+                let result = body(state, &session);
+                state.end_operation();
+                result
+            })
+        });
+        let logs = session.op.lock().take_logs();
+        Outcome { result, logs }
+    }
+}
+
+/// One operation in progress: its engine and the record its natives share.
+pub(crate) struct Session {
+    engine_id: u64,
+    pub(crate) op: Arc<Mutex<Operation>>,
+}
+
+/// The fresh instance of one operation.
+pub(crate) struct Guest<'s> {
+    state: &'s mut EngineState,
+    target: Target,
+    streaming: bool,
+    op: Arc<Mutex<Operation>>,
+}
+
+impl<'s> Guest<'s> {
+    /// Instantiates `loaded` for `session` as a new instance id, with at
+    /// least `req_bytes` of memory (freenet-core's `req_bytes`).
+    pub(crate) fn create(
+        state: &'s mut EngineState,
+        session: &Session,
+        loaded: &Loaded,
+        req_bytes: usize,
+    ) -> Result<Guest<'s>> {
+        let id = NEXT_INSTANCE_ID.fetch_add(1, Ordering::Relaxed);
+        let natives = FreenetNatives {
+            op: session.op.clone(),
+        };
+        let key = state.create_instance(loaded.module.wasmtime(), id, req_bytes, Some(&natives))?;
+        Ok(Guest {
+            state,
+            target: Target {
+                engine_id: session.engine_id,
+                key,
+                id,
+            },
+            streaming: loaded.streaming,
+            op: session.op.clone(),
+        })
+    }
+
+    pub(crate) fn id(&self) -> i64 {
+        self.target.id
+    }
+
+    pub(crate) fn op(&self) -> &Arc<Mutex<Operation>> {
+        &self.op
+    }
+
+    /// Names `export` of this instance in messages.
+    pub(crate) fn what(&self, export: &str) -> String {
+        format!("{export} of instance {}", self.target.id)
+    }
+
+    /// Writes one input into a buffer the guest allocates, the way
+    /// freenet-core does for this module; returns the buffer's address.
+    pub(crate) fn write_input(&mut self, data: &[u8]) -> Result<i64> {
+        let (capacity, chunk) = abi::first_chunk(data, self.streaming)?;
+        let at = self
+            .state
+            .call::<u32, i64>(&self.target, INITIATE_BUFFER_EXPORT, capacity)?;
+        let what = self.what(INITIATE_BUFFER_EXPORT);
+        let (id, memory) = self.memory()?;
+        let buffer = abi::Buffer::read(memory, at, id, &what)?;
+        if (buffer.capacity as usize) < chunk.len() {
+            return Err(WasmError::new(
+                ErrorKind::Memory,
+                format!(
+                    "{what} returned a buffer of {} bytes for an input of {} bytes",
+                    buffer.capacity,
+                    chunk.len()
+                ),
+            )
+            .at_instance(id));
+        }
+        buffer.fill(memory, &chunk, id)?;
+        let sent = chunk.len() - if self.streaming { 4 } else { 0 };
+        if sent < data.len() {
+            self.op.lock().stream(at, data[sent..].to_vec());
+        }
+        Ok(at)
+    }
+
+    /// Calls `export` with the buffer addresses `pointers` (two or three);
+    /// returns the address of its result.
+    pub(crate) fn call(&mut self, export: &str, pointers: &[i64]) -> Result<i64> {
+        match *pointers {
+            [a, b] => self
+                .state
+                .call::<(i64, i64), i64>(&self.target, export, (a, b)),
+            [a, b, c] => self
+                .state
+                .call::<(i64, i64, i64), i64>(&self.target, export, (a, b, c)),
+            _ => Err(WasmError::new(
+                ErrorKind::Other,
+                format!("{export} takes two or three buffers"),
+            )),
+        }
+    }
+
+    /// The instance's id and its memory, read live.
+    pub(crate) fn memory(&mut self) -> Result<(i64, &mut [u8])> {
+        let (memory, store) = self.state.memory(&self.target)?;
+        Ok((self.target.id, memory.data_mut(store)))
+    }
+
+    /// Drops the instance.
+    pub(crate) fn finish(self) {
+        // Only fails for an instance already gone, which is what we want.
+        let _ = self.state.drop_instance(&self.target);
+    }
+}

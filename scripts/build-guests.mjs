@@ -1,0 +1,144 @@
+// Builds the C test guests of the Freenet runtime (the guest side of
+// freenet-stdlib 0.6.0's contract/delegate ABI) into
+// __test__/freenet/guests/build/*.wasm with fixed flags.
+//
+//   node scripts/build-guests.mjs           rebuild the committed binaries
+//   node scripts/build-guests.mjs --check   rebuild into a temporary directory and
+//                                           exit 1 if any differs byte for byte from
+//                                           the committed ones (CI proves the binaries
+//                                           come from the sources)
+//
+// Needs clang and wasm-ld (Debian/Ubuntu: `apt-get install clang lld`); the
+// CLANG environment variable may name another clang binary. The binaries are
+// reproducible for a given clang/lld version; the `producers` custom section
+// (which names the compiler vendor and version) is removed so that equal code
+// gives equal bytes.
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const sources = join(root, '__test__', 'freenet', 'guests')
+const committed = join(sources, 'build')
+const clang = process.env.CLANG || 'clang'
+
+const FLAGS = [
+  '--target=wasm32',
+  '-nostdlib',
+  '-O2',
+  '-std=c11',
+  '-Wall',
+  '-Wextra',
+  '-Wl,--no-entry',
+  '-Wl,--export-dynamic',
+]
+
+/** Every guest: output name, C source, extra flags. */
+const GUESTS = [
+  { out: 'log_contract.wasm', src: 'log_contract.c', extra: [] },
+  { out: 'log_contract_streaming.wasm', src: 'log_contract.c', extra: ['-DSTREAMING'] },
+  { out: 'liar.wasm', src: 'liar.c', extra: [] },
+  { out: 'delegate.wasm', src: 'delegate.c', extra: [] },
+  { out: 'delegate_v2.wasm', src: 'delegate_v2.c', extra: [] },
+]
+
+function fail(message) {
+  console.error(`build-guests: ${message}`)
+  process.exit(2)
+}
+
+function requireTool(command, what) {
+  const probe = spawnSync(command, ['--version'], { encoding: 'utf8' })
+  if (probe.error || probe.status !== 0) {
+    fail(`${what} (\`${command}\`) was not found or does not run.\n` +
+      '  The Freenet test guests are C compiled to wasm32 with clang and linked with wasm-ld.\n' +
+      '  On Debian/Ubuntu install them with: apt-get install clang lld')
+  }
+  return probe.stdout.split('\n')[0].trim()
+}
+
+/** Drops the custom section named `name` from a wasm binary. */
+function dropCustomSection(bytes, name) {
+  const readLeb = (at) => {
+    let value = 0
+    let shift = 0
+    let pos = at
+    for (;;) {
+      const byte = bytes[pos++]
+      value += (byte & 0x7f) * 2 ** shift
+      shift += 7
+      if ((byte & 0x80) === 0) return [value, pos]
+    }
+  }
+  const kept = [bytes.subarray(0, 8)]
+  let pos = 8
+  while (pos < bytes.length) {
+    const start = pos
+    const id = bytes[pos++]
+    const [size, body] = readLeb(pos)
+    const end = body + size
+    let drop = false
+    if (id === 0) {
+      const [nameLen, nameAt] = readLeb(body)
+      drop = Buffer.from(bytes.subarray(nameAt, nameAt + nameLen)).toString('utf8') === name
+    }
+    if (!drop) kept.push(bytes.subarray(start, end))
+    pos = end
+  }
+  return Buffer.concat(kept)
+}
+
+function build(outDir) {
+  mkdirSync(outDir, { recursive: true })
+  for (const guest of GUESTS) {
+    const target = join(outDir, guest.out)
+    const args = [...FLAGS, ...guest.extra, '-o', target, guest.src]
+    // Relative source paths from a fixed directory: nothing machine-specific reaches the binary.
+    const run = spawnSync(clang, args, { cwd: sources, encoding: 'utf8' })
+    if (run.error || run.status !== 0) {
+      const output = `${run.stdout ?? ''}${run.stderr ?? ''}${run.error ? String(run.error) : ''}`
+      if (/wasm-ld/.test(output) && /(not found|No such file|unable to execute|invalid linker)/i.test(output)) {
+        fail(`clang could not run wasm-ld to link ${guest.out}.\n  On Debian/Ubuntu install it with: apt-get install lld\n${output}`)
+      }
+      fail(`compiling ${guest.out} failed:\n  ${clang} ${args.join(' ')}\n${output}`)
+    }
+    if (run.stderr.trim()) process.stderr.write(run.stderr)
+    writeFileSync(target, dropCustomSection(readFileSync(target), 'producers'))
+  }
+}
+
+const check = process.argv.includes('--check')
+const clangVersion = requireTool(clang, 'clang')
+requireTool('wasm-ld', 'wasm-ld')
+
+if (!check) {
+  build(committed)
+  console.log(`built ${GUESTS.length} guests into ${committed} (${clangVersion})`)
+} else {
+  const scratch = mkdtempSync(join(tmpdir(), 'freenet-guests-'))
+  try {
+    build(scratch)
+    const differing = []
+    for (const guest of GUESTS) {
+      const mine = join(committed, guest.out)
+      if (!existsSync(mine)) {
+        differing.push(`${guest.out}: missing from ${committed}`)
+        continue
+      }
+      const fresh = readFileSync(join(scratch, guest.out))
+      if (!fresh.equals(readFileSync(mine))) differing.push(`${guest.out}: differs from a fresh build`)
+    }
+    if (differing.length) {
+      console.error(`build-guests --check: the committed guests do not match their sources (${clangVersion}):`)
+      for (const line of differing) console.error(`  ${line}`)
+      console.error('  Rebuild them with `node scripts/build-guests.mjs` and commit the result.')
+      process.exitCode = 1
+    } else {
+      console.log(`build-guests --check: all ${GUESTS.length} guests match their sources (${clangVersion})`)
+    }
+  } finally {
+    rmSync(scratch, { recursive: true, force: true })
+  }
+}
