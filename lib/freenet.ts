@@ -55,6 +55,76 @@ export interface UpdateModification {
   related: { key: Uint8Array; mode: 'stateOnce' | 'stateThenSubscribe' }[]
 }
 
+/** A delegate's key: `blake3(codeHash ‖ parameters)` and the code hash, 32 bytes each. */
+export interface DelegateKey {
+  key: Uint8Array
+  codeHash: Uint8Array
+}
+
+/**
+ * Who sends the messages a delegate processes: a web app's contract id
+ * (32 bytes), or a tagged origin. `null` when unknown.
+ */
+export type MessageOrigin = Uint8Array | { type: 'webApp'; contractId: Uint8Array } | { type: 'delegate'; key: DelegateKey }
+
+/**
+ * A message into a delegate: one per variant of freenet-stdlib 0.6.0's
+ * `InboundDelegateMsg`. `context` defaults to empty and `processed` to
+ * false; an `applicationMessage`'s context is replaced by the running
+ * context, as freenet-core does. `contractId` is a 32-byte contract
+ * instance id; `error` (`null` or absent for success) is the result of a
+ * put, update or subscribe.
+ */
+export type InboundDelegateMsg =
+  | { type: 'applicationMessage'; payload: Uint8Array; context?: Uint8Array; processed?: boolean }
+  | { type: 'userResponse'; requestId: number; response: Uint8Array; context?: Uint8Array }
+  | { type: 'getContractResponse'; contractId: Uint8Array; state: Uint8Array | null; context?: Uint8Array }
+  | { type: 'putContractResponse'; contractId: Uint8Array; error?: string | null; context?: Uint8Array }
+  | { type: 'updateContractResponse'; contractId: Uint8Array; error?: string | null; context?: Uint8Array }
+  | { type: 'subscribeContractResponse'; contractId: Uint8Array; error?: string | null; context?: Uint8Array }
+  | { type: 'contractNotification'; contractId: Uint8Array; newState: Uint8Array; context?: Uint8Array }
+  | {
+      type: 'delegateMessage'
+      target: DelegateKey
+      sender: DelegateKey
+      payload: Uint8Array
+      context?: Uint8Array
+      processed?: boolean
+    }
+
+/** A contract as a delegate's `putContractRequest` carries it. */
+export interface WrappedContract {
+  code: Uint8Array
+  codeHash: Uint8Array
+  parameters: Uint8Array
+  key: { instanceId: Uint8Array; codeHash: Uint8Array }
+}
+
+/** A message from a delegate: one per variant of freenet-stdlib 0.6.0's `OutboundDelegateMsg`. */
+export type OutboundDelegateMsg =
+  | { type: 'applicationMessage'; payload: Uint8Array; context: Uint8Array; processed: boolean }
+  | { type: 'requestUserInput'; requestId: number; message: Uint8Array; responses: Uint8Array[] }
+  | { type: 'contextUpdated'; context: Uint8Array }
+  | { type: 'getContractRequest'; contractId: Uint8Array; context: Uint8Array; processed: boolean }
+  | {
+      type: 'putContractRequest'
+      contract: WrappedContract
+      state: Uint8Array
+      relatedContracts: RelatedContract[]
+      context: Uint8Array
+      processed: boolean
+    }
+  | { type: 'updateContractRequest'; contractId: Uint8Array; update: UpdateData; context: Uint8Array; processed: boolean }
+  | { type: 'subscribeContractRequest'; contractId: Uint8Array; context: Uint8Array; processed: boolean }
+  | {
+      type: 'sendDelegateMessage'
+      target: DelegateKey
+      sender: DelegateKey
+      payload: Uint8Array
+      context: Uint8Array
+      processed: boolean
+    }
+
 /** The host side of a runtime: where guests' log lines and the time come from. */
 export interface FreenetHostOptions {
   /**
@@ -101,13 +171,24 @@ export class ContractRuntime {
 
   /** Compiles a contract module (cached by content hash) on this thread. */
   loadContract(code: Uint8Array): Contract {
-    return new Contract(this, this.#native.prepare(this.#engine.compile(code)))
+    return new Contract(this, this.#native.prepare(this.#engine.compile(code), code))
   }
 
   /** Compiles a contract module on a native thread; the event loop keeps running. */
   async loadContractAsync(code: Uint8Array): Promise<Contract> {
     const module = await this.#engine.compileAsync(code)
-    return new Contract(this, this.#native.prepare(module))
+    return new Contract(this, this.#native.prepare(module, code))
+  }
+
+  /** Compiles a delegate module (cached by content hash) on this thread. */
+  loadDelegate(code: Uint8Array): Delegate {
+    return new Delegate(this, this.#native.prepare(this.#engine.compile(code), code))
+  }
+
+  /** Compiles a delegate module on a native thread; the event loop keeps running. */
+  async loadDelegateAsync(code: Uint8Array): Promise<Delegate> {
+    const module = await this.#engine.compileAsync(code)
+    return new Delegate(this, this.#native.prepare(module, code))
   }
 
   /** Counters of the runtime's engine: instances, queue, compile caches. */
@@ -127,10 +208,17 @@ export class ContractRuntime {
 
   /** @internal Runs one contract operation, on this thread or on a worker. */
   run(module: FreenetModule, op: number, parameters: Uint8Array, state: Uint8Array, extra: unknown, sync: boolean): unknown {
-    const clock = module.usesTime && this.#clock !== undefined ? this.#clock() : undefined
-    return sync
-      ? this.#native.callContract(module, op, parameters, state, extra, clock)
-      : this.#native.callContractAsync(module, op, parameters, state, extra, clock)
+    return this.#native.callContract(module, op, parameters, state, extra, this.#now(module), sync)
+  }
+
+  /** @internal Runs a delegate's `process`, on this thread or on a worker. */
+  process(module: FreenetModule, parameters: Uint8Array, origin: unknown, messages: unknown[], sync: boolean): unknown {
+    return this.#native.process(module, parameters, origin, messages, this.#now(module), sync)
+  }
+
+  /** The time `utc_now` reports for one operation of `module`, when a clock was given. */
+  #now(module: FreenetModule): number | undefined {
+    return module.usesTime && this.#clock !== undefined ? this.#clock() : undefined
   }
 }
 
@@ -162,6 +250,16 @@ export class Contract {
   /** Whether the module imports `freenet_contract_io`, so its inputs are streamed. */
   get streaming(): boolean {
     return this.#module.streaming
+  }
+
+  /** Freenet's code hash of the module: `blake3` of its bytes (32 bytes). */
+  get codeHash(): Uint8Array {
+    return this.#module.codeHash
+  }
+
+  /** The contract's instance id with `parameters`: `blake3(codeHash ‖ parameters)`, as freenet-core derives it. */
+  instanceId(parameters: Uint8Array): Uint8Array {
+    return this.#module.key(parameters)
   }
 
   /** `validate_state(parameters, state, related)`. */
@@ -202,5 +300,44 @@ export class Contract {
   /** {@link Contract.getStateDelta} on the calling thread. */
   getStateDeltaSync(parameters: Uint8Array, state: Uint8Array, summary: Uint8Array): Uint8Array {
     return this.#runtime.run(this.#module, Op.Delta, parameters, state, summary, true) as Uint8Array
+  }
+}
+
+/**
+ * A compiled delegate. Each `process` call runs its messages on one fresh
+ * instance, as freenet-core's `inbound_app_message` does: the context runs
+ * from message to message (`freenet_delegate_ctx`), secrets are kept per
+ * delegate key (in memory), and the outbound messages come back with
+ * freenet-core's rules applied. A delegate's own `DelegateError` is thrown
+ * as `ContractError` (kind `deser` or `other`).
+ */
+export class Delegate {
+  readonly #runtime: ContractRuntime
+  readonly #module: FreenetModule
+
+  /** @internal */
+  constructor(runtime: ContractRuntime, module: FreenetModule) {
+    this.#runtime = runtime
+    this.#module = module
+  }
+
+  /** Freenet's code hash of the module: `blake3` of its bytes (32 bytes). */
+  get codeHash(): Uint8Array {
+    return this.#module.codeHash
+  }
+
+  /** The delegate's key with `parameters`, as freenet-core derives it. */
+  key(parameters: Uint8Array): DelegateKey {
+    return { key: this.#module.key(parameters), codeHash: this.#module.codeHash }
+  }
+
+  /** Processes `messages` on a native thread; resolves with the outbound messages. */
+  process(parameters: Uint8Array, origin: MessageOrigin | null, messages: InboundDelegateMsg[]): Promise<OutboundDelegateMsg[]> {
+    return this.#runtime.process(this.#module, parameters, origin, messages, false) as Promise<OutboundDelegateMsg[]>
+  }
+
+  /** {@link Delegate.process} on the calling thread. */
+  processSync(parameters: Uint8Array, origin: MessageOrigin | null, messages: InboundDelegateMsg[]): OutboundDelegateMsg[] {
+    return this.#runtime.process(this.#module, parameters, origin, messages, true) as OutboundDelegateMsg[]
   }
 }

@@ -52,8 +52,8 @@ pub(crate) enum Settled {
     Values(Vec<Val>),
     /// A compiled module.
     Module(wasm_engine_core::Module),
-    /// A Freenet contract's decoded answer.
-    Contract(Box<wasm_engine_core::freenet::ContractAnswer>),
+    /// A Freenet contract's or delegate's decoded answer.
+    Freenet(Box<crate::freenet::Answer>),
 }
 
 /// One piece of work for the JavaScript thread.
@@ -295,7 +295,7 @@ impl Deliverer {
                 Ok(Settled::Values(values)) => values::results_to_js(env, data, &values),
                 Ok(Settled::Module(inner)) => Module::to_napi_value(env, Module::from(inner))
                     .map_err(|_| js::Failed(sys::Status::napi_generic_failure)),
-                Ok(Settled::Contract(answer)) => crate::freenet::answer_to_js(env, &answer),
+                Ok(Settled::Freenet(answer)) => answer.to_js(env),
                 Err(err) => {
                     let error = errors::to_js(env, &err)?;
                     return ok(sys::napi_reject_deferred(env, deferred.0, error));

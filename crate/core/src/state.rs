@@ -82,11 +82,6 @@ impl EngineState {
         self.operation_ends = None;
     }
 
-    /// The engine's limits.
-    pub(crate) fn limits(&self) -> &Limits {
-        &self.limits
-    }
-
     /// Fuel left, `None` when metering is off.
     pub(crate) fn fuel(&self) -> Option<u64> {
         self.fuel

@@ -1,49 +1,19 @@
 //! Contract operations: one fresh instance per call, as freenet-core runs
 //! them, with inputs written and results decoded here in Rust.
 
-use freenet_stdlib::prelude::{
-    ContractError, ContractInstanceId, RelatedContracts, RelatedMode, State, StateDelta,
-    StateSummary, UpdateData, UpdateModification, ValidateResult,
-};
 use serde::Deserialize;
 
 use super::abi::ContractResult;
+use super::wire::{self, ContractError, Key, UpdateData, UpdateModification, ValidateResult};
 use super::{Guest, Loaded, Session};
-use crate::error::{ContractFailure, ErrorKind, WasmError};
+use crate::error::{ContractFailure, WasmError};
 use crate::state::EngineState;
-
-/// A contract instance id or key: freenet's 32 bytes.
-pub type Key = [u8; 32];
 
 /// One related contract given to `validate_state`, with its state if known.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Related {
     pub key: Key,
     pub state: Option<Vec<u8>>,
-}
-
-/// One update given to `update_state`: freenet-stdlib's `UpdateData`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Update {
-    State(Vec<u8>),
-    Delta(Vec<u8>),
-    StateAndDelta {
-        state: Vec<u8>,
-        delta: Vec<u8>,
-    },
-    RelatedState {
-        related_to: Key,
-        state: Vec<u8>,
-    },
-    RelatedDelta {
-        related_to: Key,
-        delta: Vec<u8>,
-    },
-    RelatedStateAndDelta {
-        related_to: Key,
-        state: Vec<u8>,
-        delta: Vec<u8>,
-    },
 }
 
 /// A contract export and its inputs.
@@ -57,7 +27,7 @@ pub enum ContractCall {
     Update {
         parameters: Vec<u8>,
         state: Vec<u8>,
-        updates: Vec<Update>,
+        updates: Vec<UpdateData>,
     },
     Summarize {
         parameters: Vec<u8>,
@@ -70,35 +40,11 @@ pub enum ContractCall {
     },
 }
 
-/// What `validate_state` decided.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Validity {
-    Valid,
-    Invalid,
-    /// The contract needs these related contracts' states first.
-    RequestRelated(Vec<Key>),
-}
-
-/// A related contract `update_state` asks for, and how.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RelatedRequest {
-    pub key: Key,
-    /// True for `StateThenSubscribe`, false for `StateOnce`.
-    pub subscribe: bool,
-}
-
-/// What `update_state` produced.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Modification {
-    pub new_state: Option<Vec<u8>>,
-    pub related: Vec<RelatedRequest>,
-}
-
 /// A contract's answer, by export.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ContractAnswer {
-    Validity(Validity),
-    Modification(Modification),
+    Validity(ValidateResult),
+    Modification(UpdateModification),
     Summary(Vec<u8>),
     Delta(Vec<u8>),
 }
@@ -150,17 +96,15 @@ impl ContractCall {
                 state,
                 related,
             } => {
-                vec![parameters, state, encode(&related_contracts(related))?]
+                let related: wire::RelatedContracts =
+                    related.into_iter().map(|r| (r.key, r.state)).collect();
+                vec![parameters, state, wire::encode(&related)?]
             }
             ContractCall::Update {
                 parameters,
                 state,
                 updates,
-            } => {
-                let updates: Vec<UpdateData<'static>> =
-                    updates.into_iter().map(update_data).collect();
-                vec![parameters, state, encode(&updates)?]
-            }
+            } => vec![parameters, state, wire::encode(&updates)?],
             ContractCall::Summarize { parameters, state } => vec![parameters, state],
             ContractCall::Delta {
                 parameters,
@@ -168,61 +112,6 @@ impl ContractCall {
                 summary,
             } => vec![parameters, state, summary],
         })
-    }
-}
-
-pub(crate) fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, WasmError> {
-    bincode::serialize(value)
-        .map_err(|err| WasmError::new(ErrorKind::Other, format!("cannot encode an input: {err}")))
-}
-
-fn related_contracts(related: Vec<Related>) -> RelatedContracts<'static> {
-    let mut contracts = RelatedContracts::new();
-    contracts.missing(
-        related
-            .iter()
-            .map(|r| ContractInstanceId::new(r.key))
-            .collect(),
-    );
-    let mut states: std::collections::HashMap<Key, Option<Vec<u8>>> =
-        related.into_iter().map(|r| (r.key, r.state)).collect();
-    for (id, slot) in contracts.update() {
-        let mut key = [0; 32];
-        key.copy_from_slice(id.as_bytes());
-        *slot = states.remove(&key).flatten().map(State::from);
-    }
-    contracts
-}
-
-fn instance_id(key: Key) -> ContractInstanceId {
-    ContractInstanceId::new(key)
-}
-
-fn update_data(update: Update) -> UpdateData<'static> {
-    match update {
-        Update::State(state) => UpdateData::State(State::from(state)),
-        Update::Delta(delta) => UpdateData::Delta(StateDelta::from(delta)),
-        Update::StateAndDelta { state, delta } => UpdateData::StateAndDelta {
-            state: State::from(state),
-            delta: StateDelta::from(delta),
-        },
-        Update::RelatedState { related_to, state } => UpdateData::RelatedState {
-            related_to: instance_id(related_to),
-            state: State::from(state),
-        },
-        Update::RelatedDelta { related_to, delta } => UpdateData::RelatedDelta {
-            related_to: instance_id(related_to),
-            delta: StateDelta::from(delta),
-        },
-        Update::RelatedStateAndDelta {
-            related_to,
-            state,
-            delta,
-        } => UpdateData::RelatedStateAndDelta {
-            related_to: instance_id(related_to),
-            state: State::from(state),
-            delta: StateDelta::from(delta),
-        },
     }
 }
 
@@ -235,15 +124,8 @@ pub(crate) fn failure(err: ContractError) -> ContractFailure {
         ContractError::InvalidState => ("invalidState", None),
         ContractError::InvalidDelta => ("invalidDelta", None),
         ContractError::Other(reason) => ("other", Some(reason)),
-        other => ("other", Some(other.to_string())),
     };
     ContractFailure { kind, reason }
-}
-
-fn key_of(id: &ContractInstanceId) -> Key {
-    let mut key = [0; 32];
-    key.copy_from_slice(id.as_bytes());
-    key
 }
 
 /// Runs `call` on a fresh instance of `contract` inside one engine entry.
@@ -257,7 +139,7 @@ pub(crate) fn run(
     let expected = call.result_kind();
     let inputs = call.inputs()?;
     let req_bytes = inputs.iter().map(Vec::len).sum();
-    let mut guest = Guest::create(state, session, contract, req_bytes)?;
+    let mut guest = Guest::create(state, session, contract, contract.streaming(), req_bytes)?;
     let id = guest.id();
     let outcome = (|| {
         let mut pointers = Vec::with_capacity(inputs.len());
@@ -287,10 +169,10 @@ pub(crate) fn run(
 fn wrong_kind(what: &str, kind: i32, expected: i32, bytes: &[u8]) -> WasmError {
     let reason = match kind {
         VALIDATE_STATE | VALIDATE_DELTA => {
-            bincode::deserialize::<Result<ValidateResult, ContractError>>(bytes)
+            wire::decode::<Result<ValidateResult, ContractError>>(bytes)
                 .ok()
                 .and_then(Result::err)
-                .map(|err| err.to_string())
+                .and_then(|err| failure(err).reason)
         }
         _ => None,
     };
@@ -312,8 +194,9 @@ fn wrong_kind(what: &str, kind: i32, expected: i32, bytes: &[u8]) -> WasmError {
     )
 }
 
-fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8], what: &str) -> Result<T, WasmError> {
-    match bincode::deserialize::<Result<T, ContractError>>(bytes) {
+/// The contract's answer `T`, or its error as a `CONTRACT` failure.
+pub(crate) fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8], what: &str) -> Result<T, WasmError> {
+    match wire::decode::<Result<T, ContractError>>(bytes) {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(err)) => {
             let failure = failure(err);
@@ -344,30 +227,9 @@ fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8], what: &str) -> Result<T, Wasm
 
 fn decode_answer(kind: i32, bytes: &[u8], what: &str) -> Result<ContractAnswer, WasmError> {
     Ok(match kind {
-        VALIDATE_STATE => ContractAnswer::Validity(match decode::<ValidateResult>(bytes, what)? {
-            ValidateResult::Valid => Validity::Valid,
-            ValidateResult::Invalid => Validity::Invalid,
-            ValidateResult::RequestRelated(ids) => {
-                Validity::RequestRelated(ids.iter().map(key_of).collect())
-            }
-        }),
-        UPDATE_STATE => {
-            let modification = decode::<UpdateModification<'_>>(bytes, what)?;
-            ContractAnswer::Modification(Modification {
-                new_state: modification.new_state.map(State::into_bytes),
-                related: modification
-                    .related
-                    .iter()
-                    .map(|r| RelatedRequest {
-                        key: key_of(&r.contract_instance_id),
-                        subscribe: matches!(r.mode, RelatedMode::StateThenSubscribe),
-                    })
-                    .collect(),
-            })
-        }
-        SUMMARIZE_STATE => {
-            ContractAnswer::Summary(decode::<StateSummary<'_>>(bytes, what)?.into_bytes())
-        }
-        _ => ContractAnswer::Delta(decode::<StateDelta<'_>>(bytes, what)?.into_bytes()),
+        VALIDATE_STATE => ContractAnswer::Validity(decode(bytes, what)?),
+        UPDATE_STATE => ContractAnswer::Modification(decode(bytes, what)?),
+        SUMMARIZE_STATE => ContractAnswer::Summary(decode(bytes, what)?),
+        _ => ContractAnswer::Delta(decode(bytes, what)?),
     })
 }

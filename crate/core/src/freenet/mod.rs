@@ -9,23 +9,25 @@
 //! engine entry, under one deadline and one fuel budget, on whichever
 //! thread runs the operation.
 //!
-//! Types and encodings are freenet-stdlib 0.6.0's own, so what a guest
-//! reads and what the host decodes are byte-identical with freenet-core.
+//! Types and encodings are freenet-stdlib 0.6.0's ([`wire`], checked
+//! against freenet-stdlib itself by tests), so what a guest reads and what
+//! the host decodes are byte-identical with freenet-core.
 
 mod abi;
 pub mod contract;
 pub mod delegate;
 mod natives;
+pub mod wire;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use parking_lot::Mutex;
 
-pub use self::contract::{
-    ContractAnswer, ContractCall, Key, Modification, Related, RelatedRequest, Update, Validity,
-};
+pub use self::contract::{ContractAnswer, ContractCall, Related};
+pub use self::delegate::{DelegateCall, MemorySecrets, Secrets};
 use self::natives::{FreenetNatives, Operation};
+use self::wire::{DelegateKey, Key, OutboundDelegateMsg};
 use crate::engine::{Engine, Module};
 use crate::error::{ErrorKind, Result, WasmError};
 use crate::host::Site;
@@ -44,11 +46,23 @@ static NEXT_INSTANCE_ID: AtomicI64 = AtomicI64::new(1);
 #[derive(Clone)]
 pub struct Loaded {
     module: Module,
+    code_hash: Key,
     streaming: bool,
     uses_time: bool,
 }
 
 impl Loaded {
+    /// `blake3` of the module's bytes: Freenet's code hash.
+    pub fn code_hash(&self) -> &Key {
+        &self.code_hash
+    }
+
+    /// The key of this module with `parameters`: a contract's instance id,
+    /// a delegate's key (both `blake3(code_hash ‖ parameters)`).
+    pub fn key(&self, parameters: &[u8]) -> Key {
+        wire::instance_key(&self.code_hash, parameters)
+    }
+
     /// Whether the module imports `freenet_contract_io`, so its inputs are
     /// streamed (freenet-core's `module_has_streaming_io`).
     pub fn streaming(&self) -> bool {
@@ -89,14 +103,15 @@ pub struct Outcome<T> {
 /// An engine that runs Freenet contracts and delegates.
 pub struct Runtime {
     engine: Arc<Engine>,
+    secrets: Arc<dyn Secrets>,
 }
 
 impl Runtime {
     /// A runtime on `engine`: its limits, compile caches and queue.
     /// Freenet's imports come from the runtime; the engine's own imports,
     /// if any, serve the names Freenet does not define.
-    pub fn new(engine: Arc<Engine>) -> Runtime {
-        Runtime { engine }
+    pub fn new(engine: Arc<Engine>, secrets: Arc<dyn Secrets>) -> Runtime {
+        Runtime { engine, secrets }
     }
 
     /// The engine underneath, for its stats, queue and `close()`.
@@ -106,14 +121,15 @@ impl Runtime {
 
     /// Compiles `code` (cached by content hash) on this thread.
     pub fn load(&self, code: &[u8]) -> Result<Loaded> {
-        self.prepare(self.engine.compile(code)?)
+        self.prepare(self.engine.compile(code)?, code)
     }
 
-    /// What the runtime needs to know about `module`, which must have been
-    /// compiled by its engine's backend.
-    pub fn prepare(&self, module: Module) -> Result<Loaded> {
+    /// What the runtime needs to know about `module`, compiled by its
+    /// engine's backend from `code`.
+    pub fn prepare(&self, module: Module, code: &[u8]) -> Result<Loaded> {
         self.engine.check_module(&module)?;
         Ok(Loaded {
+            code_hash: wire::code_hash(code),
             streaming: module.imports_from(&[CONTRACT_IO_NAMESPACE]),
             uses_time: module.imports_from(&["freenet_time"]),
             module,
@@ -131,6 +147,25 @@ impl Runtime {
     ) -> Outcome<ContractAnswer> {
         self.operation(site, contract, options, |state, session| {
             contract::run(state, session, contract, call)
+        })
+    }
+
+    /// Runs a delegate's `process` over `call.messages` on one fresh
+    /// instance, on this thread, which is `site`; returns what freenet-core
+    /// returns to its caller.
+    pub fn process_delegate(
+        &self,
+        site: Site,
+        delegate: &Loaded,
+        call: DelegateCall,
+        options: &CallOptions,
+    ) -> Outcome<Vec<OutboundDelegateMsg>> {
+        let key = DelegateKey {
+            key: delegate.key(&call.parameters),
+            code_hash: delegate.code_hash,
+        };
+        self.operation(site, delegate, options, |state, session| {
+            delegate::run(state, session, delegate, key, &self.secrets, call)
         })
     }
 
@@ -184,6 +219,7 @@ impl<'s> Guest<'s> {
         state: &'s mut EngineState,
         session: &Session,
         loaded: &Loaded,
+        streaming: bool,
         req_bytes: usize,
     ) -> Result<Guest<'s>> {
         let id = NEXT_INSTANCE_ID.fetch_add(1, Ordering::Relaxed);
@@ -198,7 +234,7 @@ impl<'s> Guest<'s> {
                 key,
                 id,
             },
-            streaming: loaded.streaming,
+            streaming,
             op: session.op.clone(),
         })
     }

@@ -15,7 +15,8 @@ use parking_lot::Mutex;
 use wasmtime::{Caller, Extern, Func, FuncType, Store};
 
 use super::abi::Buffer;
-use super::delegate::DelegateEnv;
+use super::delegate::{DelegateEnv, Secrets};
+use super::wire::DelegateKey;
 use crate::error::{ErrorKind, HostFailure, WasmError};
 use crate::host::Natives;
 use crate::memory;
@@ -152,14 +153,18 @@ impl FreenetNatives {
                 let len = length(len, RAND)?;
                 let instance = caller.data().instance_id();
                 let memory = memory(&mut caller, RAND)?;
-                let range = memory::read(memory, ptr, len, instance)
-                    .map_err(|err| refuse(RAND, err.message()))?
-                    .len();
-                let mut bytes = vec![0; range];
-                getrandom::getrandom(&mut bytes)
-                    .map_err(|err| refuse(RAND, format!("no randomness: {err}")))?;
-                memory::write(memory, ptr, &bytes, instance)
-                    .map_err(|err| refuse(RAND, err.message()))
+                let size = memory.len();
+                let span = range(memory, ptr, len).ok_or_else(|| {
+                    refuse(
+                        RAND,
+                        format!(
+                            "cannot write {len} bytes at offset {ptr} of instance {instance}: \
+                             its memory holds {size} bytes"
+                        ),
+                    )
+                })?;
+                getrandom::getrandom(&mut memory[span])
+                    .map_err(|err| refuse(RAND, format!("no randomness: {err}")))
             },
         )
     }
@@ -180,6 +185,395 @@ impl FreenetNatives {
             },
         )
     }
+}
+
+/// Freenet's return codes for the delegate imports (freenet-core 0.2.48).
+mod code {
+    pub(super) const NOT_IN_PROCESS: i32 = -1;
+    pub(super) const SECRET_NOT_FOUND: i32 = -2;
+    pub(super) const STORAGE_FAILED: i32 = -3;
+    pub(super) const INVALID_PARAM: i32 = -4;
+    pub(super) const CONTEXT_TOO_LARGE: i32 = -5;
+    pub(super) const BUFFER_TOO_SMALL: i32 = -6;
+    /// Out of bounds, for the context and secret imports.
+    pub(super) const MEMORY_BOUNDS: i32 = -7;
+    /// The contract-state imports' own table.
+    pub(super) const CONTRACT_NOT_FOUND: i64 = -7;
+    pub(super) const CONTRACT_MEMORY_BOUNDS: i64 = -9;
+    pub(super) const CONTRACT_CODE_NOT_REGISTERED: i64 = -10;
+    /// `create_delegate`: the delegate could not be stored.
+    pub(super) const STORE_FAILED: i32 = -24;
+}
+
+/// A guest range as Freenet checks it: `len` bytes at `ptr`, inside memory.
+fn range(memory: &[u8], ptr: i64, len: i64) -> Option<std::ops::Range<usize>> {
+    let start = usize::try_from(ptr).ok()?;
+    let end = start.checked_add(usize::try_from(len).ok()?)?;
+    (end <= memory.len()).then_some(start..end)
+}
+
+impl FreenetNatives {
+    /// The delegate imports: context and secrets from the operation's
+    /// delegate record; contract state and delegate creation, which need a
+    /// node's stores, answer as a node without the contract or store does.
+    /// Called outside a delegate's `process` they return `NOT_IN_PROCESS`.
+    fn delegate_import(
+        &self,
+        store: &mut Store<HostState>,
+        module: &str,
+        name: &str,
+    ) -> Option<Func> {
+        let op = self.op.clone();
+        let func = match (module, name) {
+            ("freenet_delegate_ctx", "__frnt__delegate__ctx_len") => {
+                Func::wrap(store, move || -> i32 {
+                    match op.lock().delegate.as_ref() {
+                        None => code::NOT_IN_PROCESS,
+                        Some(env) => {
+                            i32::try_from(env.context.len()).unwrap_or(code::CONTEXT_TOO_LARGE)
+                        }
+                    }
+                })
+            }
+            ("freenet_delegate_ctx", "__frnt__delegate__ctx_read") => Func::wrap(
+                store,
+                move |mut caller: Caller<'_, HostState>,
+                      ptr: i64,
+                      len: i32|
+                      -> wasmtime::Result<i32> {
+                    let op = op.lock();
+                    let Some(env) = op.delegate.as_ref() else {
+                        return Ok(code::NOT_IN_PROCESS);
+                    };
+                    if len < 0 {
+                        return Ok(code::INVALID_PARAM);
+                    }
+                    let n = env.context.len().min(len as usize);
+                    if n == 0 {
+                        return Ok(0);
+                    }
+                    let memory = memory(
+                        &mut caller,
+                        "freenet_delegate_ctx.__frnt__delegate__ctx_read",
+                    )?;
+                    let Some(target) = range(memory, ptr, n as i64) else {
+                        return Ok(code::MEMORY_BOUNDS);
+                    };
+                    memory[target].copy_from_slice(&env.context[..n]);
+                    Ok(n as i32)
+                },
+            ),
+            ("freenet_delegate_ctx", "__frnt__delegate__ctx_write") => Func::wrap(
+                store,
+                move |mut caller: Caller<'_, HostState>,
+                      ptr: i64,
+                      len: i32|
+                      -> wasmtime::Result<i32> {
+                    let mut op = op.lock();
+                    let Some(env) = op.delegate.as_mut() else {
+                        return Ok(code::NOT_IN_PROCESS);
+                    };
+                    if len < 0 {
+                        return Ok(code::INVALID_PARAM);
+                    }
+                    if len == 0 {
+                        env.context.clear();
+                        return Ok(0);
+                    }
+                    let memory = memory(
+                        &mut caller,
+                        "freenet_delegate_ctx.__frnt__delegate__ctx_write",
+                    )?;
+                    let Some(source) = range(memory, ptr, i64::from(len)) else {
+                        return Ok(code::MEMORY_BOUNDS);
+                    };
+                    env.context = memory[source].to_vec();
+                    Ok(0)
+                },
+            ),
+            ("freenet_delegate_secrets", _) => self.secrets_import(store, name)?,
+            ("freenet_delegate_contracts", _) => contracts_import(store, op, name)?,
+            ("freenet_delegate_management", "__frnt__delegate__create_delegate") => Func::wrap(
+                store,
+                move |mut caller: Caller<'_, HostState>,
+                      wasm: i64,
+                      wasm_len: i64,
+                      params: i64,
+                      params_len: i64,
+                      cipher: i64,
+                      nonce: i64,
+                      out_key: i64,
+                      out_hash: i64|
+                      -> wasmtime::Result<i32> {
+                    if op.lock().delegate.is_none() {
+                        return Ok(code::NOT_IN_PROCESS);
+                    }
+                    if wasm_len < 0 || params_len < 0 {
+                        return Ok(code::INVALID_PARAM);
+                    }
+                    let memory = memory(
+                        &mut caller,
+                        "freenet_delegate_management.__frnt__delegate__create_delegate",
+                    )?;
+                    let spans = [
+                        (wasm, wasm_len),
+                        (params, params_len),
+                        (cipher, 32),
+                        (nonce, 24),
+                        (out_key, 32),
+                        (out_hash, 32),
+                    ];
+                    if spans
+                        .iter()
+                        .any(|&(ptr, len)| range(memory, ptr, len).is_none())
+                    {
+                        return Ok(code::CONTRACT_MEMORY_BOUNDS as i32);
+                    }
+                    // This runtime has no delegate store to register a child in.
+                    Ok(code::STORE_FAILED)
+                },
+            ),
+            _ => return None,
+        };
+        Some(func)
+    }
+
+    /// `freenet_delegate_secrets`: the running delegate's secrets.
+    fn secrets_import(&self, store: &mut Store<HostState>, name: &str) -> Option<Func> {
+        let op = self.op.clone();
+        /// The running delegate, its store and the secret's key.
+        type Found = (DelegateKey, Arc<dyn Secrets>, Vec<u8>);
+        /// The running delegate, its store and the key at `ptr`, or the
+        /// code the call must return.
+        fn lookup(
+            op: &Mutex<Operation>,
+            caller: &mut Caller<'_, HostState>,
+            ptr: i64,
+            len: i32,
+            import: &str,
+        ) -> wasmtime::Result<Result<Found, i32>> {
+            let op = op.lock();
+            let Some(env) = op.delegate.as_ref() else {
+                return Ok(Err(code::NOT_IN_PROCESS));
+            };
+            if len < 0 {
+                return Ok(Err(code::INVALID_PARAM));
+            }
+            let (key, secrets) = (env.key, env.secrets.clone());
+            drop(op);
+            let memory = memory(caller, import)?;
+            Ok(match range(memory, ptr, i64::from(len)) {
+                Some(span) => Ok((key, secrets, memory[span].to_vec())),
+                None => Err(code::MEMORY_BOUNDS),
+            })
+        }
+        const GET_LEN: &str = "freenet_delegate_secrets.__frnt__delegate__get_secret_len";
+        const GET: &str = "freenet_delegate_secrets.__frnt__delegate__get_secret";
+        const SET: &str = "freenet_delegate_secrets.__frnt__delegate__set_secret";
+        const HAS: &str = "freenet_delegate_secrets.__frnt__delegate__has_secret";
+        const REMOVE: &str = "freenet_delegate_secrets.__frnt__delegate__remove_secret";
+        Some(match name {
+            "__frnt__delegate__get_secret_len" => Func::wrap(
+                store,
+                move |mut caller: Caller<'_, HostState>,
+                      ptr: i64,
+                      len: i32|
+                      -> wasmtime::Result<i32> {
+                    Ok(match lookup(&op, &mut caller, ptr, len, GET_LEN)? {
+                        Err(code) => code,
+                        Ok((delegate, secrets, key)) => match secrets.get(&delegate, &key) {
+                            Ok(Some(value)) => i32::try_from(value.len()).unwrap_or(i32::MAX),
+                            _ => code::SECRET_NOT_FOUND,
+                        },
+                    })
+                },
+            ),
+            "__frnt__delegate__get_secret" => Func::wrap(
+                store,
+                move |mut caller: Caller<'_, HostState>,
+                      ptr: i64,
+                      len: i32,
+                      out: i64,
+                      out_len: i32|
+                      -> wasmtime::Result<i32> {
+                    if out_len < 0 {
+                        return Ok(if op.lock().delegate.is_none() {
+                            code::NOT_IN_PROCESS
+                        } else {
+                            code::INVALID_PARAM
+                        });
+                    }
+                    let (delegate, secrets, key) = match lookup(&op, &mut caller, ptr, len, GET)? {
+                        Err(code) => return Ok(code),
+                        Ok(found) => found,
+                    };
+                    let Ok(Some(value)) = secrets.get(&delegate, &key) else {
+                        return Ok(code::SECRET_NOT_FOUND);
+                    };
+                    if value.len() > out_len as usize {
+                        return Ok(code::BUFFER_TOO_SMALL);
+                    }
+                    if value.is_empty() {
+                        return Ok(0);
+                    }
+                    let memory = memory(&mut caller, GET)?;
+                    let Some(span) = range(memory, out, value.len() as i64) else {
+                        return Ok(code::MEMORY_BOUNDS);
+                    };
+                    memory[span].copy_from_slice(&value);
+                    Ok(value.len() as i32)
+                },
+            ),
+            "__frnt__delegate__set_secret" => Func::wrap(
+                store,
+                move |mut caller: Caller<'_, HostState>,
+                      ptr: i64,
+                      len: i32,
+                      value: i64,
+                      value_len: i32|
+                      -> wasmtime::Result<i32> {
+                    if value_len < 0 {
+                        return Ok(if op.lock().delegate.is_none() {
+                            code::NOT_IN_PROCESS
+                        } else {
+                            code::INVALID_PARAM
+                        });
+                    }
+                    let (delegate, secrets, key) = match lookup(&op, &mut caller, ptr, len, SET)? {
+                        Err(code) => return Ok(code),
+                        Ok(found) => found,
+                    };
+                    let memory = memory(&mut caller, SET)?;
+                    let Some(span) = range(memory, value, i64::from(value_len)) else {
+                        return Ok(code::MEMORY_BOUNDS);
+                    };
+                    Ok(match secrets.set(&delegate, &key, &memory[span]) {
+                        Ok(()) => 0,
+                        Err(_) => code::STORAGE_FAILED,
+                    })
+                },
+            ),
+            "__frnt__delegate__has_secret" => Func::wrap(
+                store,
+                move |mut caller: Caller<'_, HostState>,
+                      ptr: i64,
+                      len: i32|
+                      -> wasmtime::Result<i32> {
+                    Ok(match lookup(&op, &mut caller, ptr, len, HAS)? {
+                        Err(code) => code,
+                        Ok((delegate, secrets, key)) => {
+                            i32::from(matches!(secrets.get(&delegate, &key), Ok(Some(_))))
+                        }
+                    })
+                },
+            ),
+            "__frnt__delegate__remove_secret" => Func::wrap(
+                store,
+                move |mut caller: Caller<'_, HostState>,
+                      ptr: i64,
+                      len: i32|
+                      -> wasmtime::Result<i32> {
+                    Ok(match lookup(&op, &mut caller, ptr, len, REMOVE)? {
+                        Err(code) => code,
+                        Ok((delegate, secrets, key)) => match secrets.remove(&delegate, &key) {
+                            Ok(()) => 0,
+                            Err(_) => code::SECRET_NOT_FOUND,
+                        },
+                    })
+                },
+            ),
+            _ => return None,
+        })
+    }
+}
+
+/// `freenet_delegate_contracts`: a node's contract states. This runtime
+/// holds none, so after Freenet's own checks (in its order) a read finds
+/// no contract and a write finds no registered code.
+fn contracts_import(
+    store: &mut Store<HostState>,
+    op: Arc<Mutex<Operation>>,
+    name: &str,
+) -> Option<Func> {
+    /// The checks every contract import makes first: in a process, a
+    /// 32-byte id inside memory.
+    fn checked(
+        op: &Mutex<Operation>,
+        caller: &mut Caller<'_, HostState>,
+        id: i64,
+        id_len: i32,
+    ) -> wasmtime::Result<Option<i64>> {
+        if op.lock().delegate.is_none() {
+            return Ok(Some(i64::from(code::NOT_IN_PROCESS)));
+        }
+        if id_len != 32 {
+            return Ok(Some(i64::from(code::INVALID_PARAM)));
+        }
+        let memory = memory(caller, "freenet_delegate_contracts")?;
+        Ok(range(memory, id, 32)
+            .is_none()
+            .then_some(code::CONTRACT_MEMORY_BOUNDS))
+    }
+    let func = match name {
+        "__frnt__delegate__get_contract_state_len" => Func::wrap(
+            store,
+            move |mut caller: Caller<'_, HostState>,
+                  id: i64,
+                  id_len: i32|
+                  -> wasmtime::Result<i64> {
+                Ok(checked(&op, &mut caller, id, id_len)?.unwrap_or(code::CONTRACT_NOT_FOUND))
+            },
+        ),
+        "__frnt__delegate__get_contract_state" => Func::wrap(
+            store,
+            move |mut caller: Caller<'_, HostState>,
+                  id: i64,
+                  id_len: i32,
+                  _out: i64,
+                  out_len: i64|
+                  -> wasmtime::Result<i64> {
+                if out_len < 0 && op.lock().delegate.is_some() && id_len == 32 {
+                    return Ok(i64::from(code::INVALID_PARAM));
+                }
+                Ok(checked(&op, &mut caller, id, id_len)?.unwrap_or(code::CONTRACT_NOT_FOUND))
+            },
+        ),
+        "__frnt__delegate__put_contract_state" | "__frnt__delegate__update_contract_state" => {
+            Func::wrap(
+                store,
+                move |mut caller: Caller<'_, HostState>,
+                      id: i64,
+                      id_len: i32,
+                      state: i64,
+                      state_len: i64|
+                      -> wasmtime::Result<i64> {
+                    if let Some(code) = checked(&op, &mut caller, id, id_len)? {
+                        return Ok(code);
+                    }
+                    if state_len < 0 {
+                        return Ok(i64::from(code::INVALID_PARAM));
+                    }
+                    let memory = memory(&mut caller, "freenet_delegate_contracts")?;
+                    if state_len > 0 && range(memory, state, state_len).is_none() {
+                        return Ok(code::CONTRACT_MEMORY_BOUNDS);
+                    }
+                    Ok(code::CONTRACT_CODE_NOT_REGISTERED)
+                },
+            )
+        }
+        "__frnt__delegate__subscribe_contract" => Func::wrap(
+            store,
+            move |mut caller: Caller<'_, HostState>,
+                  id: i64,
+                  id_len: i32|
+                  -> wasmtime::Result<i64> {
+                Ok(checked(&op, &mut caller, id, id_len)?
+                    .unwrap_or(code::CONTRACT_CODE_NOT_REGISTERED))
+            },
+        ),
+        _ => return None,
+    };
+    Some(func)
 }
 
 /// chrono's in-memory representation of `time`, as freenet-core writes it.
@@ -205,7 +599,7 @@ impl Natives for FreenetNatives {
             ("freenet_log", "__frnt__logger__info") => self.log(store),
             ("freenet_rand", "__frnt__rand__rand_bytes") => self.rand(store),
             ("freenet_time", "__frnt__time__utc_now") => self.utc_now(store),
-            _ => return None,
+            _ => self.delegate_import(store, module, name)?,
         };
         let offered = func.ty(&*store);
         if offered.to_string() != ty.to_string() {
