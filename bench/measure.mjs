@@ -19,6 +19,25 @@ export const guest = (name, watToWasm) => watToWasm(readFileSync(join(here, 'gue
 export const MIX = [BigInt(1 << 20), BigInt(scale(20)), 7n]
 export const SIEVE = [1_000_000n, BigInt(scale(5)), 0n]
 
+/** The binary of a Freenet test guest (`__test__/freenet/guests/build/<name>.wasm`). */
+export const freenetGuest = (name) => readFileSync(join(here, '..', '__test__', 'freenet', 'guests', 'build', `${name}.wasm`))
+
+/** `u32` little-endian: the log contract's parameters (its maximum state length). */
+const maxLength = (n) => new Uint8Array(new Uint32Array([n]).buffer)
+/** No related contracts, as bincode (a `u64` count of 0). */
+const NO_RELATED = new Uint8Array(8)
+
+/**
+ * The Freenet rows: a node-style `validate_state` (a fresh instance, the
+ * buffers, the call, the decoded answer, the drop) on a contract that
+ * answers at once (the runtime's own overhead) and on the C log contract.
+ */
+export const FREENET_INPUTS = [
+  ['freenet validateState, instant contract', 'instant', { parameters: new Uint8Array(4), state: new Uint8Array(16), related: NO_RELATED, ops: 20_000 }],
+  ['freenet validateState, log contract, 1 KiB state', 'log_contract_streaming', { parameters: maxLength(1 << 20), state: new Uint8Array(1024).fill(7), related: NO_RELATED, ops: 10_000 }],
+  ['freenet validateState, log contract, 300 KiB streamed', 'log_contract_streaming', { parameters: maxLength(1 << 20), state: new Uint8Array(300 * 1024).fill(7), related: NO_RELATED, ops: 500 }],
+]
+
 /** Runs `fn` (which performs `ops` operations) `runs` times after a warm-up; returns the median nanoseconds per operation. */
 export async function perOp(ops, fn, runs = 7) {
   await fn()

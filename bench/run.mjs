@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url'
 
 import { watToWasm } from '../index.ts'
 import { largeModule } from '../__test__/helpers/guests.ts'
+import { FREENET_INPUTS } from './measure.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const smoke = process.argv.includes('--smoke')
@@ -65,8 +66,9 @@ const table = [
 ].join('\n')
 console.log(`\n${table}\n`)
 
+const FREENET_ROWS = FREENET_INPUTS.map(([row]) => row)
 const expectedRows = {
-  v8: ['call sync', 'compute: mix', 'compute: sieve', 'instantiate + set_id + drop', 'host import sync', 'compile cold (1 MiB+)'],
+  v8: ['call sync', 'compute: mix', 'compute: sieve', 'instantiate + set_id + drop', 'host import sync', 'compile cold (1 MiB+)', ...FREENET_ROWS],
   'isolated-vm': ['call sync', 'call sync, with timeout', 'compute: mix', 'compute: sieve', 'instantiate + set_id + drop', 'host import sync'],
   engine: [
     'call sync',
@@ -85,6 +87,8 @@ const expectedRows = {
     'RSS growth after 1M host calls',
     'host import async',
     'compile, disk cache hit',
+    ...FREENET_ROWS,
+    ...FREENET_ROWS.map((row) => `${row}, async`),
   ],
   'engine-metered': ['call sync', 'compute: mix', 'compute: sieve'],
   native: ['call sync', 'compute: mix', 'compute: sieve', 'instantiate + set_id + drop', 'compile cold (1 MiB+)'],
@@ -118,6 +122,9 @@ const targets = [
   ['`call3i64Blocking` at least 150,000 calls/s with 64 engines', 1e9 / e['call blocking, 64 engines'], 150_000, 'calls/s', 'min'],
   ['Event loop never stalls more than 10 ms while 64 engines run blocking calls', e['event-loop stall, blocking calls on 64 engines'] / 1e6, 10, 'ms'],
   ['Instantiate + `__frnt_set_id` + drop at most 15 µs', e['instantiate + set_id + drop'] / 1e3, 15, 'µs'],
+  ['Freenet `validateState` (node-style, log contract, 1 KiB) no slower than V8 running the same protocol', e['freenet validateState, log contract, 1 KiB state'] / v['freenet validateState, log contract, 1 KiB state'], 1, 'x'],
+  ['Freenet overhead beyond the guest, sync (contract that answers at once), at most 15 µs', e['freenet validateState, instant contract'] / 1e3, 15, 'µs'],
+  ['Freenet overhead beyond the guest, async, at most 30 µs', e['freenet validateState, instant contract, async'] / 1e3, 30, 'µs'],
   ['Memory-cache-hit compile at least 50x faster than cold', e['compile cold (1 MiB+)'] / e['compile, memory cache hit'], 50, 'x faster', 'min'],
   ['Disk-cache-hit compile at least 50x faster than cold', e['compile cold (1 MiB+)'] / e['compile, disk cache hit'], 50, 'x faster', 'min'],
 ]

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
 import { largeModule } from '../__test__/helpers/guests.ts'
-import { guest, MIX, perOp, report, SIEVE, scale, smoke } from './measure.mjs'
+import { FREENET_INPUTS, freenetGuest, guest, MIX, perOp, report, SIEVE, scale, smoke } from './measure.mjs'
+import { V8Contract } from './freenet-v8.mjs'
 
 const require = createRequire(import.meta.url)
 const { WasmEngine, watToWasm } = require('..')
@@ -45,6 +46,13 @@ if (side === 'v8') {
   results['host import sync'] = await perOp(pings, () => host.ping(BigInt(pings), 0n, 0n))
   const big = watToWasm(largeModule(8000, 1))
   results['compile cold (1 MiB+)'] = await perOp(1, () => new WebAssembly.Module(big), 3)
+  for (const [row, contract, inputs] of FREENET_INPUTS) {
+    const v8 = new V8Contract(contract === 'instant' ? wasm('instant_contract') : freenetGuest(contract))
+    const ops = scale(inputs.ops)
+    results[row] = await perOp(ops, () => {
+      for (let i = 0; i < ops; i++) v8.validateState(inputs.parameters, inputs.state, inputs.related)
+    })
+  }
 } else if (side === 'engine' || side === 'engine-metered') {
   const metered = side === 'engine-metered'
   const config = { enableMetering: metered, maxExecutionSeconds: 60, compileCache: false }
@@ -134,6 +142,20 @@ if (side === 'v8') {
     new WasmEngine({ ...config, compileCache: true, compileCacheDir: dir }).compile(big)
     results['compile, disk cache hit'] = await perOp(1, () => new WasmEngine({ ...config, compileCache: true, compileCacheDir: dir }).compile(big), 3)
     rmSync(dir, { recursive: true, force: true })
+    const { ContractRuntime } = require('../lib/freenet')
+    const runtime = new ContractRuntime(config)
+    for (const [row, contract, inputs] of FREENET_INPUTS) {
+      const loaded = runtime.loadContract(contract === 'instant' ? wasm('instant_contract') : freenetGuest(contract))
+      // The engine decodes the related contracts' bincode itself: it gets them as objects.
+      const ops = scale(inputs.ops)
+      results[row] = await perOp(ops, () => {
+        for (let i = 0; i < ops; i++) loaded.validateStateSync(inputs.parameters, inputs.state, [])
+      })
+      results[`${row}, async`] = await perOp(ops, async () => {
+        for (let i = 0; i < ops; i++) await loaded.validateState(inputs.parameters, inputs.state, [])
+      })
+    }
+    runtime.close()
   }
 } else {
   console.error(`unknown side ${side}`)

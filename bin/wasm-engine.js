@@ -7,9 +7,18 @@ const { readFileSync } = require('node:fs')
 const { WasmEngine, WasmError, WASM_PAGE_SIZE } = require('..')
 
 const HELP = `Usage: wasm-engine run <file.wasm|file.wat> <export> [args...] [options]
+       wasm-engine contract <validate|update|summarize|delta> <module.wasm>
+                   --parameters FILE --state FILE [--summary FILE]
+                   [--update FILE --update-type state|delta]... [options]
 
-Runs <export> of the module in a fresh engine and prints its result, the fuel
-it consumed, the peak size of its memory and the time it took.
+run: runs <export> of the module in a fresh engine and prints its result, the
+fuel it consumed, the peak size of its memory and the time it took.
+
+contract: runs one operation of a Freenet contract the way freenet-core does
+(wasm-engine/freenet) and prints the decoded result or the contract's error.
+validate_state gets no related contracts; update_state gets the --update
+files in order, each as a state or a delta (default delta); get_state_delta
+needs --summary. Byte results are printed in hex.
 
 Arguments are passed by the export's parameter types: integers for i32 and
 i64 (written in decimal, e.g. 42 or -7), decimals for f32 and f64.
@@ -27,13 +36,17 @@ and message are printed), 2 for a usage error.
 
 Examples:
   wasm-engine run fib.wat fib 30 --fuel
-  wasm-engine run contract.wasm validate_state 1024 2048 0 --timeout 0.5 --json`
+  wasm-engine run contract.wasm validate_state 1024 2048 0 --timeout 0.5 --json
+  wasm-engine contract validate contract.wasm --parameters params.bin --state state.bin
+  wasm-engine contract update contract.wasm --parameters p.bin --state s.bin --update d.bin --json`
 
 class UsageError extends Error {}
 
+const OPERATIONS = ['validate', 'update', 'summarize', 'delta']
+
 /** Parses argv into a command, positional arguments and options. */
 function parse(argv) {
-  const options = { metering: false, timeout: 5, maxPages: 4096, json: false }
+  const options = { metering: false, timeout: 5, maxPages: 4096, json: false, updates: [] }
   const positional = []
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]
@@ -48,14 +61,37 @@ function parse(argv) {
     else if (arg === '--json') options.json = true
     else if (arg === '--timeout') options.timeout = number(value(), arg, (n) => n > 0)
     else if (arg === '--max-pages') options.maxPages = number(value(), arg, (n) => Number.isInteger(n) && n >= 0)
-    else if (arg.startsWith('--') || (arg.startsWith('-') && !/^-\d/.test(arg))) throw new UsageError(`unknown option ${arg}`)
+    else if (arg === '--parameters') options.parameters = value()
+    else if (arg === '--state') options.state = value()
+    else if (arg === '--summary') options.summary = value()
+    else if (arg === '--update') options.updates.push({ file: value(), type: 'delta' })
+    else if (arg === '--update-type') {
+      const type = value()
+      const last = options.updates.at(-1)
+      if (last === undefined) throw new UsageError('--update-type must follow an --update')
+      if (type !== 'state' && type !== 'delta') throw new UsageError(`--update-type must be state or delta, got ${type}`)
+      last.type = type
+    } else if (arg.startsWith('--') || (arg.startsWith('-') && !/^-\d/.test(arg))) throw new UsageError(`unknown option ${arg}`)
     else positional.push(arg)
   }
   const [command, file, exportName, ...args] = positional
   if (command === undefined) return { command: 'help' }
+  if (command === 'contract') return contractCommand(positional.slice(1), options)
   if (command !== 'run') throw new UsageError(`unknown command "${command}"`)
   if (file === undefined || exportName === undefined) throw new UsageError('run needs a module file and an export name')
   return { command, file, exportName, args: args.map(argument), options }
+}
+
+function contractCommand([operation, file, ...extra], options) {
+  if (!OPERATIONS.includes(operation)) throw new UsageError(`contract needs an operation: ${OPERATIONS.join(', ')}`)
+  if (file === undefined) throw new UsageError('contract needs a module file')
+  if (extra.length > 0) throw new UsageError(`unexpected argument ${extra[0]}`)
+  if (options.parameters === undefined || options.state === undefined) {
+    throw new UsageError('contract needs --parameters FILE and --state FILE')
+  }
+  if (operation === 'delta' && options.summary === undefined) throw new UsageError('contract delta needs --summary FILE')
+  if (operation === 'update' && options.updates.length === 0) throw new UsageError('contract update needs at least one --update FILE')
+  return { command: 'contract', operation, file, options }
 }
 
 function number(text, option, valid) {
@@ -100,6 +136,78 @@ function run({ file, exportName, args, options }) {
   }
 }
 
+/** Byte values in a contract's answer, as hex strings. */
+function hexed(value) {
+  if (value instanceof Uint8Array) return Buffer.from(value).toString('hex')
+  if (Array.isArray(value)) return value.map(hexed)
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, hexed(item)]))
+  }
+  return value
+}
+
+async function runContract({ operation, file, options }) {
+  const { ContractRuntime } = require('../lib/freenet')
+  const logs = []
+  const runtime = new ContractRuntime(
+    { enableMetering: options.metering, maxExecutionSeconds: options.timeout, maxMemoryPages: options.maxPages },
+    { log: (message, { instanceId }) => logs.push({ instanceId: String(instanceId), message }) },
+  )
+  const report = { module: file, operation }
+  const started = process.hrtime.bigint()
+  try {
+    const contract = runtime.loadContract(readFileSync(file))
+    const parameters = readFileSync(options.parameters)
+    const state = readFileSync(options.state)
+    let result
+    if (operation === 'validate') result = await contract.validateState(parameters, state, [])
+    else if (operation === 'summarize') result = await contract.summarizeState(parameters, state)
+    else if (operation === 'delta') result = await contract.getStateDelta(parameters, state, readFileSync(options.summary))
+    else {
+      const updates = options.updates.map(({ file: path, type }) =>
+        type === 'state' ? { type, state: readFileSync(path) } : { type, delta: readFileSync(path) },
+      )
+      result = await contract.updateState(parameters, state, updates)
+    }
+    report.result = hexed(result)
+  } catch (err) {
+    if (!(err instanceof WasmError) && !(err instanceof TypeError)) throw err
+    report.error = { class: err.name, code: err.code ?? null, message: err.message }
+    if (err.code === 'CONTRACT') Object.assign(report.error, { kind: err.kind, reason: err.reason })
+    if (err.trapCode) report.error.trapCode = err.trapCode
+  } finally {
+    report.elapsedMs = Number(process.hrtime.bigint() - started) / 1e6
+    const left = runtime.remainingFuel()
+    report.fuelConsumed = left === undefined ? null : String(fuelBudget(options) - left)
+    report.logs = logs
+    runtime.close()
+  }
+  return report
+}
+
+/** The fuel an operation starts with: the budget of `maxExecutionSeconds` at the default rate and margin. */
+function fuelBudget(options) {
+  return BigInt(Math.floor(options.timeout * 3e9 * 1.2))
+}
+
+function printContract(report, json) {
+  if (json) {
+    console.log(JSON.stringify(report, null, 2))
+    return
+  }
+  for (const { instanceId, message } of report.logs) console.log(`log (instance ${instanceId}): ${message}`)
+  if (report.error) {
+    const { error } = report
+    const detail = error.kind ? `, ${error.kind}${error.reason === null ? '' : `: ${error.reason}`}` : ''
+    console.error(`error: ${error.class} (${error.code ?? 'no code'}${detail}): ${error.message}`)
+  } else {
+    const { result } = report
+    console.log(`result: ${typeof result === 'string' ? result || '(empty)' : JSON.stringify(result)}`)
+  }
+  console.log(`fuel consumed: ${report.fuelConsumed ?? 'not metered (use --fuel)'}`)
+  console.log(`elapsed: ${report.elapsedMs.toFixed(3)} ms`)
+}
+
 function peakPages(engine, instance) {
   try {
     // Memories never shrink: the size after the call is the peak.
@@ -129,7 +237,7 @@ function print(report, json) {
   console.log(`elapsed: ${elapsed}`)
 }
 
-function main() {
+async function main() {
   let parsed
   try {
     parsed = parse(process.argv.slice(2))
@@ -148,13 +256,16 @@ function main() {
   }
   let report
   try {
-    report = run(parsed)
+    report = parsed.command === 'contract' ? await runContract(parsed) : run(parsed)
   } catch (err) {
     console.error(`wasm-engine: cannot run ${parsed.file}: ${err.message}`)
     return 1
   }
-  print(report, parsed.options.json)
+  if (parsed.command === 'contract') printContract(report, parsed.options.json)
+  else print(report, parsed.options.json)
   return report.error ? 1 : 0
 }
 
-process.exitCode = main()
+main().then((code) => {
+  process.exitCode = code
+})

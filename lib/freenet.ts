@@ -191,6 +191,15 @@ export class ContractRuntime {
     return new Delegate(this, this.#native.prepare(module, code))
   }
 
+  /**
+   * Fuel left after the last operation, `undefined` when metering is off.
+   * Each operation starts with the full budget (`maxExecutionSeconds` ×
+   * `cpuCyclesPerSecond` × (1 + `safetyMargin`)).
+   */
+  remainingFuel(): bigint | undefined {
+    return this.#engine.remainingFuel() ?? undefined
+  }
+
   /** Counters of the runtime's engine: instances, queue, compile caches. */
   stats(): EngineStats {
     return this.#engine.stats()
