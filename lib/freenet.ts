@@ -139,6 +139,47 @@ export interface FreenetHostOptions {
    * at each call.
    */
   clock?: () => Date | number
+  /**
+   * Where delegates keep their secrets (`freenet_delegate_secrets`),
+   * scoped by delegate key. Default: in memory, per runtime. Its functions
+   * may return promises only for {@link Delegate.process}: the synchronous
+   * `processSync` cannot wait, and such a request fails.
+   */
+  secrets?: SecretStore
+  /**
+   * The contract states V2 delegates read and write
+   * (`freenet_delegate_contracts`). Default: none, so reads find no
+   * contract (-7) and writes find no registered code (-10), Freenet's
+   * codes. May return promises (for {@link Delegate.process}).
+   */
+  contracts?: ContractStore
+}
+
+/**
+ * A delegate secret store. A function that throws (or rejects) makes the
+ * guest see Freenet's storage error code; the reason reaches the `log` hook.
+ */
+export interface SecretStore {
+  /** The secret, or `null`/`undefined` when there is none. */
+  get(delegate: DelegateKey, key: Uint8Array): Uint8Array | null | undefined | Promise<Uint8Array | null | undefined>
+  set(delegate: DelegateKey, key: Uint8Array, value: Uint8Array): void | Promise<void>
+  /** Whether the secret exists; when absent, `get` answers it. */
+  has?(delegate: DelegateKey, key: Uint8Array): boolean | Promise<boolean>
+  /** Removes the secret; removing a missing one is not an error. */
+  remove(delegate: DelegateKey, key: Uint8Array): void | Promise<void>
+}
+
+/**
+ * The contract states delegates reach. `contractId` is a 32-byte contract
+ * instance id; states are raw bytes. Returning `false` refuses: `put` and
+ * `subscribe` for a contract whose code is not registered (-10), `update`
+ * for one without a state (-7). Throwing (or rejecting) is a store error (-8).
+ */
+export interface ContractStore {
+  get(contractId: Uint8Array): Uint8Array | null | undefined | Promise<Uint8Array | null | undefined>
+  put(contractId: Uint8Array, state: Uint8Array): boolean | void | Promise<boolean | void>
+  update(contractId: Uint8Array, state: Uint8Array): boolean | void | Promise<boolean | void>
+  subscribe(contractId: Uint8Array): boolean | void | Promise<boolean | void>
 }
 
 /** The operations of the native `callContract`. */
@@ -161,11 +202,14 @@ export class ContractRuntime {
   /** Creates a runtime; throws `OtherError` for an invalid config. */
   constructor(config: RuntimeConfig = {}, host: FreenetHostOptions = {}) {
     if (typeof host !== 'object' || host === null) throw new TypeError('host must be an object')
-    const { log, clock } = host
+    const { log, clock, secrets, contracts } = host
     if (log !== undefined && typeof log !== 'function') throw new TypeError('host.log must be a function')
     if (clock !== undefined && typeof clock !== 'function') throw new TypeError('host.clock must be a function')
+    checkStore(secrets, 'secrets', ['get', 'set', 'remove'])
+    checkStore(contracts, 'contracts', ['get', 'put', 'update', 'subscribe'])
     this.#engine = new native.NativeEngine(config, undefined, undefined, [], undefined)
-    this.#native = new native.NativeFreenet(this.#engine, lineLogger(log))
+    const store = secrets === undefined && contracts === undefined ? undefined : storeDispatcher(secrets, contracts, () => this.#native)
+    this.#native = new native.NativeFreenet(this.#engine, lineLogger(log), store, secrets !== undefined, contracts !== undefined)
     this.#clock = clock === undefined ? undefined : () => +clock()
   }
 
@@ -217,17 +261,93 @@ export class ContractRuntime {
 
   /** @internal Runs one contract operation, on this thread or on a worker. */
   run(module: FreenetModule, op: number, parameters: Uint8Array, state: Uint8Array, extra: unknown, sync: boolean): unknown {
-    return this.#native.callContract(module, op, parameters, state, extra, this.#now(module), sync)
+    return settle(sync, () => this.#native.callContract(module, op, parameters, state, extra, this.#now(module), sync))
   }
 
   /** @internal Runs a delegate's `process`, on this thread or on a worker. */
   process(module: FreenetModule, parameters: Uint8Array, origin: unknown, messages: unknown[], sync: boolean): unknown {
-    return this.#native.process(module, parameters, origin, messages, this.#now(module), sync)
+    return settle(sync, () => this.#native.process(module, parameters, origin, messages, this.#now(module), sync))
   }
 
   /** The time `utc_now` reports for one operation of `module`, when a clock was given. */
   #now(module: FreenetModule): number | undefined {
     return module.usesTime && this.#clock !== undefined ? this.#clock() : undefined
+  }
+}
+
+/** Checks that `store`, when given, has the functions `names`. */
+function checkStore(store: object | undefined, option: string, names: string[]): void {
+  if (store === undefined) return
+  if (typeof store !== 'object' || store === null) throw new TypeError(`host.${option} must be an object`)
+  for (const name of names) {
+    if (typeof (store as Record<string, unknown>)[name] !== 'function') {
+      throw new TypeError(`host.${option}.${name} must be a function`)
+    }
+  }
+}
+
+/**
+ * What the native side calls for each store request:
+ * `store(token, kind, ...args)`. A value at hand comes back as `[value]`;
+ * a promise settles the request later through `resolveStore`/`rejectStore`
+ * (token 0 marks a synchronous call, which cannot wait).
+ */
+function storeDispatcher(
+  secrets: SecretStore | undefined,
+  contracts: ContractStore | undefined,
+  nativeOf: () => NativeFreenet,
+): (token: number, kind: number, ...args: unknown[]) => unknown {
+  const run = (kind: number, args: unknown[]): unknown => {
+    const [a, b, c] = args as [never, never, never]
+    switch (kind) {
+      case 0:
+        return secrets!.get(a, b)
+      case 1:
+        return secrets!.set(a, b, c)
+      case 2:
+        return secrets!.remove(a, b)
+      case 3:
+        return contracts!.get(a)
+      case 4:
+        return contracts!.put(a, b)
+      case 5:
+        return contracts!.update(a, b)
+      case 6:
+        return contracts!.subscribe(a)
+      default: {
+        if (secrets!.has !== undefined) return secrets!.has(a, b)
+        const value = secrets!.get(a, b)
+        return isThenable(value) ? Promise.resolve(value).then((found) => found != null) : value != null
+      }
+    }
+  }
+  return (token, kind, ...args) => {
+    const value = run(kind, args)
+    if (!isThenable(value)) return [value]
+    if (token === 0) {
+      // Nobody will read it: keep a rejection from going unhandled.
+      value.then(undefined, () => {})
+      return undefined
+    }
+    value.then(
+      (resolved) => nativeOf().resolveStore(token, resolved),
+      (reason) => nativeOf().rejectStore(token, reason),
+    )
+    return undefined
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function'
+}
+
+/** Runs `start`; for an asynchronous operation, a failure to start (a bad argument, a closed runtime) rejects the promise instead of throwing. */
+function settle(sync: boolean, start: () => unknown): unknown {
+  if (sync) return start()
+  try {
+    return start()
+  } catch (err) {
+    return Promise.reject(err)
   }
 }
 

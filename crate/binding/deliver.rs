@@ -67,6 +67,12 @@ pub(crate) enum Delivery {
     Host { call: PostedCall, host: Arc<JsHost> },
     /// Delete a reference dropped on another thread.
     Release(Reference),
+    /// Ask a JavaScript store for a delegate on a worker.
+    Store {
+        store: Arc<crate::freenet_store::JsStore>,
+        request: wasm_engine_core::freenet::hooks::Request,
+        reply: wasm_engine_core::freenet::hooks::Reply,
+    },
     /// Hand a guest's log lines to `log(message, instanceId)`.
     Logs {
         log: Arc<JsValue>,
@@ -341,6 +347,11 @@ impl Deliverer {
                     Delivery::Release(reference) => {
                         sys::napi_delete_reference(env, reference.0);
                     }
+                    Delivery::Store {
+                        store,
+                        request,
+                        reply,
+                    } => store.answer_posted(env, request, reply),
                     Delivery::Logs { log, lines } => {
                         let _ = crate::freenet::deliver_logs(env, &log, &lines);
                     }

@@ -13,9 +13,8 @@ use napi::JsValue as _;
 use napi::bindgen_prelude::{Env, Function, Unknown};
 use napi::sys::{self, napi_env, napi_value};
 use napi_derive::napi;
-use wasm_engine_core::freenet::{
-    CallOptions, DelegateCall, Loaded, MemorySecrets, Outcome, Runtime,
-};
+use wasm_engine_core::freenet::hooks::{MemoryStore, Store};
+use wasm_engine_core::freenet::{CallOptions, DelegateCall, Loaded, Outcome, Runtime, Stores};
 use wasm_engine_core::scheduler::Entry;
 use wasm_engine_core::{Site, WasmError};
 
@@ -24,6 +23,7 @@ use crate::deliver::{Delivery, JsValue, Settled};
 use crate::engine::NativeEngine;
 use crate::env::EnvData;
 use crate::errors::{self, or_throw};
+use crate::freenet_store::JsStore;
 use crate::freenet_values::{self as values, uint8_array};
 use crate::js::{self, Raw};
 
@@ -33,6 +33,8 @@ pub struct NativeFreenet {
     runtime: Arc<Runtime>,
     /// `log(message, instanceId)`, when someone listens.
     log: Option<Arc<JsValue>>,
+    /// The user's stores, when given.
+    store: Option<Arc<JsStore>>,
 }
 
 /// A contract or delegate module, with what the runtime learnt of it.
@@ -109,31 +111,70 @@ type Operation = Box<dyn FnOnce(&Runtime, Site) -> Outcome<Answer> + Send>;
 
 #[napi]
 impl NativeFreenet {
-    /// A runtime over `engine`, with secrets kept in memory;
-    /// `log(message, instanceId)` gets the lines guests log.
+    /// A runtime over `engine`; `log(message, instanceId)` gets the lines
+    /// guests log. `store(token, kind, ...args)` runs the user's secret
+    /// store when `jsSecrets` and contract store when `jsContracts`;
+    /// otherwise secrets live in memory and no contract state exists.
     #[napi(
         constructor,
         catch_unwind,
-        ts_args_type = "engine: NativeEngine, log?: (message: string, instanceId: bigint) => void"
+        ts_args_type = "engine: NativeEngine, log: ((message: string, instanceId: bigint) => void) | undefined, store: ((token: number, kind: number, ...args: unknown[]) => unknown) | undefined, jsSecrets: boolean, jsContracts: boolean"
     )]
     pub fn new(
         env: Env,
         engine: &NativeEngine,
         log: Option<Function<'_>>,
+        store: Option<Function<'_>>,
+        js_secrets: bool,
+        js_contracts: bool,
     ) -> napi::Result<NativeFreenet> {
         let raw = env.raw();
-        let log = match log {
-            // SAFETY: a Node-API callback on `raw`'s thread.
-            Some(log) => Some(Arc::new(
-                unsafe { JsValue::strong(raw, log.raw()) }.map_err(errors::failed)?,
-            )),
-            None => None,
+        // SAFETY: a Node-API callback on `raw`'s thread.
+        let (log, store) = unsafe {
+            let log = match log {
+                Some(log) => Some(Arc::new(
+                    JsValue::strong(raw, log.raw()).map_err(errors::failed)?,
+                )),
+                None => None,
+            };
+            let store = match store {
+                Some(store) => Some(JsStore::new(raw, store.raw()).map_err(errors::failed)?),
+                None => None,
+            };
+            (log, store)
         };
-        let secrets = Arc::new(MemorySecrets::default());
+        let memory: Arc<dyn Store> = Arc::new(MemoryStore::default());
+        let pick = |js: bool| match (&store, js) {
+            (Some(store), true) => store.clone() as Arc<dyn Store>,
+            _ => memory.clone(),
+        };
+        let stores = Stores {
+            secrets: pick(js_secrets),
+            contracts: pick(js_contracts),
+        };
         Ok(NativeFreenet {
-            runtime: Arc::new(Runtime::new(engine.core().clone(), secrets)),
+            runtime: Arc::new(Runtime::new(engine.core().clone(), stores)),
             log,
+            store,
         })
+    }
+
+    /// Settles the store request `token` with the value its promise resolved to.
+    #[napi(ts_args_type = "token: number, value: unknown")]
+    pub fn resolve_store(&self, env: Env, token: f64, value: Unknown<'_>) {
+        if let Some(store) = &self.store {
+            // SAFETY: a Node-API callback on `env`'s thread.
+            unsafe { store.settle(env.raw(), token as u64, Ok(value.raw())) };
+        }
+    }
+
+    /// Fails the store request `token`: its promise rejected with `reason`.
+    #[napi(ts_args_type = "token: number, reason: unknown")]
+    pub fn reject_store(&self, env: Env, token: f64, reason: Unknown<'_>) {
+        if let Some(store) = &self.store {
+            // SAFETY: a Node-API callback on `env`'s thread.
+            unsafe { store.settle(env.raw(), token as u64, Err(reason.raw())) };
+        }
     }
 
     /// What the runtime needs to know about `module`, compiled by its

@@ -385,10 +385,13 @@ pub(crate) fn origin(env: napi_env, value: napi_value) -> Result<Option<MessageO
     // SAFETY: on `env`'s thread inside a callback.
     let is_object =
         unsafe { js::type_of(env, value) }.map_err(broken)? == sys::ValueType::napi_object;
-    let mut typed = false;
+    let (mut typed, mut buffer) = (false, false);
     // SAFETY: as above.
-    ok(unsafe { sys::napi_is_typedarray(env, value, &mut typed) }).map_err(broken)?;
-    if typed || !is_object {
+    unsafe {
+        ok(sys::napi_is_typedarray(env, value, &mut typed)).map_err(broken)?;
+        ok(sys::napi_is_arraybuffer(env, value, &mut buffer)).map_err(broken)?;
+    }
+    if typed || buffer || !is_object {
         return Ok(Some(MessageOrigin::WebApp(key(env, value, "origin")?)));
     }
     let tag = convert::string(env, field(env, value, "origin", "type")?, "origin.type")?;
@@ -505,6 +508,9 @@ pub(crate) fn inbound_list(
     env: napi_env,
     value: napi_value,
 ) -> Result<Vec<InboundDelegateMsg>, WasmError> {
+    if is_nullish(env, value)? {
+        return Err(argument("messages must be an array".to_owned()));
+    }
     list(env, value, "messages", inbound)
 }
 
@@ -515,7 +521,7 @@ unsafe fn boolean(env: napi_env, flag: bool) -> Raw<napi_value> {
     Ok(value)
 }
 
-unsafe fn delegate_key_to_js(env: napi_env, key: &DelegateKey) -> Raw<napi_value> {
+pub(crate) unsafe fn delegate_key_to_js(env: napi_env, key: &DelegateKey) -> Raw<napi_value> {
     // SAFETY: the caller's contract.
     unsafe {
         object(

@@ -18,6 +18,7 @@ mod engine;
 mod env;
 mod errors;
 mod freenet;
+mod freenet_store;
 mod freenet_values;
 mod function;
 mod host;

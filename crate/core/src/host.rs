@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use wasmtime::{Caller, Extern, Func, Store, Val};
 
 use crate::deadline::TICK;
-use crate::error::{ErrorKind, HostFailure, WasmError};
+use crate::error::{ErrorKind, HostFailure, Interrupt, WasmError};
 use crate::memory;
 use crate::scheduler;
 use crate::store::HostState;
@@ -310,38 +310,13 @@ impl Imports {
                     reply: Reply(reply),
                 })
                 .map_err(wasmtime::Error::new)?;
-                // Most answers come back within microseconds: look for one
-                // briefly before parking, whose wake-up costs far more (on a
-                // virtual machine, tens of microseconds).
-                let until = Instant::now() + ANSWER_SPIN;
-                let mut early = None;
-                while early.is_none() && Instant::now() < until {
-                    match answer.try_recv() {
-                        Ok(outcome) => early = Some(outcome),
-                        Err(TryRecvError::Empty) => (0..32).for_each(|_| std::hint::spin_loop()),
-                        Err(TryRecvError::Disconnected) => break,
-                    }
-                }
-                let waited = scheduler::blocked(|| {
-                    if let Some(outcome) = early {
-                        return Ok(outcome);
-                    }
-                    loop {
-                        match answer.recv_timeout(TICK) {
-                            Ok(outcome) => break Ok(outcome),
-                            Err(RecvTimeoutError::Timeout) => {
-                                if let Some(interrupt) = caller.data().interrupted() {
-                                    break Err(interrupt);
-                                }
-                            }
-                            Err(RecvTimeoutError::Disconnected) => {
-                                break Ok(Err(HostFailure::new(format!(
-                                    "the call of {} was dropped unanswered",
-                                    binding.qualified
-                                ))));
-                            }
-                        }
-                    }
+                let waited = wait(caller, &answer).map(|outcome| {
+                    outcome.unwrap_or_else(|| {
+                        Err(HostFailure::new(format!(
+                            "the call of {} was dropped unanswered",
+                            binding.qualified
+                        )))
+                    })
                 });
                 let values = match waited {
                     Ok(outcome) => outcome.map_err(wasmtime::Error::new)?,
@@ -357,6 +332,39 @@ impl Imports {
             }
         }
     }
+}
+
+/// Waits on a worker for the answer to a call handed to the host's
+/// thread: `None` when the answer was dropped unsent, the interrupt when
+/// the guest must stop first (deadline, abort, close).
+pub(crate) fn wait<T>(
+    caller: &Caller<'_, HostState>,
+    answer: &mpsc::Receiver<T>,
+) -> Result<Option<T>, Interrupt> {
+    // Most answers come back within microseconds: look for one briefly
+    // before parking, whose wake-up costs far more (on a virtual machine,
+    // tens of microseconds).
+    let until = Instant::now() + ANSWER_SPIN;
+    while Instant::now() < until {
+        match answer.try_recv() {
+            Ok(outcome) => return Ok(Some(outcome)),
+            Err(TryRecvError::Empty) => (0..32).for_each(|_| std::hint::spin_loop()),
+            Err(TryRecvError::Disconnected) => return Ok(None),
+        }
+    }
+    scheduler::blocked(|| {
+        loop {
+            match answer.recv_timeout(TICK) {
+                Ok(outcome) => break Ok(Some(outcome)),
+                Err(RecvTimeoutError::Timeout) => {
+                    if let Some(interrupt) = caller.data().interrupted() {
+                        break Err(interrupt);
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => break Ok(None),
+            }
+        }
+    })
 }
 
 fn describe_extern(ty: &wasmtime::ExternType) -> &'static str {

@@ -2,11 +2,9 @@
 //! with the running context and the outbound rules of freenet-core 0.2.48's
 //! `inbound_app_message`.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use parking_lot::Mutex;
-
+use super::hooks::Store;
 use super::wire::{
     self, DelegateError, DelegateKey, InboundDelegateMsg, MessageOrigin, OutboundDelegateMsg,
 };
@@ -33,48 +31,21 @@ pub struct DelegateCall {
     pub messages: Vec<InboundDelegateMsg>,
 }
 
-/// Where delegates keep their secrets, scoped by delegate key (code and
-/// parameters), as freenet-core scopes them. Errors are the store's own
-/// words; the guest sees Freenet's error codes.
-pub trait Secrets: Send + Sync {
-    fn get(&self, delegate: &DelegateKey, key: &[u8]) -> Result<Option<Vec<u8>>, String>;
-    fn set(&self, delegate: &DelegateKey, key: &[u8], value: &[u8]) -> Result<(), String>;
-    /// Removes the secret; removing a missing one succeeds.
-    fn remove(&self, delegate: &DelegateKey, key: &[u8]) -> Result<(), String>;
-}
-
-/// A secret's place: its delegate and its key.
-type SecretId = (DelegateKey, Vec<u8>);
-
-/// Secrets in this process's memory, lost when the runtime goes.
-#[derive(Default)]
-pub struct MemorySecrets {
-    map: Mutex<HashMap<SecretId, Vec<u8>>>,
-}
-
-impl Secrets for MemorySecrets {
-    fn get(&self, delegate: &DelegateKey, key: &[u8]) -> Result<Option<Vec<u8>>, String> {
-        Ok(self.map.lock().get(&(*delegate, key.to_vec())).cloned())
-    }
-
-    fn set(&self, delegate: &DelegateKey, key: &[u8], value: &[u8]) -> Result<(), String> {
-        self.map
-            .lock()
-            .insert((*delegate, key.to_vec()), value.to_vec());
-        Ok(())
-    }
-
-    fn remove(&self, delegate: &DelegateKey, key: &[u8]) -> Result<(), String> {
-        self.map.lock().remove(&(*delegate, key.to_vec()));
-        Ok(())
-    }
-}
-
 /// The delegate being processed, as its host imports see it.
 pub(crate) struct DelegateEnv {
     pub(crate) context: Vec<u8>,
     pub(crate) key: DelegateKey,
-    pub(crate) secrets: Arc<dyn Secrets>,
+    pub(crate) secrets: Arc<dyn Store>,
+    pub(crate) contracts: Arc<dyn Store>,
+}
+
+/// The stores a runtime's delegates use.
+#[derive(Clone)]
+pub struct Stores {
+    /// Secrets, scoped by delegate key.
+    pub secrets: Arc<dyn Store>,
+    /// Contract states.
+    pub contracts: Arc<dyn Store>,
 }
 
 /// Runs `call` on one fresh instance of `delegate`, whose key is `key`.
@@ -83,7 +54,7 @@ pub(crate) fn run(
     session: &Session,
     delegate: &Loaded,
     key: DelegateKey,
-    secrets: &Arc<dyn Secrets>,
+    stores: &Stores,
     call: DelegateCall,
 ) -> Result<Vec<OutboundDelegateMsg>, WasmError> {
     let DelegateCall {
@@ -112,8 +83,8 @@ pub(crate) fn run(
                         return Err(WasmError::new(
                             ErrorKind::Memory,
                             format!(
-                                "the context of delegate instance {id} holds {} bytes, over \
-                                 freenet-stdlib's limit of {MAX_CONTEXT_BYTES}",
+                                "the context of delegate instance {id} holds {} bytes; \
+                                 freenet-stdlib accepts less than {MAX_CONTEXT_BYTES}",
                                 context.len()
                             ),
                         )
@@ -127,7 +98,8 @@ pub(crate) fn run(
             guest.op().lock().delegate = Some(DelegateEnv {
                 context: std::mem::take(&mut context),
                 key,
-                secrets: secrets.clone(),
+                secrets: stores.secrets.clone(),
+                contracts: stores.contracts.clone(),
             });
             let answered = (|| {
                 let inputs = [

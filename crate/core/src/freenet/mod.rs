@@ -16,6 +16,7 @@
 mod abi;
 pub mod contract;
 pub mod delegate;
+pub mod hooks;
 mod natives;
 pub mod wire;
 
@@ -25,7 +26,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use parking_lot::Mutex;
 
 pub use self::contract::{ContractAnswer, ContractCall, Related};
-pub use self::delegate::{DelegateCall, MemorySecrets, Secrets};
+pub use self::delegate::{DelegateCall, Stores};
 use self::natives::{FreenetNatives, Operation};
 use self::wire::{DelegateKey, Key, OutboundDelegateMsg};
 use crate::engine::{Engine, Module};
@@ -103,15 +104,16 @@ pub struct Outcome<T> {
 /// An engine that runs Freenet contracts and delegates.
 pub struct Runtime {
     engine: Arc<Engine>,
-    secrets: Arc<dyn Secrets>,
+    stores: Stores,
 }
 
 impl Runtime {
-    /// A runtime on `engine`: its limits, compile caches and queue.
+    /// A runtime on `engine` (its limits, compile caches and queue) whose
+    /// delegates keep secrets and find contract states in `stores`.
     /// Freenet's imports come from the runtime; the engine's own imports,
     /// if any, serve the names Freenet does not define.
-    pub fn new(engine: Arc<Engine>, secrets: Arc<dyn Secrets>) -> Runtime {
-        Runtime { engine, secrets }
+    pub fn new(engine: Arc<Engine>, stores: Stores) -> Runtime {
+        Runtime { engine, stores }
     }
 
     /// The engine underneath, for its stats, queue and `close()`.
@@ -165,7 +167,7 @@ impl Runtime {
             code_hash: delegate.code_hash,
         };
         self.operation(site, delegate, options, |state, session| {
-            delegate::run(state, session, delegate, key, &self.secrets, call)
+            delegate::run(state, session, delegate, key, &self.stores, call)
         })
     }
 

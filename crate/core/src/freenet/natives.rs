@@ -15,8 +15,9 @@ use parking_lot::Mutex;
 use wasmtime::{Caller, Extern, Func, FuncType, Store};
 
 use super::abi::Buffer;
-use super::delegate::{DelegateEnv, Secrets};
-use super::wire::DelegateKey;
+use super::delegate::DelegateEnv;
+use super::hooks::{self, Answer, Request};
+use super::wire::{DelegateKey, Key};
 use crate::error::{ErrorKind, HostFailure, WasmError};
 use crate::host::Natives;
 use crate::memory;
@@ -199,6 +200,7 @@ mod code {
     pub(super) const MEMORY_BOUNDS: i32 = -7;
     /// The contract-state imports' own table.
     pub(super) const CONTRACT_NOT_FOUND: i64 = -7;
+    pub(super) const STORE_ERROR: i64 = -8;
     pub(super) const CONTRACT_MEMORY_BOUNDS: i64 = -9;
     pub(super) const CONTRACT_CODE_NOT_REGISTERED: i64 = -10;
     /// `create_delegate`: the delegate could not be stored.
@@ -338,40 +340,15 @@ impl FreenetNatives {
         Some(func)
     }
 
-    /// `freenet_delegate_secrets`: the running delegate's secrets.
+    /// `freenet_delegate_secrets`: the running delegate's secrets, in its
+    /// runtime's secret store.
     fn secrets_import(&self, store: &mut Store<HostState>, name: &str) -> Option<Func> {
-        let op = self.op.clone();
-        /// The running delegate, its store and the secret's key.
-        type Found = (DelegateKey, Arc<dyn Secrets>, Vec<u8>);
-        /// The running delegate, its store and the key at `ptr`, or the
-        /// code the call must return.
-        fn lookup(
-            op: &Mutex<Operation>,
-            caller: &mut Caller<'_, HostState>,
-            ptr: i64,
-            len: i32,
-            import: &str,
-        ) -> wasmtime::Result<Result<Found, i32>> {
-            let op = op.lock();
-            let Some(env) = op.delegate.as_ref() else {
-                return Ok(Err(code::NOT_IN_PROCESS));
-            };
-            if len < 0 {
-                return Ok(Err(code::INVALID_PARAM));
-            }
-            let (key, secrets) = (env.key, env.secrets.clone());
-            drop(op);
-            let memory = memory(caller, import)?;
-            Ok(match range(memory, ptr, i64::from(len)) {
-                Some(span) => Ok((key, secrets, memory[span].to_vec())),
-                None => Err(code::MEMORY_BOUNDS),
-            })
-        }
         const GET_LEN: &str = "freenet_delegate_secrets.__frnt__delegate__get_secret_len";
         const GET: &str = "freenet_delegate_secrets.__frnt__delegate__get_secret";
         const SET: &str = "freenet_delegate_secrets.__frnt__delegate__set_secret";
         const HAS: &str = "freenet_delegate_secrets.__frnt__delegate__has_secret";
         const REMOVE: &str = "freenet_delegate_secrets.__frnt__delegate__remove_secret";
+        let op = self.op.clone();
         Some(match name {
             "__frnt__delegate__get_secret_len" => Func::wrap(
                 store,
@@ -379,12 +356,13 @@ impl FreenetNatives {
                       ptr: i64,
                       len: i32|
                       -> wasmtime::Result<i32> {
-                    Ok(match lookup(&op, &mut caller, ptr, len, GET_LEN)? {
-                        Err(code) => code,
-                        Ok((delegate, secrets, key)) => match secrets.get(&delegate, &key) {
-                            Ok(Some(value)) => i32::try_from(value.len()).unwrap_or(i32::MAX),
-                            _ => code::SECRET_NOT_FOUND,
-                        },
+                    let found = match secret(&op, &mut caller, (ptr, len), 0, GET_LEN)? {
+                        Err(code) => return Ok(code),
+                        Ok(found) => found,
+                    };
+                    Ok(match found.get(&op, &caller, GET_LEN)? {
+                        Some(value) => i32::try_from(value.len()).unwrap_or(i32::MAX),
+                        None => code::SECRET_NOT_FOUND,
                     })
                 },
             ),
@@ -396,18 +374,11 @@ impl FreenetNatives {
                       out: i64,
                       out_len: i32|
                       -> wasmtime::Result<i32> {
-                    if out_len < 0 {
-                        return Ok(if op.lock().delegate.is_none() {
-                            code::NOT_IN_PROCESS
-                        } else {
-                            code::INVALID_PARAM
-                        });
-                    }
-                    let (delegate, secrets, key) = match lookup(&op, &mut caller, ptr, len, GET)? {
+                    let found = match secret(&op, &mut caller, (ptr, len), out_len, GET)? {
                         Err(code) => return Ok(code),
                         Ok(found) => found,
                     };
-                    let Ok(Some(value)) = secrets.get(&delegate, &key) else {
+                    let Some(value) = found.get(&op, &caller, GET)? else {
                         return Ok(code::SECRET_NOT_FOUND);
                     };
                     if value.len() > out_len as usize {
@@ -432,14 +403,7 @@ impl FreenetNatives {
                       value: i64,
                       value_len: i32|
                       -> wasmtime::Result<i32> {
-                    if value_len < 0 {
-                        return Ok(if op.lock().delegate.is_none() {
-                            code::NOT_IN_PROCESS
-                        } else {
-                            code::INVALID_PARAM
-                        });
-                    }
-                    let (delegate, secrets, key) = match lookup(&op, &mut caller, ptr, len, SET)? {
+                    let found = match secret(&op, &mut caller, (ptr, len), value_len, SET)? {
                         Err(code) => return Ok(code),
                         Ok(found) => found,
                     };
@@ -447,10 +411,22 @@ impl FreenetNatives {
                     let Some(span) = range(memory, value, i64::from(value_len)) else {
                         return Ok(code::MEMORY_BOUNDS);
                     };
-                    Ok(match secrets.set(&delegate, &key, &memory[span]) {
-                        Ok(()) => 0,
-                        Err(_) => code::STORAGE_FAILED,
-                    })
+                    let request = Request::SecretSet {
+                        delegate: found.delegate,
+                        key: found.key,
+                        value: memory[span].to_vec(),
+                    };
+                    Ok(
+                        match outcome(
+                            &op,
+                            caller.data().instance_id(),
+                            hooks::ask(&caller, &*found.store, request)?,
+                            SET,
+                        ) {
+                            Some(_) => 0,
+                            None => code::STORAGE_FAILED,
+                        },
+                    )
                 },
             ),
             "__frnt__delegate__has_secret" => Func::wrap(
@@ -459,12 +435,19 @@ impl FreenetNatives {
                       ptr: i64,
                       len: i32|
                       -> wasmtime::Result<i32> {
-                    Ok(match lookup(&op, &mut caller, ptr, len, HAS)? {
-                        Err(code) => code,
-                        Ok((delegate, secrets, key)) => {
-                            i32::from(matches!(secrets.get(&delegate, &key), Ok(Some(_))))
-                        }
-                    })
+                    let found = match secret(&op, &mut caller, (ptr, len), 0, HAS)? {
+                        Err(code) => return Ok(code),
+                        Ok(found) => found,
+                    };
+                    let request = Request::SecretHas {
+                        delegate: found.delegate,
+                        key: found.key,
+                    };
+                    let answer = hooks::ask(&caller, &*found.store, request)?;
+                    Ok(i32::from(matches!(
+                        outcome(&op, caller.data().instance_id(), answer, HAS),
+                        Some(Answer::Done)
+                    )))
                 },
             ),
             "__frnt__delegate__remove_secret" => Func::wrap(
@@ -473,13 +456,25 @@ impl FreenetNatives {
                       ptr: i64,
                       len: i32|
                       -> wasmtime::Result<i32> {
-                    Ok(match lookup(&op, &mut caller, ptr, len, REMOVE)? {
-                        Err(code) => code,
-                        Ok((delegate, secrets, key)) => match secrets.remove(&delegate, &key) {
-                            Ok(()) => 0,
-                            Err(_) => code::SECRET_NOT_FOUND,
+                    let found = match secret(&op, &mut caller, (ptr, len), 0, REMOVE)? {
+                        Err(code) => return Ok(code),
+                        Ok(found) => found,
+                    };
+                    let request = Request::SecretRemove {
+                        delegate: found.delegate,
+                        key: found.key,
+                    };
+                    Ok(
+                        match outcome(
+                            &op,
+                            caller.data().instance_id(),
+                            hooks::ask(&caller, &*found.store, request)?,
+                            REMOVE,
+                        ) {
+                            Some(_) => 0,
+                            None => code::SECRET_NOT_FOUND,
                         },
-                    })
+                    )
                 },
             ),
             _ => return None,
@@ -487,32 +482,131 @@ impl FreenetNatives {
     }
 }
 
-/// `freenet_delegate_contracts`: a node's contract states. This runtime
-/// holds none, so after Freenet's own checks (in its order) a read finds
-/// no contract and a write finds no registered code.
+/// A secret a guest names: the running delegate, its store and the key.
+struct Secret {
+    delegate: DelegateKey,
+    store: Arc<dyn hooks::Store>,
+    key: Vec<u8>,
+}
+
+impl Secret {
+    /// The secret's value; `None` when absent or when the store failed.
+    fn get(
+        self,
+        op: &Mutex<Operation>,
+        caller: &Caller<'_, HostState>,
+        import: &str,
+    ) -> wasmtime::Result<Option<Vec<u8>>> {
+        let request = Request::SecretGet {
+            delegate: self.delegate,
+            key: self.key,
+        };
+        Ok(
+            match outcome(
+                op,
+                caller.data().instance_id(),
+                hooks::ask(caller, &*self.store, request)?,
+                import,
+            ) {
+                Some(Answer::Found(value)) => value,
+                _ => None,
+            },
+        )
+    }
+}
+
+/// The secret whose key is the `len` bytes at `ptr`, or the code the
+/// import returns: not in a process, a negative length (the key's or the
+/// `other` buffer's), the key out of bounds.
+fn secret(
+    op: &Mutex<Operation>,
+    caller: &mut Caller<'_, HostState>,
+    (ptr, len): (i64, i32),
+    other: i32,
+    import: &str,
+) -> wasmtime::Result<Result<Secret, i32>> {
+    let (delegate, store) = match op.lock().delegate.as_ref() {
+        None => return Ok(Err(code::NOT_IN_PROCESS)),
+        Some(env) => (env.key, env.secrets.clone()),
+    };
+    if len < 0 || other < 0 {
+        return Ok(Err(code::INVALID_PARAM));
+    }
+    let memory = memory(caller, import)?;
+    Ok(match range(memory, ptr, i64::from(len)) {
+        Some(span) => Ok(Secret {
+            delegate,
+            store,
+            key: memory[span].to_vec(),
+        }),
+        None => Err(code::MEMORY_BOUNDS),
+    })
+}
+
+/// A store's answer, or `None` when it failed; the failure is logged, so
+/// the guest sees Freenet's code and the embedder sees why.
+fn outcome(
+    op: &Mutex<Operation>,
+    instance: i64,
+    answer: Result<Answer, HostFailure>,
+    import: &str,
+) -> Option<Answer> {
+    match answer {
+        Ok(answer) => Some(answer),
+        Err(failure) => {
+            if let Some(logs) = op.lock().logs.as_mut() {
+                logs.push((instance, format!("{import}: the store failed: {failure}")));
+            }
+            None
+        }
+    }
+}
+
+/// `freenet_delegate_contracts`: contract states in the runtime's contract
+/// store, after Freenet's own checks, in its order.
 fn contracts_import(
     store: &mut Store<HostState>,
     op: Arc<Mutex<Operation>>,
     name: &str,
 ) -> Option<Func> {
-    /// The checks every contract import makes first: in a process, a
-    /// 32-byte id inside memory.
-    fn checked(
+    const IMPORT: &str = "freenet_delegate_contracts";
+    /// The contract store and the 32-byte id at `id`, or the code to return.
+    type Found = (Arc<dyn hooks::Store>, Key);
+    fn contract(
         op: &Mutex<Operation>,
         caller: &mut Caller<'_, HostState>,
         id: i64,
         id_len: i32,
-    ) -> wasmtime::Result<Option<i64>> {
-        if op.lock().delegate.is_none() {
-            return Ok(Some(i64::from(code::NOT_IN_PROCESS)));
-        }
+    ) -> wasmtime::Result<Result<Found, i64>> {
+        let Some(contracts) = op.lock().delegate.as_ref().map(|env| env.contracts.clone()) else {
+            return Ok(Err(i64::from(code::NOT_IN_PROCESS)));
+        };
         if id_len != 32 {
-            return Ok(Some(i64::from(code::INVALID_PARAM)));
+            return Ok(Err(i64::from(code::INVALID_PARAM)));
         }
-        let memory = memory(caller, "freenet_delegate_contracts")?;
-        Ok(range(memory, id, 32)
-            .is_none()
-            .then_some(code::CONTRACT_MEMORY_BOUNDS))
+        let memory = memory(caller, IMPORT)?;
+        let Some(span) = range(memory, id, 32) else {
+            return Ok(Err(code::CONTRACT_MEMORY_BOUNDS));
+        };
+        let mut key = [0; 32];
+        key.copy_from_slice(&memory[span]);
+        Ok(Ok((contracts, key)))
+    }
+    /// The state of contract `id`, or the code to return.
+    fn state(
+        op: &Mutex<Operation>,
+        caller: &Caller<'_, HostState>,
+        contracts: &dyn hooks::Store,
+        id: Key,
+    ) -> wasmtime::Result<Result<Vec<u8>, i64>> {
+        let answer = hooks::ask(caller, contracts, Request::ContractGet { id })?;
+        Ok(
+            match outcome(op, caller.data().instance_id(), answer, IMPORT) {
+                Some(Answer::Found(Some(state))) => Ok(state),
+                Some(_) => Err(code::CONTRACT_NOT_FOUND),
+                None => Err(code::STORE_ERROR),
+            },
+        )
     }
     let func = match name {
         "__frnt__delegate__get_contract_state_len" => Func::wrap(
@@ -521,7 +615,14 @@ fn contracts_import(
                   id: i64,
                   id_len: i32|
                   -> wasmtime::Result<i64> {
-                Ok(checked(&op, &mut caller, id, id_len)?.unwrap_or(code::CONTRACT_NOT_FOUND))
+                let (contracts, id) = match contract(&op, &mut caller, id, id_len)? {
+                    Err(code) => return Ok(code),
+                    Ok(found) => found,
+                };
+                Ok(match state(&op, &caller, &*contracts, id)? {
+                    Ok(state) => state.len() as i64,
+                    Err(code) => code,
+                })
             },
         ),
         "__frnt__delegate__get_contract_state" => Func::wrap(
@@ -529,16 +630,34 @@ fn contracts_import(
             move |mut caller: Caller<'_, HostState>,
                   id: i64,
                   id_len: i32,
-                  _out: i64,
+                  out: i64,
                   out_len: i64|
                   -> wasmtime::Result<i64> {
-                if out_len < 0 && op.lock().delegate.is_some() && id_len == 32 {
-                    return Ok(i64::from(code::INVALID_PARAM));
+                let (contracts, id) = match contract(&op, &mut caller, id, id_len)? {
+                    Err(code) => return Ok(code),
+                    Ok(_) if out_len < 0 => return Ok(i64::from(code::INVALID_PARAM)),
+                    Ok(found) => found,
+                };
+                let state = match state(&op, &caller, &*contracts, id)? {
+                    Ok(state) => state,
+                    Err(code) => return Ok(code),
+                };
+                if state.len() as u64 > out_len as u64 {
+                    return Ok(i64::from(code::BUFFER_TOO_SMALL));
                 }
-                Ok(checked(&op, &mut caller, id, id_len)?.unwrap_or(code::CONTRACT_NOT_FOUND))
+                if state.is_empty() {
+                    return Ok(0);
+                }
+                let memory = memory(&mut caller, IMPORT)?;
+                let Some(span) = range(memory, out, state.len() as i64) else {
+                    return Ok(code::CONTRACT_MEMORY_BOUNDS);
+                };
+                memory[span].copy_from_slice(&state);
+                Ok(state.len() as i64)
             },
         ),
         "__frnt__delegate__put_contract_state" | "__frnt__delegate__update_contract_state" => {
+            let update = name == "__frnt__delegate__update_contract_state";
             Func::wrap(
                 store,
                 move |mut caller: Caller<'_, HostState>,
@@ -547,17 +666,30 @@ fn contracts_import(
                       state: i64,
                       state_len: i64|
                       -> wasmtime::Result<i64> {
-                    if let Some(code) = checked(&op, &mut caller, id, id_len)? {
-                        return Ok(code);
-                    }
-                    if state_len < 0 {
-                        return Ok(i64::from(code::INVALID_PARAM));
-                    }
-                    let memory = memory(&mut caller, "freenet_delegate_contracts")?;
-                    if state_len > 0 && range(memory, state, state_len).is_none() {
+                    let (contracts, id) = match contract(&op, &mut caller, id, id_len)? {
+                        Err(code) => return Ok(code),
+                        Ok(_) if state_len < 0 => return Ok(i64::from(code::INVALID_PARAM)),
+                        Ok(found) => found,
+                    };
+                    let memory = memory(&mut caller, IMPORT)?;
+                    let Some(span) = range(memory, state, state_len) else {
                         return Ok(code::CONTRACT_MEMORY_BOUNDS);
-                    }
-                    Ok(code::CONTRACT_CODE_NOT_REGISTERED)
+                    };
+                    let state = memory[span].to_vec();
+                    let request = if update {
+                        Request::ContractUpdate { id, state }
+                    } else {
+                        Request::ContractPut { id, state }
+                    };
+                    let answer = hooks::ask(&caller, &*contracts, request)?;
+                    Ok(
+                        match outcome(&op, caller.data().instance_id(), answer, IMPORT) {
+                            Some(Answer::Refused) if update => code::CONTRACT_NOT_FOUND,
+                            Some(Answer::Refused) => code::CONTRACT_CODE_NOT_REGISTERED,
+                            Some(_) => 0,
+                            None => code::STORE_ERROR,
+                        },
+                    )
                 },
             )
         }
@@ -567,8 +699,18 @@ fn contracts_import(
                   id: i64,
                   id_len: i32|
                   -> wasmtime::Result<i64> {
-                Ok(checked(&op, &mut caller, id, id_len)?
-                    .unwrap_or(code::CONTRACT_CODE_NOT_REGISTERED))
+                let (contracts, id) = match contract(&op, &mut caller, id, id_len)? {
+                    Err(code) => return Ok(code),
+                    Ok(found) => found,
+                };
+                let answer = hooks::ask(&caller, &*contracts, Request::ContractSubscribe { id })?;
+                Ok(
+                    match outcome(&op, caller.data().instance_id(), answer, IMPORT) {
+                        Some(Answer::Refused) => code::CONTRACT_CODE_NOT_REGISTERED,
+                        Some(_) => 0,
+                        None => code::STORE_ERROR,
+                    },
+                )
             },
         ),
         _ => return None,
