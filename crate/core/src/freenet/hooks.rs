@@ -67,9 +67,12 @@ pub enum Answer {
     Found(Option<Vec<u8>>),
     /// The request was carried out.
     Done,
-    /// The store refused: for a contract, Freenet's "not found" (an update
-    /// without a state) or "code not registered" (put, subscribe).
+    /// The store refused: a secret that does not exist (`SecretHas`); a
+    /// contract update without a state to replace (Freenet's "not found");
+    /// a put or subscribe the store will not take ("code not registered").
     Refused,
+    /// The store knows no such contract ("code not registered").
+    Unregistered,
 }
 
 /// Where an answer to a posted request goes.
@@ -133,7 +136,7 @@ impl Store for MemoryStore {
             Request::ContractGet { .. } => Answer::Found(None),
             Request::ContractPut { .. }
             | Request::ContractUpdate { .. }
-            | Request::ContractSubscribe { .. } => Answer::Refused,
+            | Request::ContractSubscribe { .. } => Answer::Unregistered,
         }))
     }
 

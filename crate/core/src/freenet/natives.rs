@@ -685,7 +685,9 @@ fn contracts_import(
                     Ok(
                         match outcome(&op, caller.data().instance_id(), answer, IMPORT) {
                             Some(Answer::Refused) if update => code::CONTRACT_NOT_FOUND,
-                            Some(Answer::Refused) => code::CONTRACT_CODE_NOT_REGISTERED,
+                            Some(Answer::Refused | Answer::Unregistered) => {
+                                code::CONTRACT_CODE_NOT_REGISTERED
+                            }
                             Some(_) => 0,
                             None => code::STORE_ERROR,
                         },
@@ -706,7 +708,9 @@ fn contracts_import(
                 let answer = hooks::ask(&caller, &*contracts, Request::ContractSubscribe { id })?;
                 Ok(
                     match outcome(&op, caller.data().instance_id(), answer, IMPORT) {
-                        Some(Answer::Refused) => code::CONTRACT_CODE_NOT_REGISTERED,
+                        Some(Answer::Refused | Answer::Unregistered) => {
+                            code::CONTRACT_CODE_NOT_REGISTERED
+                        }
                         Some(_) => 0,
                         None => code::STORE_ERROR,
                     },
