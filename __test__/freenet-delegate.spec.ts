@@ -9,7 +9,7 @@
  * requests applied (not returned), the first message for the outside world
  * and everything after it returned, unprocessed delegate messages carrying
  * the real sender. Return codes of the host imports are Freenet's
- * (/tmp/notes/freenet-abi.md §1.5–§2).
+ * (docs/freenet-abi.md §1.5–§2).
  */
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
