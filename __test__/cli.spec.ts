@@ -1,5 +1,7 @@
 /** The `wasm-engine` command-line tool, run as a user would. */
 import { execFile } from 'node:child_process'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
 import test from 'ava'
@@ -73,4 +75,44 @@ test('--help documents every option; usage errors exit with 2', async (t) => {
   const missing = await cli('run', '/nonexistent.wasm', 'f')
   t.is(missing.code, 1)
   t.regex(missing.stderr, /cannot run/)
+})
+
+const LOG_CONTRACT = join(__dirname, 'freenet', 'guests', 'build', 'log_contract_streaming.wasm')
+
+/** Writes the contract CLI's input files into a fresh directory. */
+function contractInputs(files: Record<string, Uint8Array | string>): (name: string) => string {
+  const dir = mkdtempSync(join(tmpdir(), 'wasm-engine-cli-'))
+  for (const [name, data] of Object.entries(files)) writeFileSync(join(dir, name), data)
+  return (name) => join(dir, name)
+}
+
+/** The log contract's parameters: its maximum state length, u32 little-endian. */
+const MAX_1_MIB = new Uint8Array([0, 0, 16, 0])
+
+test('contract runs each operation of a Freenet contract and prints the decoded result', async (t) => {
+  const file = contractInputs({ params: MAX_1_MIB, state: 'log:hello', delta: 'XY', summary: new Uint8Array([2, 0, 0, 0, 0, 0, 0, 0]) })
+  const validate = await cli('contract', 'validate', LOG_CONTRACT, '--parameters', file('params'), '--state', file('state'), '--fuel')
+  t.is(validate.code, 0, validate.stderr)
+  t.regex(validate.stdout, /^log \(instance \d+\): hello$/m)
+  t.regex(validate.stdout, /^result: \{"type":"valid"\}$/m)
+  t.regex(validate.stdout, /^fuel consumed: [1-9]\d*$/m)
+  const update = await cli('contract', 'update', LOG_CONTRACT, '--parameters', file('params'), '--state', file('state'), '--update', file('delta'), '--json')
+  t.is(update.code, 0, update.stderr)
+  t.deepEqual(JSON.parse(update.stdout).result, { newState: Buffer.from('log:helloXY').toString('hex'), related: [] })
+  const summary = await cli('contract', 'summarize', LOG_CONTRACT, '--parameters', file('params'), '--state', file('state'))
+  t.regex(summary.stdout, /^result: 0900000000000000$/m)
+  const delta = await cli('contract', 'delta', LOG_CONTRACT, '--parameters', file('params'), '--state', file('state'), '--summary', file('summary'), '--json')
+  t.is(JSON.parse(delta.stdout).result, Buffer.from('g:hello').toString('hex'))
+})
+
+test("contract prints a contract's error with its kind and reason and exits with 1; usage errors exit with 2", async (t) => {
+  const file = contractInputs({ params: MAX_1_MIB, state: 'other:boom' })
+  const failed = await cli('contract', 'validate', LOG_CONTRACT, '--parameters', file('params'), '--state', file('state'), '--json')
+  t.is(failed.code, 1)
+  t.like(JSON.parse(failed.stdout).error, { class: 'ContractError', code: 'CONTRACT', kind: 'other', reason: 'boom' })
+  const text = await cli('contract', 'validate', LOG_CONTRACT, '--parameters', file('params'), '--state', file('state'))
+  t.regex(text.stderr, /^error: ContractError \(CONTRACT, other: boom\)/m)
+  t.is((await cli('contract', 'delta', LOG_CONTRACT, '--parameters', file('params'), '--state', file('state'))).code, 2)
+  t.is((await cli('contract', 'replace', LOG_CONTRACT)).code, 2)
+  t.is((await cli('contract', 'update', LOG_CONTRACT, '--parameters', file('params'), '--state', file('state'))).code, 2)
 })

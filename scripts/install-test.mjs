@@ -44,9 +44,9 @@ try {
   // the compiler and Node's types come from this repository.
   const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc')
   run(process.execPath, [tsc, '-p', '.', '--typeRoots', join(root, 'node_modules', '@types')])
-  expect(run(process.execPath, ['consumer.js']), /^typescript consumer: 6 14 unreachable_code_reached true 42,42$/m, 'TypeScript consumer')
-  expect(run(process.execPath, ['consumer.mjs']), /^esm consumer: true true$/m, 'ES module consumer')
-  expect(run(process.execPath, ['consumer.cjs']), /^cjs consumer: hi true$/m, 'CommonJS consumer')
+  expect(run(process.execPath, ['consumer.js']), /^typescript consumer: 6 14 unreachable_code_reached true 42,42 3$/m, 'TypeScript consumer')
+  expect(run(process.execPath, ['consumer.mjs']), /^esm consumer: true true MemoryError$/m, 'ES module consumer')
+  expect(run(process.execPath, ['consumer.cjs']), /^cjs consumer: hi true valid$/m, 'CommonJS consumer')
   writeFileSync(join(project, 'guest.wat'), '(module (func (export "add") (param i64 i64) (result i64) (i64.add (local.get 0) (local.get 1))))')
   expect(run(join(project, 'node_modules', '.bin', 'wasm-engine'), ['run', 'guest.wat', 'add', '2', '40']), /^result: 42$/m, 'CLI')
 } finally {

@@ -1,5 +1,6 @@
 // The package from an ES module.
 import { WasmEngine, TimeoutError, WASM_PAGE_SIZE } from 'wasm-engine'
+import { ContractRuntime, ContractError } from 'wasm-engine/freenet'
 
 const engine = new WasmEngine({ maxExecutionSeconds: 0.1 })
 const instance = engine.createInstance(
@@ -8,5 +9,16 @@ const instance = engine.createInstance(
   0,
 )
 const timedOut = await engine.call3i64Blocking(instance, 'spin', 0n, 0n, 0n).catch((err) => err instanceof TimeoutError)
-console.log(`esm consumer: ${engine.memoryInfo(instance).size === WASM_PAGE_SIZE} ${timedOut}`)
+// An empty module is no contract: a typed error (it has no memory for the
+// inputs), not a ContractError.
+const runtime = new ContractRuntime()
+const notAContract = await runtime
+  .loadContract(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]))
+  .validateState(new Uint8Array(), new Uint8Array())
+  .then(
+    () => 'answered',
+    (err) => (err instanceof ContractError ? 'ContractError' : err.name),
+  )
+runtime.close()
+console.log(`esm consumer: ${engine.memoryInfo(instance).size === WASM_PAGE_SIZE} ${timedOut} ${notAContract}`)
 engine.close()

@@ -2,6 +2,7 @@
 // way a user would: typed config, host functions, sync and blocking calls,
 // typed errors.
 import { type Caller, OutOfGasError, RuntimeError, WasmEngine, type WasmValue } from 'wasm-engine'
+import { ContractRuntime, type FreenetHostOptions, type ValidateResult } from 'wasm-engine/freenet'
 
 const GUEST = `(module
   (import "env" "double" (func $double (param i64) (result i64)))
@@ -43,7 +44,12 @@ async function main(): Promise<void> {
     outOfGas = err instanceof OutOfGasError && err.code === 'OUT_OF_GAS'
   }
   engine.close()
-  console.log(`typescript consumer: ${sync} ${blocking} ${trapCode} ${outOfGas} ${seen.join(',')}`)
+  // The Freenet subpath resolves, with its types, under this tsconfig too.
+  const host: FreenetHostOptions = { clock: () => new Date(0) }
+  const runtime = new ContractRuntime({ maxExecutionSeconds: 1 }, host)
+  const kinds: ValidateResult['type'][] = ['valid', 'invalid', 'requestRelated']
+  runtime.close()
+  console.log(`typescript consumer: ${sync} ${blocking} ${trapCode} ${outOfGas} ${seen.join(',')} ${kinds.length}`)
 }
 
 void main()
