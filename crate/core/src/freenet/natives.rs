@@ -411,22 +411,18 @@ impl FreenetNatives {
                     let Some(span) = range(memory, value, i64::from(value_len)) else {
                         return Ok(code::MEMORY_BOUNDS);
                     };
-                    let request = Request::SecretSet {
-                        delegate: found.delegate,
-                        key: found.key,
-                        value: memory[span].to_vec(),
-                    };
-                    Ok(
-                        match outcome(
-                            &op,
-                            caller.data().instance_id(),
-                            hooks::ask(&caller, &*found.store, request)?,
-                            SET,
-                        ) {
-                            Some(_) => 0,
-                            None => code::STORAGE_FAILED,
-                        },
-                    )
+                    let value = memory[span].to_vec();
+                    let answer =
+                        found.ask(&op, &caller, SET, |delegate, key| Request::SecretSet {
+                            delegate,
+                            key,
+                            value,
+                        })?;
+                    Ok(if answer.is_some() {
+                        0
+                    } else {
+                        code::STORAGE_FAILED
+                    })
                 },
             ),
             "__frnt__delegate__has_secret" => Func::wrap(
@@ -439,15 +435,10 @@ impl FreenetNatives {
                         Err(code) => return Ok(code),
                         Ok(found) => found,
                     };
-                    let request = Request::SecretHas {
-                        delegate: found.delegate,
-                        key: found.key,
-                    };
-                    let answer = hooks::ask(&caller, &*found.store, request)?;
-                    Ok(i32::from(matches!(
-                        outcome(&op, caller.data().instance_id(), answer, HAS),
-                        Some(Answer::Done)
-                    )))
+                    let answer = found.ask(&op, &caller, HAS, |delegate, key| {
+                        Request::SecretHas { delegate, key }
+                    })?;
+                    Ok(i32::from(matches!(answer, Some(Answer::Done))))
                 },
             ),
             "__frnt__delegate__remove_secret" => Func::wrap(
@@ -460,21 +451,14 @@ impl FreenetNatives {
                         Err(code) => return Ok(code),
                         Ok(found) => found,
                     };
-                    let request = Request::SecretRemove {
-                        delegate: found.delegate,
-                        key: found.key,
-                    };
-                    Ok(
-                        match outcome(
-                            &op,
-                            caller.data().instance_id(),
-                            hooks::ask(&caller, &*found.store, request)?,
-                            REMOVE,
-                        ) {
-                            Some(_) => 0,
-                            None => code::SECRET_NOT_FOUND,
-                        },
-                    )
+                    let answer = found.ask(&op, &caller, REMOVE, |delegate, key| {
+                        Request::SecretRemove { delegate, key }
+                    })?;
+                    Ok(if answer.is_some() {
+                        0
+                    } else {
+                        code::SECRET_NOT_FOUND
+                    })
                 },
             ),
             _ => return None,
@@ -490,6 +474,19 @@ struct Secret {
 }
 
 impl Secret {
+    /// Asks the secret's store the request `make` builds from the
+    /// delegate and the key; `None` when the store failed (logged).
+    fn ask(
+        self,
+        op: &Mutex<Operation>,
+        caller: &Caller<'_, HostState>,
+        import: &str,
+        make: impl FnOnce(DelegateKey, Vec<u8>) -> Request,
+    ) -> wasmtime::Result<Option<Answer>> {
+        let answer = hooks::ask(caller, &*self.store, make(self.delegate, self.key))?;
+        Ok(outcome(op, caller.data().instance_id(), answer, import))
+    }
+
     /// The secret's value; `None` when absent or when the store failed.
     fn get(
         self,
@@ -497,21 +494,14 @@ impl Secret {
         caller: &Caller<'_, HostState>,
         import: &str,
     ) -> wasmtime::Result<Option<Vec<u8>>> {
-        let request = Request::SecretGet {
-            delegate: self.delegate,
-            key: self.key,
-        };
-        Ok(
-            match outcome(
-                op,
-                caller.data().instance_id(),
-                hooks::ask(caller, &*self.store, request)?,
-                import,
-            ) {
-                Some(Answer::Found(value)) => value,
-                _ => None,
-            },
-        )
+        let answer = self.ask(op, caller, import, |delegate, key| Request::SecretGet {
+            delegate,
+            key,
+        })?;
+        Ok(match answer {
+            Some(Answer::Found(value)) => value,
+            _ => None,
+        })
     }
 }
 
