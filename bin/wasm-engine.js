@@ -154,6 +154,8 @@ async function runContract({ operation, file, options }) {
     { log: (message, { instanceId }) => logs.push({ instanceId: String(instanceId), message }) },
   )
   const report = { module: file, operation }
+  // Every operation starts with the full budget, which is what is left now.
+  const budget = runtime.remainingFuel()
   const started = process.hrtime.bigint()
   try {
     const contract = runtime.loadContract(readFileSync(file))
@@ -178,16 +180,11 @@ async function runContract({ operation, file, options }) {
   } finally {
     report.elapsedMs = Number(process.hrtime.bigint() - started) / 1e6
     const left = runtime.remainingFuel()
-    report.fuelConsumed = left === undefined ? null : String(fuelBudget(options) - left)
+    report.fuelConsumed = left === undefined || budget === undefined ? null : String(budget - left)
     report.logs = logs
     runtime.close()
   }
   return report
-}
-
-/** The fuel an operation starts with: the budget of `maxExecutionSeconds` at the default rate and margin. */
-function fuelBudget(options) {
-  return BigInt(Math.floor(options.timeout * 3e9 * 1.2))
 }
 
 function printContract(report, json) {

@@ -182,6 +182,13 @@ export interface ContractStore {
   subscribe(contractId: Uint8Array): boolean | void | Promise<boolean | void>
 }
 
+/**
+ * The log and store functions of each runtime: the native side holds them
+ * weakly (so hooks that capture their runtime can be collected with it),
+ * this keeps them alive exactly as long as their runtime.
+ */
+const heldHooks = new WeakMap<object, unknown[]>()
+
 /** The operations of the native `callContract`. */
 const Op = { Validate: 0, Update: 1, Summarize: 2, Delta: 3 } as const
 
@@ -209,8 +216,10 @@ export class ContractRuntime {
     checkStore(contracts, 'contracts', ['get', 'put', 'update', 'subscribe'])
     this.#engine = new native.NativeEngine(config, undefined, undefined, [], undefined)
     const store = secrets === undefined && contracts === undefined ? undefined : storeDispatcher(secrets, contracts, () => this.#native)
-    this.#native = new native.NativeFreenet(this.#engine, lineLogger(log), store, secrets !== undefined, contracts !== undefined)
-    this.#clock = clock === undefined ? undefined : () => +clock()
+    const logger = lineLogger(log)
+    heldHooks.set(this, [store, logger])
+    this.#native = new native.NativeFreenet(this.#engine, logger, store, secrets !== undefined, contracts !== undefined)
+    this.#clock = clock === undefined ? undefined : () => milliseconds(clock())
   }
 
   /** Compiles a contract module (cached by content hash) on this thread. */
@@ -275,6 +284,15 @@ export class ContractRuntime {
   }
 }
 
+/** What `clock()` returned, as milliseconds since the epoch; anything but a valid `Date` or finite number is a `TypeError`. */
+function milliseconds(time: Date | number): number {
+  const ms = typeof time === 'number' ? time : time instanceof Date ? time.getTime() : Number.NaN
+  if (!Number.isFinite(ms) || Math.abs(ms) > 8.64e15) {
+    throw new TypeError(`host.clock() must return a valid Date or a number of milliseconds, got ${String(time)}`)
+  }
+  return ms
+}
+
 /** Checks that `store`, when given, has the functions `names`. */
 function checkStore(store: object | undefined, option: string, names: string[]): void {
   if (store === undefined) return
@@ -314,11 +332,13 @@ function storeDispatcher(
         return contracts!.update(a, b)
       case 6:
         return contracts!.subscribe(a)
-      default: {
+      case 7: {
         if (secrets!.has !== undefined) return secrets!.has(a, b)
         const value = secrets!.get(a, b)
         return isThenable(value) ? Promise.resolve(value).then((found) => found != null) : value != null
       }
+      default:
+        throw new TypeError(`unknown store request ${kind}`)
     }
   }
   return (token, kind, ...args) => {
@@ -436,7 +456,7 @@ export class Contract {
  * A compiled delegate. Each `process` call runs its messages on one fresh
  * instance, as freenet-core's `inbound_app_message` does: the context runs
  * from message to message (`freenet_delegate_ctx`), secrets are kept per
- * delegate key (in memory), and the outbound messages come back with
+ * delegate key (in the runtime's secret store), and the outbound messages come back with
  * freenet-core's rules applied. A delegate's own `DelegateError` is thrown
  * as `ContractError` (kind `deser` or `other`).
  */

@@ -70,6 +70,7 @@ pub(crate) enum Delivery {
     /// Ask a JavaScript store for a delegate on a worker.
     Store {
         store: Arc<crate::freenet_store::JsStore>,
+        token: u64,
         request: wasm_engine_core::freenet::hooks::Request,
         reply: wasm_engine_core::freenet::hooks::Reply,
     },
@@ -349,9 +350,10 @@ impl Deliverer {
                     }
                     Delivery::Store {
                         store,
+                        token,
                         request,
                         reply,
-                    } => store.answer_posted(env, request, reply),
+                    } => store.answer_posted(env, token, request, reply),
                     Delivery::Logs { log, lines } => {
                         let _ = crate::freenet::deliver_logs(env, &log, &lines);
                     }

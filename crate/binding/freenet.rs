@@ -131,9 +131,11 @@ impl NativeFreenet {
         let raw = env.raw();
         // SAFETY: a Node-API callback on `raw`'s thread.
         let (log, store) = unsafe {
+            // Both held weakly: the runtime's JavaScript object holds them,
+            // so hooks that capture the runtime do not keep it alive forever.
             let log = match log {
                 Some(log) => Some(Arc::new(
-                    JsValue::strong(raw, log.raw()).map_err(errors::failed)?,
+                    JsValue::weak(raw, log.raw()).map_err(errors::failed)?,
                 )),
                 None => None,
             };

@@ -10,9 +10,8 @@
 //! cannot be awaited there and fails the request); a guest on a worker
 //! posts its request to the JavaScript thread and waits.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ptr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
 use napi::sys::{self, napi_env, napi_value};
@@ -27,9 +26,6 @@ use crate::freenet_values::{delegate_key_to_js, uint8_array};
 use crate::js::{self, Raw, ok};
 use crate::values::describe;
 
-/// Numbers store requests, so a late answer never settles a newer one.
-static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1);
-
 /// A request waiting for its promise, and what it asked.
 struct Waiting {
     reply: Reply,
@@ -38,11 +34,21 @@ struct Waiting {
 
 /// The user's stores, reached through the runtime's `store` function.
 pub(crate) struct JsStore {
+    /// Held weakly: the runtime's JavaScript object holds it, so a store
+    /// that captures the runtime does not keep it alive forever.
     store: JsValue,
     env: napi_env,
     deliverer: Arc<Deliverer>,
-    waiting: Mutex<HashMap<u64, Waiting>>,
+    waiting: Mutex<Pending>,
     this: Weak<JsStore>,
+}
+
+/// Requests whose promise has not settled, and requests whose guest gave
+/// up before the JavaScript thread reached them.
+#[derive(Default)]
+struct Pending {
+    waiting: HashMap<u64, Waiting>,
+    abandoned: HashSet<u64>,
 }
 
 // SAFETY: `env` and `store` are only used on the JavaScript thread:
@@ -58,7 +64,7 @@ impl JsStore {
     /// On `env`'s thread inside a callback.
     pub(crate) unsafe fn new(env: napi_env, store: napi_value) -> Raw<Arc<JsStore>> {
         // SAFETY: the caller's contract.
-        let (store, data) = unsafe { (JsValue::strong(env, store)?, EnvData::of(env)?) };
+        let (store, data) = unsafe { (JsValue::weak(env, store)?, EnvData::of(env)?) };
         Ok(Arc::new_cyclic(|this| JsStore {
             store,
             env,
@@ -87,7 +93,9 @@ impl JsStore {
         let outcome = unsafe {
             js::scoped(env, || -> Result<Option<Answer>, HostFailure> {
                 let Some(store) = self.store.get(env).map_err(broken)? else {
-                    return Err(HostFailure::new("the runtime's store is gone"));
+                    return Err(HostFailure::new(
+                        "the runtime's stores are gone: its ContractRuntime was garbage-collected",
+                    ));
                 };
                 let mut argv = vec![
                     js::double(env, token as f64).map_err(broken)?,
@@ -135,19 +143,30 @@ impl JsStore {
     ///
     /// # Safety
     /// On `env`'s thread, in the deliverer's callback.
-    pub(crate) unsafe fn answer_posted(&self, env: napi_env, request: Request, reply: Reply) {
-        let token = NEXT_TOKEN.fetch_add(1, Ordering::Relaxed);
-        // Registered first: the promise may settle before `call` returns.
-        self.waiting.lock().insert(
-            token,
-            Waiting {
-                reply,
-                request: request.clone(),
-            },
-        );
+    pub(crate) unsafe fn answer_posted(
+        &self,
+        env: napi_env,
+        token: u64,
+        request: Request,
+        reply: Reply,
+    ) {
+        {
+            let mut pending = self.waiting.lock();
+            if pending.abandoned.remove(&token) {
+                return;
+            }
+            // Registered first: the promise may settle before `call` returns.
+            pending.waiting.insert(
+                token,
+                Waiting {
+                    reply,
+                    request: request.clone(),
+                },
+            );
+        }
         // SAFETY: the caller's contract.
         if let Some(answer) = unsafe { self.call(env, token, &request) }
-            && let Some(waiting) = self.waiting.lock().remove(&token)
+            && let Some(waiting) = self.waiting.lock().waiting.remove(&token)
         {
             waiting.reply.send(answer);
         }
@@ -164,7 +183,7 @@ impl JsStore {
         token: u64,
         outcome: Result<napi_value, napi_value>,
     ) {
-        let Some(Waiting { reply, request }) = self.waiting.lock().remove(&token) else {
+        let Some(Waiting { reply, request }) = self.waiting.lock().waiting.remove(&token) else {
             return;
         };
         // SAFETY: the caller's contract.
@@ -197,16 +216,24 @@ impl Store for JsStore {
         }))
     }
 
-    fn post(&self, request: Request, reply: Reply) -> Result<(), HostFailure> {
+    fn post(&self, token: u64, request: Request, reply: Reply) -> Result<(), HostFailure> {
         let Some(store) = self.this.upgrade() else {
             return Err(HostFailure::new("the runtime's store is gone"));
         };
         self.deliverer.push(Delivery::Store {
             store,
+            token,
             request,
             reply,
         });
         Ok(())
+    }
+
+    fn abandon(&self, token: u64) {
+        let mut pending = self.waiting.lock();
+        if pending.waiting.remove(&token).is_none() {
+            pending.abandoned.insert(token);
+        }
     }
 }
 
@@ -299,10 +326,13 @@ unsafe fn answer(
             }
             Request::SecretHas { .. } => {
                 let mut flag = false;
-                if ty == sys::ValueType::napi_boolean {
-                    ok(sys::napi_get_value_bool(env, value, &mut flag)).map_err(|_| {
-                        HostFailure::new("secrets.has returned an unreadable boolean")
-                    })?;
+                if ty != sys::ValueType::napi_boolean
+                    || ok(sys::napi_get_value_bool(env, value, &mut flag)).is_err()
+                {
+                    return Err(HostFailure::new(format!(
+                        "secrets.has returned {}, not a boolean",
+                        describe(env, value)
+                    )));
                 }
                 Ok(if flag { Answer::Done } else { Answer::Refused })
             }

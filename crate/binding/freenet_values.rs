@@ -86,7 +86,8 @@ fn list<T>(
         }
         let mut len = 0;
         ok(sys::napi_get_array_length(env, value, &mut len)).map_err(broken)?;
-        let mut items = Vec::with_capacity(len as usize);
+        // The length is the caller's to set: never trust it for an allocation.
+        let mut items = Vec::with_capacity((len as usize).min(1024));
         for i in 0..len {
             let mut element = ptr::null_mut();
             ok(sys::napi_get_element(env, value, i, &mut element)).map_err(broken)?;

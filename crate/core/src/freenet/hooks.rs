@@ -8,6 +8,7 @@
 //! abort and close like any host call.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 
 use parking_lot::Mutex;
@@ -92,28 +93,48 @@ pub trait Store: Send + Sync {
     fn answer_here(&self, site: Site, request: &Request) -> Option<Result<Answer, HostFailure>>;
 
     /// Hands `request` to the store's own thread; the answer comes through
-    /// `reply`.
-    fn post(&self, request: Request, reply: Reply) -> Result<(), HostFailure>;
+    /// `reply`. `token` names the request for [`Store::abandon`].
+    fn post(&self, token: u64, request: Request, reply: Reply) -> Result<(), HostFailure>;
+
+    /// The guest that posted request `token` stopped waiting (deadline,
+    /// abort, close): the store may forget it.
+    fn abandon(&self, token: u64);
 }
+
+/// Numbers posted requests process-wide.
+static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1);
+
+/// The most bytes of secrets a [`MemoryStore`] holds (64 MiB); past it a
+/// `set` fails, so a guest cannot grow the host's memory through secrets.
+pub const MAX_MEMORY_SECRET_BYTES: usize = 64 << 20;
 
 /// A secret's place: its delegate and its key.
 type SecretId = (DelegateKey, Vec<u8>);
 
-/// Secrets in this process's memory, lost with it; no contract states.
+/// Secrets in this process's memory (at most [`MAX_MEMORY_SECRET_BYTES`]),
+/// lost with it; no contract states.
 #[derive(Default)]
 pub struct MemoryStore {
-    secrets: Mutex<HashMap<SecretId, Vec<u8>>>,
+    secrets: Mutex<Secrets>,
+}
+
+#[derive(Default)]
+struct Secrets {
+    map: HashMap<SecretId, Vec<u8>>,
+    /// Bytes of keys and values held.
+    bytes: usize,
 }
 
 impl Store for MemoryStore {
     fn answer_here(&self, _site: Site, request: &Request) -> Option<Result<Answer, HostFailure>> {
         let mut secrets = self.secrets.lock();
+        let Secrets { map, bytes } = &mut *secrets;
         Some(Ok(match request {
             Request::SecretGet { delegate, key } => {
-                Answer::Found(secrets.get(&(*delegate, key.clone())).cloned())
+                Answer::Found(map.get(&(*delegate, key.clone())).cloned())
             }
             Request::SecretHas { delegate, key } => {
-                if secrets.contains_key(&(*delegate, key.clone())) {
+                if map.contains_key(&(*delegate, key.clone())) {
                     Answer::Done
                 } else {
                     Answer::Refused
@@ -124,11 +145,24 @@ impl Store for MemoryStore {
                 key,
                 value,
             } => {
-                secrets.insert((*delegate, key.clone()), value.clone());
+                let old = map
+                    .get(&(*delegate, key.clone()))
+                    .map_or(0, |v| key.len() + v.len());
+                let total = *bytes - old + key.len() + value.len();
+                if total > MAX_MEMORY_SECRET_BYTES {
+                    return Some(Err(HostFailure::new(format!(
+                        "the in-memory secret store is full: it holds at most \
+                         {MAX_MEMORY_SECRET_BYTES} bytes (give the runtime a secret store)"
+                    ))));
+                }
+                *bytes = total;
+                map.insert((*delegate, key.clone()), value.clone());
                 Answer::Done
             }
             Request::SecretRemove { delegate, key } => {
-                secrets.remove(&(*delegate, key.clone()));
+                if let Some(value) = map.remove(&(*delegate, key.clone())) {
+                    *bytes -= key.len() + value.len();
+                }
                 Answer::Done
             }
             // No contract lives here: a read finds nothing, a write finds
@@ -140,16 +174,20 @@ impl Store for MemoryStore {
         }))
     }
 
-    fn post(&self, request: Request, reply: Reply) -> Result<(), HostFailure> {
-        let answer = self.answer_here(Site::Worker, &request);
-        reply.send(answer.unwrap_or_else(|| Err(HostFailure::new("no answer"))));
+    fn post(&self, _token: u64, request: Request, reply: Reply) -> Result<(), HostFailure> {
+        if let Some(answer) = self.answer_here(Site::Worker, &request) {
+            reply.send(answer);
+        }
         Ok(())
     }
+
+    fn abandon(&self, _token: u64) {}
 }
 
 /// Asks `store` on behalf of the guest calling through `caller`: here when
-/// it can answer here, otherwise posted and awaited. `Err` stops the guest
-/// (interrupted, or the store could not be reached).
+/// it can answer here, otherwise posted and awaited. A store that cannot
+/// be reached is a failed answer; `Err` stops the guest (it was
+/// interrupted while it waited).
 pub(crate) fn ask(
     caller: &Caller<'_, HostState>,
     store: &dyn Store,
@@ -159,14 +197,18 @@ pub(crate) fn ask(
         return Ok(answer);
     }
     let (sender, answer) = mpsc::channel();
-    store
-        .post(request, Reply(sender))
-        .map_err(wasmtime::Error::new)?;
+    let token = NEXT_TOKEN.fetch_add(1, Ordering::Relaxed);
+    if let Err(failure) = store.post(token, request, Reply(sender)) {
+        return Ok(Err(failure));
+    }
     match host::wait(caller, &answer) {
         Ok(Some(answer)) => Ok(answer),
         Ok(None) => Ok(Err(HostFailure::new(
             "the store dropped the request unanswered",
         ))),
-        Err(interrupt) => Err(wasmtime::Error::new(interrupt)),
+        Err(interrupt) => {
+            store.abandon(token);
+            Err(wasmtime::Error::new(interrupt))
+        }
     }
 }

@@ -40,7 +40,7 @@ pub const CONTRACT_IO_NAMESPACE: &str = "freenet_contract_io";
 
 /// Instance ids, process-wide as in freenet-core, so a stale id never
 /// names a newer instance.
-static NEXT_INSTANCE_ID: AtomicI64 = AtomicI64::new(1);
+static NEXT_INSTANCE_ID: AtomicI64 = AtomicI64::new(0);
 
 /// A compiled contract or delegate and what the runtime needs to know
 /// about its imports.
@@ -74,11 +74,6 @@ impl Loaded {
     /// clock is worth reading before each operation.
     pub fn uses_time(&self) -> bool {
         self.uses_time
-    }
-
-    /// The compiled module.
-    pub fn module(&self) -> &Module {
-        &self.module
     }
 }
 
@@ -195,7 +190,7 @@ impl Runtime {
                 result
             })
         });
-        let logs = session.op.lock().take_logs();
+        let logs = session.op.lock().finish();
         Outcome { result, logs }
     }
 }

@@ -26,6 +26,10 @@ use crate::store::HostState;
 /// Bytes of chrono's in-memory `DateTime<Utc>`, which `utc_now` writes.
 const DATE_TIME_BYTES: usize = 12;
 
+/// The most log text one operation keeps (1 MiB); past it lines are
+/// counted, not kept, so a guest cannot grow the host's memory by logging.
+pub(crate) const MAX_LOG_BYTES: usize = 1 << 20;
+
 /// What the host imports of one operation share.
 pub(crate) struct Operation {
     /// The rest of each streamed input, by buffer address, and how much of
@@ -33,6 +37,9 @@ pub(crate) struct Operation {
     streams: HashMap<i64, (Vec<u8>, usize)>,
     /// Lines the guest logged, kept when someone listens.
     logs: Option<Vec<(i64, String)>>,
+    /// Bytes of the lines kept, and lines dropped past [`MAX_LOG_BYTES`].
+    logged: usize,
+    dropped: usize,
     /// The time `utc_now` reports: fixed by the caller, or the system's.
     clock: Option<chrono::DateTime<chrono::Utc>>,
     /// The delegate being processed, if this is a delegate operation.
@@ -44,6 +51,8 @@ impl Operation {
         Operation {
             streams: HashMap::new(),
             logs: keep_logs.then(Vec::new),
+            logged: 0,
+            dropped: 0,
             clock: clock_ms.and_then(chrono::DateTime::from_timestamp_millis),
             delegate: None,
         }
@@ -55,9 +64,37 @@ impl Operation {
         self.streams.insert(buffer, (rest, 0));
     }
 
-    /// The log lines kept so far.
-    pub(crate) fn take_logs(&mut self) -> Vec<(i64, String)> {
-        self.logs.as_mut().map(std::mem::take).unwrap_or_default()
+    /// Keeps one log line of `instance`, within [`MAX_LOG_BYTES`].
+    pub(crate) fn log(&mut self, instance: i64, line: String) {
+        let Some(logs) = self.logs.as_mut() else {
+            return;
+        };
+        if self.logged + line.len() > MAX_LOG_BYTES {
+            self.dropped += 1;
+            return;
+        }
+        self.logged += line.len();
+        logs.push((instance, line));
+    }
+
+    /// Ends the operation: forgets what its inputs left (the natives that
+    /// share this record live on in the store until it retires) and returns
+    /// the log lines, with a last one counting those dropped.
+    pub(crate) fn finish(&mut self) -> Vec<(i64, String)> {
+        self.streams = HashMap::new();
+        self.delegate = None;
+        let mut logs = self.logs.as_mut().map(std::mem::take).unwrap_or_default();
+        if self.dropped > 0 {
+            let instance = logs.last().map_or(-1, |(id, _)| *id);
+            logs.push((
+                instance,
+                format!(
+                    "({} more lines dropped: an operation keeps at most {MAX_LOG_BYTES} bytes of log)",
+                    self.dropped
+                ),
+            ));
+        }
+        logs
     }
 }
 
@@ -102,10 +139,12 @@ impl FreenetNatives {
         let op = self.op.clone();
         Func::wrap(
             store,
-            move |mut caller: Caller<'_, HostState>, id: i64, at: i64| -> wasmtime::Result<i32> {
+            // The guest's id argument is not trusted: the refill goes to the
+            // calling instance's own inputs.
+            move |mut caller: Caller<'_, HostState>, _id: i64, at: i64| -> wasmtime::Result<i32> {
                 let instance = caller.data().instance_id();
                 let mut op = op.lock();
-                let Some((data, sent)) = op.streams.get_mut(&at).filter(|_| id == instance) else {
+                let Some((data, sent)) = op.streams.get_mut(&at) else {
                     return Ok(0);
                 };
                 if *sent >= data.len() {
@@ -115,7 +154,8 @@ impl FreenetNatives {
                 let buffer = Buffer::read(memory, at, instance, FILL_BUFFER)
                     .map_err(|err| refuse(FILL_BUFFER, err.message()))?;
                 let chunk = &data[*sent..];
-                let chunk = &chunk[..chunk.len().min(buffer.capacity as usize)];
+                let room = (buffer.capacity as usize).min(i32::MAX as usize);
+                let chunk = &chunk[..chunk.len().min(room)];
                 buffer
                     .fill(memory, chunk, instance)
                     .map_err(|err| refuse(FILL_BUFFER, err.message()))?;
@@ -137,9 +177,8 @@ impl FreenetNatives {
                 let memory = memory(&mut caller, LOG)?;
                 let bytes = memory::read(memory, ptr, len, instance)
                     .map_err(|err| refuse(LOG, err.message()))?;
-                if let Some(logs) = op.lock().logs.as_mut() {
-                    logs.push((instance, String::from_utf8_lossy(bytes).into_owned()));
-                }
+                op.lock()
+                    .log(instance, String::from_utf8_lossy(bytes).into_owned());
                 Ok(())
             },
         )
@@ -203,9 +242,14 @@ mod code {
     pub(super) const STORE_ERROR: i64 = -8;
     pub(super) const CONTRACT_MEMORY_BOUNDS: i64 = -9;
     pub(super) const CONTRACT_CODE_NOT_REGISTERED: i64 = -10;
+    /// `create_delegate`: code over the size limit.
+    pub(super) const INVALID_WASM: i32 = -23;
     /// `create_delegate`: the delegate could not be stored.
     pub(super) const STORE_FAILED: i32 = -24;
 }
+
+/// The largest code `create_delegate` takes (freenet-core's 10 MiB).
+const MAX_DELEGATE_CODE: i64 = 10 * 1024 * 1024;
 
 /// A guest range as Freenet checks it: `len` bytes at `ptr`, inside memory.
 fn range(memory: &[u8], ptr: i64, len: i64) -> Option<std::ops::Range<usize>> {
@@ -215,9 +259,10 @@ fn range(memory: &[u8], ptr: i64, len: i64) -> Option<std::ops::Range<usize>> {
 }
 
 impl FreenetNatives {
-    /// The delegate imports: context and secrets from the operation's
-    /// delegate record; contract state and delegate creation, which need a
-    /// node's stores, answer as a node without the contract or store does.
+    /// The delegate imports: the context from the operation's delegate
+    /// record; secrets and contract states from the runtime's stores;
+    /// delegate creation, which needs a node's delegate store, answers as a
+    /// node that cannot store the child does.
     /// Called outside a delegate's `process` they return `NOT_IN_PROCESS`.
     fn delegate_import(
         &self,
@@ -325,11 +370,16 @@ impl FreenetNatives {
                         (out_key, 32),
                         (out_hash, 32),
                     ];
-                    if spans
-                        .iter()
-                        .any(|&(ptr, len)| range(memory, ptr, len).is_none())
-                    {
+                    // As freenet-core: the parameters are checked only when
+                    // there are some.
+                    let outside = |(i, &(ptr, len)): (usize, &(i64, i64))| {
+                        !(i == 1 && len == 0) && range(memory, ptr, len).is_none()
+                    };
+                    if spans.iter().enumerate().any(outside) {
                         return Ok(code::CONTRACT_MEMORY_BOUNDS as i32);
+                    }
+                    if wasm_len > MAX_DELEGATE_CODE {
+                        return Ok(code::INVALID_WASM);
                     }
                     // This runtime has no delegate store to register a child in.
                     Ok(code::STORE_FAILED)
@@ -544,16 +594,16 @@ fn outcome(
     match answer {
         Ok(answer) => Some(answer),
         Err(failure) => {
-            if let Some(logs) = op.lock().logs.as_mut() {
-                logs.push((instance, format!("{import}: the store failed: {failure}")));
-            }
+            op.lock()
+                .log(instance, format!("{import}: the store failed: {failure}"));
             None
         }
     }
 }
 
 /// `freenet_delegate_contracts`: contract states in the runtime's contract
-/// store, after Freenet's own checks, in its order.
+/// store (the embedder's, or none), after Freenet's own checks, in its
+/// order.
 fn contracts_import(
     store: &mut Store<HostState>,
     op: Arc<Mutex<Operation>>,
@@ -562,16 +612,18 @@ fn contracts_import(
     const IMPORT: &str = "freenet_delegate_contracts";
     /// The contract store and the 32-byte id at `id`, or the code to return.
     type Found = (Arc<dyn hooks::Store>, Key);
+    /// `other` is the import's other length (0 when it has none): a
+    /// negative one is refused before the id's bounds, as freenet-core does.
     fn contract(
         op: &Mutex<Operation>,
         caller: &mut Caller<'_, HostState>,
-        id: i64,
-        id_len: i32,
+        (id, id_len): (i64, i32),
+        other: i64,
     ) -> wasmtime::Result<Result<Found, i64>> {
         let Some(contracts) = op.lock().delegate.as_ref().map(|env| env.contracts.clone()) else {
             return Ok(Err(i64::from(code::NOT_IN_PROCESS)));
         };
-        if id_len != 32 {
+        if id_len != 32 || other < 0 {
             return Ok(Err(i64::from(code::INVALID_PARAM)));
         }
         let memory = memory(caller, IMPORT)?;
@@ -605,7 +657,7 @@ fn contracts_import(
                   id: i64,
                   id_len: i32|
                   -> wasmtime::Result<i64> {
-                let (contracts, id) = match contract(&op, &mut caller, id, id_len)? {
+                let (contracts, id) = match contract(&op, &mut caller, (id, id_len), 0)? {
                     Err(code) => return Ok(code),
                     Ok(found) => found,
                 };
@@ -623,9 +675,8 @@ fn contracts_import(
                   out: i64,
                   out_len: i64|
                   -> wasmtime::Result<i64> {
-                let (contracts, id) = match contract(&op, &mut caller, id, id_len)? {
+                let (contracts, id) = match contract(&op, &mut caller, (id, id_len), out_len)? {
                     Err(code) => return Ok(code),
-                    Ok(_) if out_len < 0 => return Ok(i64::from(code::INVALID_PARAM)),
                     Ok(found) => found,
                 };
                 let state = match state(&op, &caller, &*contracts, id)? {
@@ -656,16 +707,21 @@ fn contracts_import(
                       state: i64,
                       state_len: i64|
                       -> wasmtime::Result<i64> {
-                    let (contracts, id) = match contract(&op, &mut caller, id, id_len)? {
+                    let (contracts, id) = match contract(&op, &mut caller, (id, id_len), state_len)?
+                    {
                         Err(code) => return Ok(code),
-                        Ok(_) if state_len < 0 => return Ok(i64::from(code::INVALID_PARAM)),
                         Ok(found) => found,
                     };
-                    let memory = memory(&mut caller, IMPORT)?;
-                    let Some(span) = range(memory, state, state_len) else {
-                        return Ok(code::CONTRACT_MEMORY_BOUNDS);
+                    // As freenet-core: an empty state's pointer is not checked.
+                    let state = if state_len == 0 {
+                        Vec::new()
+                    } else {
+                        let memory = memory(&mut caller, IMPORT)?;
+                        let Some(span) = range(memory, state, state_len) else {
+                            return Ok(code::CONTRACT_MEMORY_BOUNDS);
+                        };
+                        memory[span].to_vec()
                     };
-                    let state = memory[span].to_vec();
                     let request = if update {
                         Request::ContractUpdate { id, state }
                     } else {
@@ -691,7 +747,7 @@ fn contracts_import(
                   id: i64,
                   id_len: i32|
                   -> wasmtime::Result<i64> {
-                let (contracts, id) = match contract(&op, &mut caller, id, id_len)? {
+                let (contracts, id) = match contract(&op, &mut caller, (id, id_len), 0)? {
                     Err(code) => return Ok(code),
                     Ok(found) => found,
                 };
@@ -712,14 +768,32 @@ fn contracts_import(
     Some(func)
 }
 
-/// chrono's in-memory representation of `time`, as freenet-core writes it.
+/// chrono's in-memory `DateTime<Utc>` for `time`, as freenet-core copies it
+/// into the guest and freenet-stdlib reads it back: the date packed as
+/// `year << 13 | ordinal << 4 | flags` (`flags`: 8 for a common year, plus
+/// the weekday of the previous 31 December, Tuesday 1 to Monday 7), then the
+/// seconds of the day and the nanoseconds, each little-endian.
 pub(crate) fn date_time_bytes(time: chrono::DateTime<chrono::Utc>) -> [u8; DATE_TIME_BYTES] {
-    // SAFETY: `DateTime<Utc>` is a date (one i32) and a time (two u32) plus
-    // a zero-sized offset: 12 bytes of plain integers without padding
-    // (`transmute` refuses to compile if the size differs), so every byte
-    // is initialised and any byte pattern of the array is a valid value.
-    // This is the representation freenet-core copies into the guest.
-    unsafe { std::mem::transmute::<chrono::DateTime<chrono::Utc>, [u8; DATE_TIME_BYTES]>(time) }
+    use chrono::{Datelike, Timelike};
+    let date = time.date_naive();
+    let year = date.year();
+    let leap = chrono::NaiveDate::from_ymd_opt(year, 2, 29).is_some();
+    let previous_day = date
+        .with_ordinal(1)
+        .and_then(|first| first.pred_opt())
+        .map_or(0, |day| day.weekday().num_days_from_monday());
+    let weekday = if previous_day == 0 {
+        7
+    } else {
+        previous_day as i32
+    };
+    let flags = if leap { 0 } else { 8 } | weekday;
+    let packed = (year << 13) | ((date.ordinal() as i32) << 4) | flags;
+    let mut bytes = [0; DATE_TIME_BYTES];
+    bytes[..4].copy_from_slice(&packed.to_le_bytes());
+    bytes[4..8].copy_from_slice(&time.num_seconds_from_midnight().to_le_bytes());
+    bytes[8..].copy_from_slice(&time.nanosecond().to_le_bytes());
+    bytes
 }
 
 impl Natives for FreenetNatives {
