@@ -19,7 +19,8 @@ use crate::memory;
 const BUFFER_STRUCT: i64 = 32;
 /// Bytes of a contract's result structure.
 const CONTRACT_RESULT_STRUCT: i64 = 16;
-/// Bytes of a delegate's result structure.
+/// Bytes of a delegate's result structure that hold data: freenet-stdlib's
+/// is 16 with its tail padding, which this reads no more of than it needs.
 const DELEGATE_RESULT_STRUCT: i64 = 12;
 
 /// Largest first chunk of a streamed input (freenet-core's cap), length

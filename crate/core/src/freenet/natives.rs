@@ -823,3 +823,7 @@ impl Natives for FreenetNatives {
         Some(Ok(func))
     }
 }
+
+#[cfg(test)]
+#[path = "natives_tests.rs"]
+mod tests;
