@@ -400,22 +400,14 @@ impl FreenetNatives {
         const REMOVE: &str = "freenet_delegate_secrets.__frnt__delegate__remove_secret";
         let op = self.op.clone();
         Some(match name {
-            "__frnt__delegate__get_secret_len" => Func::wrap(
-                store,
-                move |mut caller: Caller<'_, HostState>,
-                      ptr: i64,
-                      len: i32|
-                      -> wasmtime::Result<i32> {
-                    let found = match secret(&op, &mut caller, (ptr, len), 0, GET_LEN)? {
-                        Err(code) => return Ok(code),
-                        Ok(found) => found,
-                    };
-                    Ok(match found.get(&op, &caller, GET_LEN)? {
-                        Some(value) => i32::try_from(value.len()).unwrap_or(i32::MAX),
-                        None => code::SECRET_NOT_FOUND,
-                    })
-                },
-            ),
+            "__frnt__delegate__get_secret_len" => {
+                by_key(store, op, GET_LEN, secret_get, |answer| match answer {
+                    Some(Answer::Found(Some(value))) => {
+                        i32::try_from(value.len()).unwrap_or(i32::MAX)
+                    }
+                    _ => code::SECRET_NOT_FOUND,
+                })
+            }
             "__frnt__delegate__get_secret" => Func::wrap(
                 store,
                 move |mut caller: Caller<'_, HostState>,
@@ -475,45 +467,57 @@ impl FreenetNatives {
                     })
                 },
             ),
-            "__frnt__delegate__has_secret" => Func::wrap(
+            "__frnt__delegate__has_secret" => by_key(
                 store,
-                move |mut caller: Caller<'_, HostState>,
-                      ptr: i64,
-                      len: i32|
-                      -> wasmtime::Result<i32> {
-                    let found = match secret(&op, &mut caller, (ptr, len), 0, HAS)? {
-                        Err(code) => return Ok(code),
-                        Ok(found) => found,
-                    };
-                    let answer = found.ask(&op, &caller, HAS, |delegate, key| {
-                        Request::SecretHas { delegate, key }
-                    })?;
-                    Ok(i32::from(matches!(answer, Some(Answer::Done))))
-                },
+                op,
+                HAS,
+                |delegate, key| Request::SecretHas { delegate, key },
+                |answer| i32::from(matches!(answer, Some(Answer::Done))),
             ),
-            "__frnt__delegate__remove_secret" => Func::wrap(
+            "__frnt__delegate__remove_secret" => by_key(
                 store,
-                move |mut caller: Caller<'_, HostState>,
-                      ptr: i64,
-                      len: i32|
-                      -> wasmtime::Result<i32> {
-                    let found = match secret(&op, &mut caller, (ptr, len), 0, REMOVE)? {
-                        Err(code) => return Ok(code),
-                        Ok(found) => found,
-                    };
-                    let answer = found.ask(&op, &caller, REMOVE, |delegate, key| {
-                        Request::SecretRemove { delegate, key }
-                    })?;
-                    Ok(if answer.is_some() {
+                op,
+                REMOVE,
+                |delegate, key| Request::SecretRemove { delegate, key },
+                // freenet-core: removing a missing secret succeeds.
+                |answer| {
+                    if answer.is_some() {
                         0
                     } else {
                         code::SECRET_NOT_FOUND
-                    })
+                    }
                 },
             ),
             _ => return None,
         })
     }
+}
+
+/// A secrets import that takes only a key, `(ptr, len) -> i32`: it asks
+/// the store the request `make` builds and returns what `code` makes of
+/// the answer (`None` when the store failed), or Freenet's code for a call
+/// outside a process, a negative length or a key out of bounds.
+fn by_key(
+    store: &mut Store<HostState>,
+    op: Arc<Mutex<Operation>>,
+    import: &'static str,
+    make: fn(DelegateKey, Vec<u8>) -> Request,
+    code: fn(Option<Answer>) -> i32,
+) -> Func {
+    Func::wrap(
+        store,
+        move |mut caller: Caller<'_, HostState>, ptr: i64, len: i32| -> wasmtime::Result<i32> {
+            let found = match secret(&op, &mut caller, (ptr, len), 0, import)? {
+                Err(refused) => return Ok(refused),
+                Ok(found) => found,
+            };
+            Ok(code(found.ask(&op, &caller, import, make)?))
+        },
+    )
+}
+
+fn secret_get(delegate: DelegateKey, key: Vec<u8>) -> Request {
+    Request::SecretGet { delegate, key }
 }
 
 /// A secret a guest names: the running delegate, its store and the key.
@@ -544,10 +548,7 @@ impl Secret {
         caller: &Caller<'_, HostState>,
         import: &str,
     ) -> wasmtime::Result<Option<Vec<u8>>> {
-        let answer = self.ask(op, caller, import, |delegate, key| Request::SecretGet {
-            delegate,
-            key,
-        })?;
+        let answer = self.ask(op, caller, import, secret_get)?;
         Ok(match answer {
             Some(Answer::Found(value)) => value,
             _ => None,
