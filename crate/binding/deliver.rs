@@ -22,12 +22,13 @@ use std::cell::Cell;
 use std::collections::HashMap;
 use std::ffi::c_void;
 use std::ptr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::ThreadId;
 
 use napi::bindgen_prelude::ToNapiValue;
 use napi::sys::{self, napi_env, napi_ref, napi_value};
+use parking_lot::{Mutex, MutexGuard};
 use wasm_engine_core::host::Reply;
 use wasm_engine_core::{Kind, PostedCall, Val, WasmError};
 
@@ -132,10 +133,7 @@ thread_local! {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Nothing panics while holding these locks.
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex.lock()
 }
 
 impl Deliverer {

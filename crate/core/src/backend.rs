@@ -7,8 +7,10 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+
+use parking_lot::{Mutex, MutexGuard};
 
 use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
@@ -177,11 +179,8 @@ fn hash(wasm: &[u8]) -> CodeHash {
     Sha256::digest(wasm).into()
 }
 
-/// Locks a mutex whose data stays consistent even if a holder panicked.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex.lock()
 }
 
 /// Least-recently-used map from code hash to compiled module.

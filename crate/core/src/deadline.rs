@@ -8,7 +8,9 @@
 //! loop that would run it.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
+
+use parking_lot::Mutex;
 use std::time::{Duration, Instant};
 
 use wasmtime::{EngineWeak, UpdateDeadline};
@@ -37,10 +39,7 @@ fn registry() -> &'static Mutex<Vec<EngineWeak>> {
 fn tick_forever() {
     loop {
         std::thread::sleep(TICK);
-        let mut engines = match registry().lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut engines = registry().lock();
         engines.retain(|weak| match weak.upgrade() {
             Some(engine) => {
                 engine.increment_epoch();
@@ -55,11 +54,7 @@ fn tick_forever() {
 
 /// Starts advancing `engine`'s epoch; stops by itself when the engine drops.
 pub fn watch(engine: &wasmtime::Engine) {
-    let mut engines = match registry().lock() {
-        Ok(guard) => guard,
-        Err(poisoned) => poisoned.into_inner(),
-    };
-    engines.push(engine.weak());
+    registry().lock().push(engine.weak());
 }
 
 /// A cancellation flag shared between JavaScript (an `AbortSignal`, an

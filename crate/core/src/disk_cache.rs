@@ -8,13 +8,31 @@
 //! directories that others may write are ignored.
 
 use std::fs;
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::{Hash, Hasher};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
 
 /// Environment variable that overrides the default cache directory;
 /// `off` (or an empty value) disables the cache.
 const DIRECTORY_VARIABLE: &str = "WASM_ENGINE_CACHE_DIR";
+
+/// Feeds what a `Hash` implementation writes into SHA-256: the directory
+/// name of a configuration must not change with the Rust release, as
+/// `DefaultHasher`'s may.
+struct Sha256Hasher(Sha256);
+
+impl Hasher for Sha256Hasher {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    /// Unused: the digest is read whole from the inner SHA-256.
+    fn finish(&self) -> u64 {
+        0
+    }
+}
 
 /// Compiled modules of one engine configuration in one directory.
 pub(crate) struct DiskCache {
@@ -25,10 +43,15 @@ pub(crate) struct DiskCache {
 impl DiskCache {
     /// The cache of `engine`'s artifacts under `root`.
     pub(crate) fn new(root: &Path, engine: &wasmtime::Engine) -> DiskCache {
-        let mut hasher = DefaultHasher::new();
+        let mut hasher = Sha256Hasher(Sha256::new());
         engine.precompile_compatibility_hash().hash(&mut hasher);
+        let digest = hasher.0.finalize();
+        let tag: String = digest[..8]
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
         DiskCache {
-            dir: root.join(format!("{:016x}", hasher.finish())),
+            dir: root.join(tag),
         }
     }
 

@@ -9,8 +9,10 @@
 //! `Busy` instead. Workers ([`Site::Worker`]) wait for it.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
+
+use parking_lot::{Mutex, MutexGuard};
 
 use wasmtime::Val;
 
@@ -342,7 +344,7 @@ impl Engine {
     pub fn close(&self) {
         self.closing.store(true, Ordering::Release);
         // When a call holds the lock, it drops the state as it finishes.
-        if let Ok(mut guard) = self.state.try_lock() {
+        if let Some(mut guard) = self.state.try_lock() {
             guard.take();
         }
     }
@@ -401,16 +403,10 @@ impl Engine {
     /// thread, waiting on a worker.
     fn lock(&self, site: Site) -> Result<MutexGuard<'_, Option<EngineState>>> {
         match site {
-            Site::Worker => Ok(self
-                .state
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())),
+            Site::Worker => Ok(self.state.lock()),
             Site::Direct => match self.state.try_lock() {
-                Ok(guard) => Ok(guard),
-                // `enter` catches panics before they unwind through a guard,
-                // so a poisoned state was never left half-updated.
-                Err(TryLockError::Poisoned(poisoned)) => Ok(poisoned.into_inner()),
-                Err(TryLockError::WouldBlock) => Err(WasmError::new(
+                Some(guard) => Ok(guard),
+                None => Err(WasmError::new(
                     ErrorKind::Busy,
                     format!(
                         "engine {} is running another call; synchronous calls never wait for it \

@@ -18,11 +18,12 @@
 //! window closes when the call returns, after which access is refused.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use parking_lot::{Mutex, MutexGuard};
 use wasmtime::{Caller, Extern, Func, Store, Val};
 
 use crate::deadline::TICK;
@@ -414,10 +415,7 @@ impl Drop for Open<'_> {
 
 impl Windows {
     fn lock(&self) -> MutexGuard<'_, Option<Window>> {
-        // Nothing panics while holding this lock.
-        self.current
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.current.lock()
     }
 
     /// Opens the window of host call `token` on the caller's memory.

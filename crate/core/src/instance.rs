@@ -2,7 +2,9 @@
 //! each live instance.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
+
+use parking_lot::Mutex;
 
 /// Keys of instances whose handles were dropped while the instance was
 /// still alive; the engine drops those instances at its next operation.
@@ -15,11 +17,7 @@ pub(crate) struct Orphans {
 
 impl Orphans {
     fn push(&self, key: u64) {
-        // Nothing panics while holding this lock.
-        self.keys
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .push(key);
+        self.keys.lock().push(key);
         self.pending.store(true, Ordering::Release);
     }
 
@@ -28,12 +26,7 @@ impl Orphans {
         if !self.pending.swap(false, Ordering::AcqRel) {
             return Vec::new();
         }
-        std::mem::take(
-            &mut *self
-                .keys
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner()),
-        )
+        std::mem::take(&mut *self.keys.lock())
     }
 }
 

@@ -22,7 +22,9 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, OnceLock};
+
+use parking_lot::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::deadline::Flag;
@@ -74,10 +76,7 @@ struct QueueInner {
 
 impl Queue {
     fn lock(&self) -> MutexGuard<'_, QueueInner> {
-        // Nothing panics while holding this lock: jobs run outside it.
-        self.inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner.lock()
     }
 
     /// Calls waiting, not counting the one running.
@@ -214,10 +213,7 @@ thread_local! {
 
 impl Pool {
     fn lock(&self) -> MutexGuard<'_, PoolState> {
-        // Nothing panics while holding this lock.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.lock()
     }
 
     /// Makes sure some worker will look at the ready list soon: one that
@@ -299,11 +295,7 @@ impl Pool {
                 if left.is_zero() {
                     break false;
                 }
-                state = self
-                    .wake
-                    .wait_timeout(state, left)
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
-                    .0;
+                self.wake.wait_for(&mut state, left);
             };
             state.parked -= 1;
             if !woken && state.ready.is_empty() {

@@ -49,7 +49,7 @@ fn a_queue_emptied_by_a_full_batch_takes_new_calls() {
         let (tx, rx) = mpsc::channel();
         // Held so the whole burst is queued before the first call runs.
         let gate = Arc::new(Mutex::new(()));
-        let held = gate.lock().unwrap();
+        let held = gate.lock();
         for i in 0..burst {
             let (tx, gate) = (tx.clone(), gate.clone());
             queue.submit(entry(
@@ -87,7 +87,7 @@ fn an_aborted_call_never_runs_and_an_expired_one_is_refused() {
     let queue = Arc::new(Queue::default());
     let (tx, rx) = mpsc::channel();
     let gate = Arc::new(Mutex::new(()));
-    let held = gate.lock().unwrap();
+    let held = gate.lock();
     let blocker_gate = gate.clone();
     queue.submit(entry(
         "blocker",
