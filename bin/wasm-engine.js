@@ -127,13 +127,27 @@ function run({ file, exportName, args, options }) {
     report.peakMemoryPages = peakPages(engine, instance)
     return report
   } catch (err) {
-    if (!(err instanceof WasmError) && !(err instanceof TypeError)) throw err
-    report.error = { class: err.name, code: err.code ?? null, trapCode: err.trapCode ?? null, message: err.message }
+    report.error = errorReport(err)
     return report
   } finally {
     report.elapsedMs = Number(process.hrtime.bigint() - started) / 1e6
     engine.close()
   }
+}
+
+/** A `WasmError` (or an argument's `TypeError`) as the report shows it; anything else is rethrown. */
+function errorReport(err) {
+  if (!(err instanceof WasmError) && !(err instanceof TypeError)) throw err
+  const error = { class: err.name, code: err.code ?? null, trapCode: err.trapCode ?? null, message: err.message }
+  if (err.code === 'CONTRACT') Object.assign(error, { kind: err.kind, reason: err.reason })
+  return error
+}
+
+/** Prints a reported error on one line: class, code, trap or contract error kind, message. */
+function printError(error) {
+  const trap = error.trapCode ? `, trap ${error.trapCode}` : ''
+  const kind = error.kind ? `, ${error.kind}${error.reason === null ? '' : `: ${error.reason}`}` : ''
+  console.error(`error: ${error.class} (${error.code ?? 'no code'}${trap}${kind}): ${error.message}`)
 }
 
 /** Byte values in a contract's answer, as hex strings. */
@@ -173,10 +187,7 @@ async function runContract({ operation, file, options }) {
     }
     report.result = hexed(result)
   } catch (err) {
-    if (!(err instanceof WasmError) && !(err instanceof TypeError)) throw err
-    report.error = { class: err.name, code: err.code ?? null, message: err.message }
-    if (err.code === 'CONTRACT') Object.assign(report.error, { kind: err.kind, reason: err.reason })
-    if (err.trapCode) report.error.trapCode = err.trapCode
+    report.error = errorReport(err)
   } finally {
     report.elapsedMs = Number(process.hrtime.bigint() - started) / 1e6
     const left = runtime.remainingFuel()
@@ -194,9 +205,7 @@ function printContract(report, json) {
   }
   for (const { instanceId, message } of report.logs) console.log(`log (instance ${instanceId}): ${message}`)
   if (report.error) {
-    const { error } = report
-    const detail = error.kind ? `, ${error.kind}${error.reason === null ? '' : `: ${error.reason}`}` : ''
-    console.error(`error: ${error.class} (${error.code ?? 'no code'}${detail}): ${error.message}`)
+    printError(report.error)
   } else {
     const { result } = report
     console.log(`result: ${typeof result === 'string' ? result || '(empty)' : JSON.stringify(result)}`)
@@ -221,9 +230,7 @@ function print(report, json) {
   }
   const elapsed = `${report.elapsedMs.toFixed(3)} ms`
   if (report.error) {
-    const { error } = report
-    const trap = error.trapCode ? `, trap ${error.trapCode}` : ''
-    console.error(`error: ${error.class} (${error.code ?? 'no code'}${trap}): ${error.message}`)
+    printError(report.error)
     console.error(`elapsed: ${elapsed}`)
     return
   }

@@ -22,11 +22,17 @@ fn wrong(env: napi_env, value: napi_value, name: &str, expected: &str) -> WasmEr
     )
 }
 
-fn broken(err: js::Failed) -> WasmError {
+/// A failed Node-API call, as the error a conversion reports.
+pub(crate) fn broken(err: js::Failed) -> WasmError {
     WasmError::new(
         ErrorKind::Other,
         format!("a Node-API call failed ({:?})", err.0),
     )
+}
+
+/// An argument error (a `TypeError` in JavaScript) saying `message`.
+pub(crate) fn argument(message: impl Into<String>) -> WasmError {
+    WasmError::new(ErrorKind::Argument, message)
 }
 
 /// A bigint in the signed 64-bit range, or a safe-integer number.

@@ -12,7 +12,7 @@ use napi::sys::{self, napi_env, napi_value};
 use napi_derive::napi;
 use wasm_engine_core::{Engine, ErrorKind, ImportSpec, Site, WasmError, parse_text};
 
-use crate::convert;
+use crate::convert::{self, argument};
 use crate::deliver::{Delivery, Settled};
 use crate::env::EnvData;
 use crate::errors::{self, or_throw};
@@ -53,10 +53,6 @@ impl NativeEngine {
     pub(crate) fn core(&self) -> &Arc<Engine> {
         &self.engine
     }
-}
-
-fn argument(message: impl Into<String>) -> WasmError {
-    WasmError::new(ErrorKind::Argument, message)
 }
 
 #[napi]

@@ -221,19 +221,17 @@ impl NativeFreenet {
             raw,
             values::contract_call(raw, op, parameters.raw(), state.raw(), extra.raw()),
         )?;
-        let what = format!("{} of a contract", call.export());
+        let export = call.export();
         let loaded = contract.loaded.clone();
         let options = self.options(clock);
         self.run(
             env,
-            what,
+            export,
             sync,
             Box::new(move |runtime, site| {
-                let outcome = runtime.call_contract(site, &loaded, call, &options);
-                Outcome {
-                    result: outcome.result.map(|a| Answer::Contract(Box::new(a))),
-                    logs: outcome.logs,
-                }
+                runtime
+                    .call_contract(site, &loaded, call, &options)
+                    .map(|answer| Answer::Contract(Box::new(answer)))
             }),
         )
     }
@@ -271,14 +269,12 @@ impl NativeFreenet {
         let options = self.options(clock);
         self.run(
             env,
-            "process of a delegate".to_owned(),
+            "process",
             sync,
             Box::new(move |runtime, site| {
-                let outcome = runtime.process_delegate(site, &loaded, call, &options);
-                Outcome {
-                    result: outcome.result.map(Answer::Delegate),
-                    logs: outcome.logs,
-                }
+                runtime
+                    .process_delegate(site, &loaded, call, &options)
+                    .map(Answer::Delegate)
             }),
         )
     }
@@ -292,12 +288,13 @@ impl NativeFreenet {
         }
     }
 
-    /// Runs `operation` on this thread (`sync`) and returns its answer, or
-    /// queues it on the engine's workers and returns a promise of it.
+    /// Runs `operation` (a call of the module's `export`) on this thread
+    /// (`sync`) and returns its answer, or queues it on the engine's
+    /// workers and returns a promise of it.
     fn run<'e>(
         &self,
         env: Env,
-        what: String,
+        export: &'static str,
         sync: bool,
         operation: Operation,
     ) -> napi::Result<Unknown<'e>> {
@@ -322,7 +319,7 @@ impl NativeFreenet {
             let log = self.log.clone();
             let engine = runtime.engine().clone();
             engine.submit(Entry {
-                what: what.into(),
+                what: format!("{export} of a Freenet module").into(),
                 budget: engine.limits().deadline,
                 abort: None,
                 job: Box::new(move |verdict| {

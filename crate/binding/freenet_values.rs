@@ -6,6 +6,7 @@
 use std::ptr;
 
 use napi::sys::{self, napi_env, napi_value};
+use wasm_engine_core::WasmError;
 use wasm_engine_core::freenet::wire::{
     ApplicationMessage, ContractContainer, ContractNotification, ContractRequest, ContractResponse,
     ContractWasmApi, DelegateKey, DelegateMessage, GetContractResponse, InboundDelegateMsg, Key,
@@ -13,21 +14,9 @@ use wasm_engine_core::freenet::wire::{
     UserInputResponse, ValidateResult,
 };
 use wasm_engine_core::freenet::{ContractAnswer, ContractCall, Related};
-use wasm_engine_core::{ErrorKind, WasmError};
 
-use crate::convert;
+use crate::convert::{self, argument, broken};
 use crate::js::{self, Raw, ok};
-
-fn broken(err: js::Failed) -> WasmError {
-    WasmError::new(
-        ErrorKind::Other,
-        format!("a Node-API call failed ({:?})", err.0),
-    )
-}
-
-fn argument(message: String) -> WasmError {
-    WasmError::new(ErrorKind::Argument, message)
-}
 
 /// The operations of `callContract`, by the number TypeScript passes.
 const VALIDATE: u32 = 0;

@@ -16,7 +16,7 @@ use napi::sys::{self, napi_callback_info, napi_env, napi_value};
 use wasm_engine_core::scheduler::Entry;
 use wasm_engine_core::{Engine, ErrorKind, Function, Kind, Site, Val, WasmError};
 
-use crate::convert;
+use crate::convert::{self, broken};
 use crate::deliver::{Delivery, Settled};
 use crate::engine::NativeEngine;
 use crate::env::EnvData;
@@ -155,13 +155,6 @@ unsafe fn callback(
             ptr::null_mut()
         }
     }
-}
-
-fn broken(err: js::Failed) -> WasmError {
-    WasmError::new(
-        ErrorKind::Other,
-        format!("a Node-API call failed ({:?})", err.0),
-    )
 }
 
 /// A synchronous call of the export.

@@ -9,7 +9,15 @@ use std::ops::Range;
 
 use crate::error::{ErrorKind, WasmError};
 
-/// The range `[offset, offset + length)` if it lies inside `size` bytes.
+/// The range `[offset, offset + length)` if it lies inside `size` bytes:
+/// neither is negative and their sum does not overflow.
+pub(crate) fn range(offset: i64, length: i64, size: usize) -> Option<Range<usize>> {
+    let start = usize::try_from(offset).ok()?;
+    let end = start.checked_add(usize::try_from(length).ok()?)?;
+    (end <= size).then_some(start..end)
+}
+
+/// [`range`], or the `MEMORY` error that names the access.
 fn span(
     offset: i64,
     length: i64,
@@ -17,12 +25,9 @@ fn span(
     id: i64,
     verb: &str,
 ) -> Result<Range<usize>, WasmError> {
-    let (start, len) = (usize::try_from(offset), usize::try_from(length));
-    match (start, len) {
-        (Ok(start), Ok(len)) if start.checked_add(len).is_some_and(|end| end <= size) => {
-            Ok(start..start + len)
-        }
-        _ => Err(WasmError::new(
+    match range(offset, length, size) {
+        Some(range) => Ok(range),
+        None => Err(WasmError::new(
             ErrorKind::Memory,
             format!(
                 "cannot {verb} {length} bytes at offset {offset} of instance {id}: its memory holds {size} bytes"
@@ -38,11 +43,21 @@ pub fn read(memory: &[u8], offset: i64, length: i64, id: i64) -> Result<&[u8], W
     Ok(&memory[range])
 }
 
+/// The `length` bytes at `offset` of `memory`, for the host to write.
+pub fn read_mut(
+    memory: &mut [u8],
+    offset: i64,
+    length: i64,
+    id: i64,
+) -> Result<&mut [u8], WasmError> {
+    let range = span(offset, length, memory.len(), id, "write")?;
+    Ok(&mut memory[range])
+}
+
 /// Copies `data` into `memory` at `offset`.
 pub fn write(memory: &mut [u8], offset: i64, data: &[u8], id: i64) -> Result<(), WasmError> {
     let length = i64::try_from(data.len()).unwrap_or(i64::MAX);
-    let range = span(offset, length, memory.len(), id, "write")?;
-    memory[range].copy_from_slice(data);
+    read_mut(memory, offset, length, id)?.copy_from_slice(data);
     Ok(())
 }
 

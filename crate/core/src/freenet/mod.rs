@@ -96,6 +96,16 @@ pub struct Outcome<T> {
     pub logs: Vec<(i64, String)>,
 }
 
+impl<T> Outcome<T> {
+    /// The same outcome with its value, if any, passed through `f`.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Outcome<U> {
+        Outcome {
+            result: self.result.map(f),
+            logs: self.logs,
+        }
+    }
+}
+
 /// An engine that runs Freenet contracts and delegates.
 pub struct Runtime {
     engine: Arc<Engine>,

@@ -193,17 +193,9 @@ impl FreenetNatives {
                 let len = length(len, RAND)?;
                 let instance = caller.data().instance_id();
                 let memory = memory(&mut caller, RAND)?;
-                let size = memory.len();
-                let span = range(memory, ptr, len).ok_or_else(|| {
-                    refuse(
-                        RAND,
-                        format!(
-                            "cannot write {len} bytes at offset {ptr} of instance {instance}: \
-                             its memory holds {size} bytes"
-                        ),
-                    )
-                })?;
-                getrandom::getrandom(&mut memory[span])
+                let target = memory::read_mut(memory, ptr, len, instance)
+                    .map_err(|err| refuse(RAND, err.message()))?;
+                getrandom::getrandom(target)
                     .map_err(|err| refuse(RAND, format!("no randomness: {err}")))
             },
         )
@@ -253,9 +245,7 @@ const MAX_DELEGATE_CODE: i64 = 10 * 1024 * 1024;
 
 /// A guest range as Freenet checks it: `len` bytes at `ptr`, inside memory.
 fn range(memory: &[u8], ptr: i64, len: i64) -> Option<std::ops::Range<usize>> {
-    let start = usize::try_from(ptr).ok()?;
-    let end = start.checked_add(usize::try_from(len).ok()?)?;
-    (end <= memory.len()).then_some(start..end)
+    memory::range(ptr, len, memory.len())
 }
 
 impl FreenetNatives {
@@ -423,18 +413,13 @@ impl FreenetNatives {
                     let Some(value) = found.get(&op, &caller, GET)? else {
                         return Ok(code::SECRET_NOT_FOUND);
                     };
-                    if value.len() > out_len as usize {
-                        return Ok(code::BUFFER_TOO_SMALL);
-                    }
-                    if value.is_empty() {
-                        return Ok(0);
-                    }
-                    let memory = memory(&mut caller, GET)?;
-                    let Some(span) = range(memory, out, value.len() as i64) else {
-                        return Ok(code::MEMORY_BOUNDS);
-                    };
-                    memory[span].copy_from_slice(&value);
-                    Ok(value.len() as i32)
+                    Ok(
+                        match copy_out(&mut caller, GET, &value, (out, i64::from(out_len)))? {
+                            Copied::Bytes(n) => i32::try_from(n).unwrap_or(i32::MAX),
+                            Copied::TooSmall => code::BUFFER_TOO_SMALL,
+                            Copied::Outside => code::MEMORY_BOUNDS,
+                        },
+                    )
                 },
             ),
             "__frnt__delegate__set_secret" => Func::wrap(
@@ -491,6 +476,40 @@ impl FreenetNatives {
             _ => return None,
         })
     }
+}
+
+/// What [`copy_out`] did.
+enum Copied {
+    /// Copied this many bytes.
+    Bytes(usize),
+    /// The guest's buffer is shorter than the value: nothing written.
+    TooSmall,
+    /// The value's bytes at the guest's pointer fall outside memory.
+    Outside,
+}
+
+/// Copies `value` into the guest's buffer `(out, out_len)` as freenet-core
+/// does for secrets and contract states: nothing when the buffer is too
+/// short, no pointer check for an empty value, and the bounds checked for
+/// the value's length (not the buffer's).
+fn copy_out(
+    caller: &mut Caller<'_, HostState>,
+    import: &str,
+    value: &[u8],
+    (out, out_len): (i64, i64),
+) -> wasmtime::Result<Copied> {
+    if u64::try_from(value.len()).unwrap_or(u64::MAX) > out_len.unsigned_abs() {
+        return Ok(Copied::TooSmall);
+    }
+    if value.is_empty() {
+        return Ok(Copied::Bytes(0));
+    }
+    let memory = memory(caller, import)?;
+    let Some(span) = range(memory, out, value.len() as i64) else {
+        return Ok(Copied::Outside);
+    };
+    memory[span].copy_from_slice(value);
+    Ok(Copied::Bytes(value.len()))
 }
 
 /// A secrets import that takes only a key, `(ptr, len) -> i32`: it asks
@@ -684,18 +703,13 @@ fn contracts_import(
                     Ok(state) => state,
                     Err(code) => return Ok(code),
                 };
-                if state.len() as u64 > out_len as u64 {
-                    return Ok(i64::from(code::BUFFER_TOO_SMALL));
-                }
-                if state.is_empty() {
-                    return Ok(0);
-                }
-                let memory = memory(&mut caller, IMPORT)?;
-                let Some(span) = range(memory, out, state.len() as i64) else {
-                    return Ok(code::CONTRACT_MEMORY_BOUNDS);
-                };
-                memory[span].copy_from_slice(&state);
-                Ok(state.len() as i64)
+                Ok(
+                    match copy_out(&mut caller, IMPORT, &state, (out, out_len))? {
+                        Copied::Bytes(n) => n as i64,
+                        Copied::TooSmall => i64::from(code::BUFFER_TOO_SMALL),
+                        Copied::Outside => code::CONTRACT_MEMORY_BOUNDS,
+                    },
+                )
             },
         ),
         "__frnt__delegate__put_contract_state" | "__frnt__delegate__update_contract_state" => {
