@@ -12,6 +12,8 @@
 //!
 //! Every address here comes from the guest and is treated as hostile.
 
+use std::borrow::Cow;
+
 use crate::error::{ErrorKind, WasmError};
 use crate::memory;
 
@@ -94,9 +96,10 @@ impl Buffer {
 }
 
 /// The capacity to ask the guest for, and the first chunk to write, for an
-/// input of `data`: the whole input one-shot, or (streaming) a `u32` length
-/// prefix and as much as fits in [`STREAM_CHUNK`].
-pub(crate) fn first_chunk(data: &[u8], streaming: bool) -> Result<(u32, Vec<u8>), WasmError> {
+/// input of `data`: the whole input one-shot (borrowed, not copied), or
+/// (streaming) a `u32` length prefix and as much as fits in
+/// [`STREAM_CHUNK`].
+pub(crate) fn first_chunk(data: &[u8], streaming: bool) -> Result<(u32, Cow<'_, [u8]>), WasmError> {
     let too_large = || {
         WasmError::new(
             ErrorKind::Memory,
@@ -108,13 +111,13 @@ pub(crate) fn first_chunk(data: &[u8], streaming: bool) -> Result<(u32, Vec<u8>)
     };
     let len = u32::try_from(data.len()).map_err(|_| too_large())?;
     if !streaming {
-        return Ok((len, data.to_vec()));
+        return Ok((len, Cow::Borrowed(data)));
     }
     let capacity = (data.len() + 4).min(STREAM_CHUNK);
     let mut chunk = Vec::with_capacity(capacity);
     chunk.extend_from_slice(&len.to_le_bytes());
     chunk.extend_from_slice(&data[..capacity - 4]);
-    Ok((capacity as u32, chunk))
+    Ok((capacity as u32, Cow::Owned(chunk)))
 }
 
 /// A contract's result structure.

@@ -216,7 +216,7 @@ fn streaming_prefixes_the_length_and_caps_the_first_chunk() {
     // Small: all of it, after its length; capacity len + 4.
     let (capacity, chunk) = first_chunk(b"hello", true).unwrap();
     assert_eq!(capacity, 9);
-    assert_eq!(chunk, b"\x05\0\0\0hello");
+    assert_eq!(*chunk, *b"\x05\0\0\0hello");
 
     // Exactly fits 64 KiB with its prefix.
     let data = vec![3u8; STREAM_CHUNK - 4];
@@ -243,8 +243,11 @@ fn streaming_prefixes_the_length_and_caps_the_first_chunk() {
 
 #[test]
 fn empty_input() {
-    assert_eq!(first_chunk(&[], false).unwrap(), (0, vec![]));
-    assert_eq!(first_chunk(&[], true).unwrap(), (4, vec![0, 0, 0, 0]));
+    assert_eq!(first_chunk(&[], false).unwrap(), (0, Cow::from(vec![])));
+    assert_eq!(
+        first_chunk(&[], true).unwrap(),
+        (4, Cow::from(vec![0, 0, 0, 0]))
+    );
 }
 
 // ---------------------------------------------------------------------------
