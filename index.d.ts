@@ -41,6 +41,23 @@ export interface RuntimeConfig {
      * (`$XDG_CACHE_HOME/wasm-engine` or `~/.cache/wasm-engine` on Linux).
      */
     compileCacheDir?: string;
+    /**
+     * Instances that can be alive at once, in a pool of pre-reserved slots
+     * (default 1000, at most 10,000; 0 maps each instance's memory on demand
+     * instead, without a count limit). A slot keeps the copy-on-write image
+     * of the module it last held, so instantiating from the pool takes a few
+     * microseconds where mapping memory on demand takes tens. Engines with the
+     * same `enableMetering` and `instancePoolSize` share one pool.
+     *
+     * A pool reserves about 4 GiB of address space per slot (4 TiB for 1000
+     * slots) when its first engine is created and releases it when its last
+     * engine is gone: address space, not memory, out of the 128 TiB of an
+     * x86-64 process. Where a process may not reserve that much (`ulimit -v`),
+     * creating the engine fails with a `WasmError` that says so. With every
+     * slot taken, `createInstance` fails with an `InstantiationError` naming
+     * the pool; dropping an instance frees its slot at once.
+     */
+    instancePoolSize?: number;
 }
 /** Options that shape the host side of an engine. */
 export interface EngineOptions {
@@ -62,7 +79,8 @@ export interface EngineOptions {
     /**
      * Share the compiling backend of another engine: the same compiled code,
      * caches and `Module`s (a module compiled by either is usable by both).
-     * Both must agree on `enableMetering`; the backend's cache settings apply.
+     * Both must agree on `enableMetering`; the backend's cache and instance
+     * pool settings apply.
      * Each engine keeps its own store, instances, fuel and queue, so engines
      * run their calls in parallel.
      */
@@ -79,7 +97,7 @@ export interface EngineStats {
     instances: number;
     /** Blocking calls waiting in this engine's queue (not counting the one running). */
     queued: number;
-    /** Stores this engine keeps: the current one and retired ones that still hold live instances. */
+    /** Stores this engine keeps: one per live instance, dropped with it. */
     stores: number;
     /** Modules the backend compiled with Cranelift. */
     compiles: number;

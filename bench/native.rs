@@ -38,7 +38,10 @@ fn main() -> wasmtime::Result<()> {
 
 /// The package's own engine settings, from the core crate.
 fn engine(metering: bool) -> wasmtime::Result<Engine> {
-    Engine::new(&wasm_engine_core::engine_config::engine_config(metering))
+    Engine::new(&wasm_engine_core::engine_config::engine_config(
+        metering,
+        Some(wasm_engine_core::config::DEFAULT_INSTANCE_POOL_SIZE),
+    ))
 }
 
 fn store(engine: &Engine, metering: bool) -> wasmtime::Result<Store<()>> {

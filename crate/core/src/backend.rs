@@ -7,8 +7,8 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use parking_lot::{Mutex, MutexGuard};
 
@@ -17,7 +17,7 @@ use tokio::sync::OnceCell;
 
 use crate::deadline;
 use crate::disk_cache::DiskCache;
-use crate::engine_config::engine_config;
+use crate::engine_config::{engine_config, pool_reservation};
 use crate::error::{ErrorKind, WasmError};
 
 /// Content hash of a module's binary: the cache key.
@@ -59,19 +59,16 @@ pub struct CompileStats {
 impl Backend {
     /// Creates a backend. `metering` compiles fuel accounting into every
     /// module, which only engines with metering on should pay for;
-    /// `disk_root` enables the on-disk cache under that directory.
+    /// `pool_slots` takes instances from a pool of that many slots (shared
+    /// with every other backend of the same settings); `disk_root` enables
+    /// the on-disk cache under that directory.
     pub(crate) fn new(
         metering: bool,
+        pool_slots: Option<u32>,
         cache_capacity: usize,
         disk_root: Option<&Path>,
     ) -> Result<Backend, WasmError> {
-        let engine = wasmtime::Engine::new(&engine_config(metering)).map_err(|err| {
-            WasmError::new(
-                ErrorKind::Other,
-                format!("cannot create the wasmtime engine: {err}"),
-            )
-        })?;
-        deadline::watch(&engine);
+        let engine = shared_engine(metering, pool_slots)?;
         let disk_cache = disk_root.map(|root| DiskCache::new(root, &engine));
         Ok(Backend {
             engine,
@@ -173,6 +170,37 @@ impl Backend {
         lock(&self.memory_cache).insert(*key, module.clone());
         Ok(module)
     }
+}
+
+/// The wasmtime engine of `metering` and `pool_slots`: the live one when
+/// a backend already uses it, a new one otherwise. Engines are kept only
+/// while a backend holds them, so an idle process keeps no pool reserved.
+fn shared_engine(metering: bool, pool_slots: Option<u32>) -> Result<wasmtime::Engine, WasmError> {
+    type Registry = Mutex<HashMap<(bool, Option<u32>), wasmtime::EngineWeak>>;
+    static ENGINES: OnceLock<Registry> = OnceLock::new();
+    let mut engines = ENGINES.get_or_init(Registry::default).lock();
+    if let Some(engine) = engines
+        .get(&(metering, pool_slots))
+        .and_then(wasmtime::EngineWeak::upgrade)
+    {
+        return Ok(engine);
+    }
+    let engine = wasmtime::Engine::new(&engine_config(metering, pool_slots)).map_err(|err| {
+        let message = match pool_slots {
+            Some(slots) => format!(
+                "cannot reserve {} GiB of address space for an instance pool of {slots} slots \
+                 ({err}); lower instancePoolSize, or set it to 0 to map each instance's memory \
+                 on demand",
+                pool_reservation(slots) >> 30
+            ),
+            None => format!("cannot create the wasmtime engine: {err}"),
+        };
+        WasmError::new(ErrorKind::Other, message)
+    })?;
+    deadline::watch(&engine);
+    engines.retain(|_, weak| weak.upgrade().is_some());
+    engines.insert((metering, pool_slots), engine.weak());
+    Ok(engine)
 }
 
 fn hash(wasm: &[u8]) -> CodeHash {

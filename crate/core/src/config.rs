@@ -14,7 +14,15 @@ pub const WASM_PAGE_SIZE: u32 = 65_536;
 pub const DEFAULT_MAX_MEMORY_PAGES: u32 = 4096;
 
 /// Largest page count a 32-bit memory can reach (4 GiB).
-const MAX_WASM32_PAGES: u32 = 65_536;
+pub const MAX_WASM32_PAGES: u32 = 65_536;
+
+/// Instances a pooled engine can hold at once unless configured otherwise.
+pub const DEFAULT_INSTANCE_POOL_SIZE: u32 = 1000;
+
+/// Largest instance pool: 10,000 slots reserve about 40 TiB of the
+/// 128 TiB address space of an x86-64 process (see
+/// [`crate::engine_config::pool_reservation`]).
+pub const MAX_INSTANCE_POOL_SIZE: u32 = 10_000;
 
 /// Elements a table may grow to; Freenet uses the same cap.
 pub const MAX_TABLE_ELEMENTS: usize = 10_000;
@@ -39,6 +47,9 @@ pub struct RuntimeConfig {
     pub compile_cache: Option<bool>,
     /// Directory of the on-disk compile cache (default: see `DiskCache::default_root`).
     pub compile_cache_dir: Option<String>,
+    /// Slots of the instance pool (default 1000, at most 10,000); 0 maps
+    /// each instance's memory on demand instead.
+    pub instance_pool_size: Option<f64>,
 }
 
 /// The limits an engine enforces, resolved from a [`RuntimeConfig`].
@@ -54,6 +65,9 @@ pub struct Limits {
     pub module_cache_capacity: usize,
     /// Root of the on-disk compile cache; `None` when it is off.
     pub compile_cache_root: Option<PathBuf>,
+    /// Instances the pool holds at once; `None` when instances are
+    /// allocated on demand.
+    pub pool_slots: Option<u32>,
 }
 
 impl Limits {
@@ -96,12 +110,19 @@ impl Limits {
             (_, Some(dir)) if !dir.is_empty() => Some(PathBuf::from(dir)),
             _ => DiskCache::default_root(),
         };
+        let pool_slots = whole(
+            config.instance_pool_size,
+            DEFAULT_INSTANCE_POOL_SIZE,
+            MAX_INSTANCE_POOL_SIZE,
+            "instancePoolSize",
+        )?;
         Ok(Limits {
             deadline,
             fuel,
             max_memory_pages,
             module_cache_capacity,
             compile_cache_root,
+            pool_slots: (pool_slots > 0).then_some(pool_slots),
         })
     }
 

@@ -9,6 +9,24 @@ fn defaults_follow_freenet() {
     assert_eq!(limits.fuel, None);
     assert_eq!(limits.max_memory_pages, DEFAULT_MAX_MEMORY_PAGES);
     assert_eq!(limits.max_memory_bytes(), 256 << 20);
+    assert_eq!(limits.pool_slots, Some(DEFAULT_INSTANCE_POOL_SIZE));
+}
+
+#[test]
+fn an_instance_pool_of_zero_means_on_demand_allocation() {
+    let config = RuntimeConfig {
+        instance_pool_size: Some(0.0),
+        ..RuntimeConfig::default()
+    };
+    assert_eq!(Limits::resolve(&config).unwrap().pool_slots, None);
+    let largest = RuntimeConfig {
+        instance_pool_size: Some(f64::from(MAX_INSTANCE_POOL_SIZE)),
+        ..RuntimeConfig::default()
+    };
+    assert_eq!(
+        Limits::resolve(&largest).unwrap().pool_slots,
+        Some(MAX_INSTANCE_POOL_SIZE)
+    );
 }
 
 #[test]
@@ -49,6 +67,10 @@ fn out_of_range_values_are_refused() {
         },
         RuntimeConfig {
             module_cache_capacity: Some(-1.0),
+            ..Default::default()
+        },
+        RuntimeConfig {
+            instance_pool_size: Some(f64::from(MAX_INSTANCE_POOL_SIZE) + 1.0),
             ..Default::default()
         },
     ] {

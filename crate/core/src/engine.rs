@@ -141,6 +141,7 @@ impl Engine {
             Some(other) => other.backend.clone(),
             None => Arc::new(Backend::new(
                 metering,
+                limits.pool_slots,
                 limits.module_cache_capacity,
                 limits.compile_cache_root.as_deref(),
             )?),
@@ -327,12 +328,12 @@ impl Engine {
 
     /// Counters of this engine and its backend.
     pub fn stats(&self, site: Site) -> Result<Stats> {
-        let (instances, stores) = self.enter(site, |state| Ok(state.census()))?;
+        let instances = self.enter(site, |state| Ok(state.census()))?;
         let compile = self.backend.stats();
         Ok(Stats {
             instances,
             queued: self.queue.len(),
-            stores,
+            stores: instances,
             compiles: compile.compiles,
             memory_cache_hits: compile.memory_hits,
             disk_cache_hits: compile.disk_hits,

@@ -32,7 +32,6 @@ pub(crate) enum Shape {
 #[derive(Clone)]
 pub struct Function {
     pub(crate) target: Target,
-    pub(crate) generation: u64,
     pub(crate) memory: Option<wasmtime::Memory>,
     name: Arc<str>,
     signature: Arc<Signature>,
@@ -42,7 +41,6 @@ pub struct Function {
 impl Function {
     pub(crate) fn new(
         target: Target,
-        generation: u64,
         memory: Option<wasmtime::Memory>,
         name: &str,
         func: Func,
@@ -60,7 +58,6 @@ impl Function {
         };
         Function {
             target,
-            generation,
             memory,
             name: name.into(),
             signature: Arc::new(signature),

@@ -6,6 +6,8 @@ use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
 
+use crate::store::HostState;
+
 /// Keys of instances whose handles were dropped while the instance was
 /// still alive; the engine drops those instances at its next operation.
 #[derive(Default)]
@@ -93,11 +95,11 @@ impl Target {
     }
 }
 
-/// What the engine keeps for a live instance.
+/// What the engine keeps for a live instance: the instance and the store
+/// it alone lives in.
 pub(crate) struct LiveInstance {
     pub(crate) instance: wasmtime::Instance,
-    /// The store generation the instance lives in.
-    pub(crate) generation: u64,
+    pub(crate) store: wasmtime::Store<HostState>,
     /// The id given at creation.
     pub(crate) id: i64,
     /// The exported `memory`, if the module exports one.

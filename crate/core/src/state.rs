@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use wasmtime::{Store, Trap, TypedFunc, Val, WasmParams, WasmResults};
 
@@ -16,7 +16,7 @@ use crate::error::{ErrorKind, Interrupt, WasmError, describe};
 use crate::function::Function;
 use crate::host::{Imports, Natives, Site};
 use crate::instance::{LiveInstance, Orphans, Target};
-use crate::store::{HostState, Stores};
+use crate::store::{self, HostState};
 use crate::values::{Signature, unsupported_type};
 
 /// The export Freenet calls after instantiation with the instance id.
@@ -28,24 +28,77 @@ pub(crate) const MEMORY_EXPORT: &str = "memory";
 
 /// Everything a guest entry needs, guarded by the engine's lock.
 pub(crate) struct EngineState {
-    stores: Stores,
+    engine: wasmtime::Engine,
+    /// Set by the engine's `close()`; stops guests running in any store.
+    closing: Flag,
     imports: Arc<Imports>,
-    /// Where guest entries run until the next `enter_from`.
-    site: Site,
     instances: HashMap<u64, LiveInstance>,
     next_key: u64,
+    limits: Limits,
+    runner: Runner,
+}
+
+/// How the next guest entry runs: where, on what fuel, until when. Apart
+/// from the instances so that an entry can borrow both at once.
+struct Runner {
+    /// Where guest entries run until the next `enter_from`.
+    site: Site,
     /// The engine's fuel when metering is on: one budget shared by all its
     /// stores, reset at each instance creation.
     fuel: Option<u64>,
-    limits: Limits,
+    /// The budget of one guest entry.
+    deadline: Duration,
     /// When set, the end of an operation made of several guest entries
     /// (a Freenet contract call): each entry gets what is left of it
     /// instead of a fresh budget.
     operation_ends: Option<Instant>,
 }
 
+impl Runner {
+    /// Enters the guest through `call` on `store`, with the engine's fuel
+    /// loaded into it and the entry's deadline armed.
+    fn run<R>(
+        &mut self,
+        store: &mut Store<HostState>,
+        instance_id: i64,
+        memory: Option<wasmtime::Memory>,
+        abort: Option<&Flag>,
+        call: impl FnOnce(&mut Store<HostState>) -> wasmtime::Result<R>,
+    ) -> Result<wasmtime::Result<R>, WasmError> {
+        let deadline = match self.operation_ends {
+            Some(ends) => ends.saturating_duration_since(Instant::now()),
+            None => self.deadline,
+        };
+        if let Some(fuel) = self.fuel {
+            store.set_fuel(fuel).map_err(|err| {
+                WasmError::new(ErrorKind::Other, format!("cannot set fuel: {err}"))
+            })?;
+        }
+        store::arm(store, self.site, instance_id, memory, deadline, abort);
+        let result = call(store);
+        if self.fuel.is_some() {
+            self.fuel = Some(store.get_fuel().unwrap_or(0));
+        }
+        Ok(result)
+    }
+}
+
+/// The live instance behind `handle`, refused when it was dropped.
+fn live<'a>(
+    instances: &'a mut HashMap<u64, LiveInstance>,
+    handle: &Target,
+) -> Result<&'a mut LiveInstance, WasmError> {
+    instances.get_mut(&handle.key).ok_or_else(|| {
+        WasmError::new(
+            ErrorKind::InvalidHandle,
+            format!("instance {} was dropped", handle.id),
+        )
+        .at_instance(handle.id)
+    })
+}
+
 impl EngineState {
-    /// An empty state: no instances yet, one fresh store of `engine`.
+    /// An empty state: no instances yet.
     pub(crate) fn new(
         engine: &wasmtime::Engine,
         limits: Limits,
@@ -53,67 +106,54 @@ impl EngineState {
         imports: Arc<Imports>,
     ) -> EngineState {
         EngineState {
-            stores: Stores::new(engine.clone(), limits.max_memory_bytes(), closing),
+            engine: engine.clone(),
+            closing,
             imports,
-            site: Site::Worker,
             instances: HashMap::new(),
             next_key: 1,
-            fuel: limits.fuel,
+            runner: Runner {
+                site: Site::Worker,
+                fuel: limits.fuel,
+                deadline: limits.deadline,
+                operation_ends: None,
+            },
             limits,
-            operation_ends: None,
         }
     }
 
     /// Sets where the following guest entries run: the JavaScript thread
     /// during a synchronous call, a worker otherwise.
     pub(crate) fn enter_from(&mut self, site: Site) {
-        self.site = site;
+        self.runner.site = site;
     }
 
     /// Starts an operation of several guest entries that share one
     /// deadline (and, since fuel is reset only at instance creation, one
     /// fuel budget); it lasts until [`EngineState::end_operation`].
     pub(crate) fn begin_operation(&mut self) {
-        self.operation_ends = Instant::now().checked_add(self.limits.deadline);
+        self.runner.operation_ends = Instant::now().checked_add(self.limits.deadline);
     }
 
     /// Ends the operation begun by [`EngineState::begin_operation`].
     pub(crate) fn end_operation(&mut self) {
-        self.operation_ends = None;
+        self.runner.operation_ends = None;
     }
 
     /// Fuel left, `None` when metering is off.
     pub(crate) fn fuel(&self) -> Option<u64> {
-        self.fuel
+        self.runner.fuel
     }
 
-    /// Live instances and stores alive.
-    pub(crate) fn census(&self) -> (usize, usize) {
-        (self.instances.len(), self.stores.len())
+    /// Live instances, which is also the number of stores alive.
+    pub(crate) fn census(&self) -> usize {
+        self.instances.len()
     }
 
     /// Drops the instances whose handles were dropped.
     pub(crate) fn collect_orphans(&mut self, orphans: &Orphans) {
         for key in orphans.take() {
-            self.remove_instance(key);
+            self.instances.remove(&key);
         }
-    }
-
-    fn live(&self, handle: &Target) -> Result<&LiveInstance, WasmError> {
-        self.instances.get(&handle.key).ok_or_else(|| {
-            WasmError::new(
-                ErrorKind::InvalidHandle,
-                format!("instance {} was dropped", handle.id),
-            )
-            .at_instance(handle.id)
-        })
-    }
-
-    fn store(&mut self, generation: u64) -> Result<&mut Store<HostState>, WasmError> {
-        self.stores
-            .get(generation)
-            .map(|slot| &mut slot.store)
-            .ok_or_else(|| gone(generation))
     }
 
     /// The instance's exported memory and the store it lives in.
@@ -121,7 +161,7 @@ impl EngineState {
         &mut self,
         handle: &Target,
     ) -> Result<(wasmtime::Memory, &mut Store<HostState>), WasmError> {
-        let live = self.live(handle)?;
+        let live = live(&mut self.instances, handle)?;
         let memory = live.memory.ok_or_else(|| {
             WasmError::new(
                 ErrorKind::Export,
@@ -132,45 +172,13 @@ impl EngineState {
             )
             .at_instance(live.id)
         })?;
-        let generation = live.generation;
-        Ok((memory, self.store(generation)?))
+        Ok((memory, &mut live.store))
     }
 
-    /// Enters the guest through `call` on `generation`'s store, with the
-    /// engine's fuel loaded into that store and a fresh deadline armed.
-    fn run_guest<R>(
-        &mut self,
-        generation: u64,
-        instance_id: i64,
-        memory: Option<wasmtime::Memory>,
-        abort: Option<&Flag>,
-        call: impl FnOnce(&mut Store<HostState>) -> wasmtime::Result<R>,
-    ) -> Result<wasmtime::Result<R>, WasmError> {
-        let fuel = self.fuel;
-        let deadline = match self.operation_ends {
-            Some(ends) => ends.saturating_duration_since(Instant::now()),
-            None => self.limits.deadline,
-        };
-        let site = self.site;
-        let slot = self
-            .stores
-            .get(generation)
-            .ok_or_else(|| gone(generation))?;
-        if let Some(fuel) = fuel {
-            slot.store.set_fuel(fuel).map_err(|err| {
-                WasmError::new(ErrorKind::Other, format!("cannot set fuel: {err}"))
-            })?;
-        }
-        slot.arm(site, instance_id, memory, deadline, abort);
-        let result = call(&mut slot.store);
-        if fuel.is_some() {
-            self.fuel = Some(slot.store.get_fuel().unwrap_or(0));
-        }
-        Ok(result)
-    }
-
-    /// Instantiates `module`, runs `__frnt_set_id(id)` when exported and
-    /// reserves `req_bytes` of memory; returns the new instance's key.
+    /// Instantiates `module` in a store of its own, runs
+    /// `__frnt_set_id(id)` when exported and reserves `req_bytes` of
+    /// memory; returns the new instance's key. With metering on, the
+    /// engine's fuel is reset to the full budget first.
     pub(crate) fn create_instance(
         &mut self,
         module: &wasmtime::Module,
@@ -178,145 +186,69 @@ impl EngineState {
         req_bytes: usize,
         natives: Option<&dyn Natives>,
     ) -> Result<u64, WasmError> {
-        let limits = &self.limits.clone();
-        if let Some(budget) = limits.fuel {
-            self.fuel = Some(budget);
+        if let Some(budget) = self.limits.fuel {
+            self.runner.fuel = Some(budget);
         }
-        let generation = self.stores.current().generation;
-        // A refusal recorded by an earlier growth must not explain this
-        // instantiation's failure.
-        self.stores.current().take_refused_growth();
-        let externs = match self.imports.clone().resolve(
-            &mut self.stores.current().store,
-            module,
+        let mut store =
+            store::new_store(&self.engine, self.limits.max_memory_bytes(), &self.closing);
+        let externs = self
+            .imports
+            .clone()
+            .resolve(&mut store, module, id, natives)?;
+        let instance = self
+            .runner
+            .run(&mut store, id, None, None, |store| {
+                wasmtime::Instance::new(store, module, &externs)
+            })?
+            .map_err(|err| {
+                let refused = store.data_mut().take_refused_growth();
+                instantiation_error(err, id, refused, &self.limits)
+            })?;
+        let memory = instance.get_memory(&mut store, MEMORY_EXPORT);
+        let mut live = LiveInstance {
+            instance,
+            store,
             id,
-            natives,
-        ) {
-            Ok(externs) => externs,
-            Err(err) => {
-                self.stores.instance_dead(generation, 0, false);
-                return Err(err);
-            }
+            memory,
         };
-        let instantiated = self.run_guest(generation, id, None, None, |store| {
-            wasmtime::Instance::new(store, module, &externs)
-        })?;
-        let instance = match instantiated {
-            Ok(instance) => instance,
-            Err(err) => {
-                let refused = self.stores.current().take_refused_growth();
-                self.stores.instance_dead(generation, 0, false);
-                return Err(instantiation_error(err, id, refused, limits));
-            }
-        };
-        let store = self.store(generation)?;
-        let memory = instance.get_memory(&mut *store, MEMORY_EXPORT);
-        let prepared = self.prepare(instance, generation, memory, id, req_bytes, limits);
-        if let Err(err) = prepared {
-            let bytes = self.memory_bytes(generation, memory);
-            self.stores.instance_dead(generation, bytes, false);
-            return Err(err);
-        }
+        self.prepare(&mut live, req_bytes)?;
         let key = self.next_key;
         self.next_key += 1;
-        self.instances.insert(
-            key,
-            LiveInstance {
-                instance,
-                generation,
-                id,
-                memory,
-            },
-        );
-        self.stores.instance_created(generation);
+        self.instances.insert(key, live);
         Ok(key)
     }
 
     /// Runs the guest's `__frnt_set_id(id)`, when exported, and reserves
     /// `req_bytes` of memory: the steps of `createInstance` after
     /// instantiation.
-    fn prepare(
-        &mut self,
-        instance: wasmtime::Instance,
-        generation: u64,
-        memory: Option<wasmtime::Memory>,
-        id: i64,
-        req_bytes: usize,
-        limits: &Limits,
-    ) -> Result<(), WasmError> {
-        let store = self.store(generation)?;
-        if instance.get_func(&mut *store, SET_ID_EXPORT).is_some() {
-            let set_id = typed_export::<i64, ()>(instance, store, SET_ID_EXPORT, id)?;
-            self.run_guest(generation, id, memory, None, |store| set_id.call(store, id))?
+    fn prepare(&mut self, live: &mut LiveInstance, req_bytes: usize) -> Result<(), WasmError> {
+        let id = live.id;
+        if live
+            .instance
+            .get_func(&mut live.store, SET_ID_EXPORT)
+            .is_some()
+        {
+            let set_id =
+                typed_export::<i64, ()>(live.instance, &mut live.store, SET_ID_EXPORT, id)?;
+            self.runner
+                .run(&mut live.store, id, live.memory, None, |store| {
+                    set_id.call(store, id)
+                })?
                 .map_err(|err| {
                     WasmError::from_guest(err, &format!("\"{SET_ID_EXPORT}\" of instance {id}"))
                         .at_instance(id)
                         .at_export(SET_ID_EXPORT)
                 })?;
         }
-        self.reserve(generation, memory, id, req_bytes, limits)
+        reserve(live, req_bytes, &self.limits)
     }
 
-    /// Grows `memory` so that it holds at least `req_bytes`.
-    fn reserve(
-        &mut self,
-        generation: u64,
-        memory: Option<wasmtime::Memory>,
-        id: i64,
-        req_bytes: usize,
-        limits: &Limits,
-    ) -> Result<(), WasmError> {
-        let store = self.store(generation)?;
-        let current = memory.map_or(0, |m| m.data_size(&*store));
-        if req_bytes <= current {
-            return Ok(());
-        }
-        let Some(memory) = memory else {
-            return Err(WasmError::new(
-                ErrorKind::Memory,
-                format!(
-                    "instance {id} exports no memory named \"{MEMORY_EXPORT}\" to hold the {req_bytes} requested bytes"
-                ),
-            )
-            .at_instance(id));
-        };
-        let page = WASM_PAGE_SIZE as usize;
-        let pages = (req_bytes - current).div_ceil(page) as u64;
-        memory.grow(&mut *store, pages).map_err(|err| {
-            WasmError::new(
-                ErrorKind::Memory,
-                format!(
-                    "cannot grow the memory of instance {id} from {current} to {req_bytes} bytes \
-                     (cap: {} pages of 64 KiB, {} bytes): {err}",
-                    limits.max_memory_pages,
-                    limits.max_memory_bytes()
-                ),
-            )
-            .at_instance(id)
-        })?;
-        Ok(())
-    }
-
-    /// Bytes held by `memory`, 0 when there is none or its store is gone.
-    fn memory_bytes(&mut self, generation: u64, memory: Option<wasmtime::Memory>) -> usize {
-        match (memory, self.stores.get(generation)) {
-            (Some(memory), Some(slot)) => memory.data_size(&slot.store),
-            _ => 0,
-        }
-    }
-
-    /// Drops the instance behind `handle`; refused when it is already gone.
+    /// Drops the instance behind `handle`, and with it its store and its
+    /// memory; refused when it is already gone.
     pub(crate) fn drop_instance(&mut self, handle: &Target) -> Result<(), WasmError> {
-        self.live(handle)?;
-        self.remove_instance(handle.key);
+        live(&mut self.instances, handle)?;
+        self.instances.remove(&handle.key);
         Ok(())
-    }
-
-    fn remove_instance(&mut self, key: u64) {
-        if let Some(live) = self.instances.remove(&key) {
-            let bytes = self.memory_bytes(live.generation, live.memory);
-            self.stores.instance_dead(live.generation, bytes, true);
-        }
     }
 
     /// Calls the export `name` with the signature `Params -> Results`.
@@ -330,12 +262,14 @@ impl EngineState {
         Params: WasmParams,
         Results: WasmResults,
     {
-        let live = self.live(handle)?;
-        let (instance, generation, id, memory) =
-            (live.instance, live.generation, live.id, live.memory);
+        let live = live(&mut self.instances, handle)?;
+        let id = live.id;
         let func: TypedFunc<Params, Results> =
-            typed_export(instance, self.store(generation)?, name, id)?;
-        self.run_guest(generation, id, memory, None, |store| func.call(store, args))?
+            typed_export(live.instance, &mut live.store, name, id)?;
+        self.runner
+            .run(&mut live.store, id, live.memory, None, |store| {
+                func.call(store, args)
+            })?
             .map_err(|err| {
                 WasmError::from_guest(err, &format!("export \"{name}\" of instance {id}"))
                     .at_instance(id)
@@ -346,21 +280,25 @@ impl EngineState {
     /// Looks up the exported function `name` of `handle`'s instance and
     /// its signature, for calls through [`EngineState::invoke`].
     pub(crate) fn function(&mut self, handle: &Target, name: &str) -> Result<Function, WasmError> {
-        let live = self.live(handle)?;
-        let (instance, generation, id, memory) =
-            (live.instance, live.generation, live.id, live.memory);
-        let store = self.store(generation)?;
-        let func = instance
-            .get_func(&mut *store, name)
+        let live = live(&mut self.instances, handle)?;
+        let id = live.id;
+        let func = live
+            .instance
+            .get_func(&mut live.store, name)
             .ok_or_else(|| no_function(id, name))?;
         let what = format!("export \"{name}\" of instance {id}");
         let signature = Signature::of(
-            &func.ty(&*store),
+            &func.ty(&live.store),
             unsupported_type(ErrorKind::Export, &what),
         )
         .map_err(|err| err.at_instance(id).at_export(name))?;
         Ok(Function::new(
-            *handle, generation, memory, name, func, signature, store,
+            *handle,
+            live.memory,
+            name,
+            func,
+            signature,
+            &live.store,
         ))
     }
 
@@ -373,25 +311,53 @@ impl EngineState {
         results: &mut [Val],
         abort: Option<&Flag>,
     ) -> Result<(), WasmError> {
-        self.live(&function.target)?;
+        let live = live(&mut self.instances, &function.target)?;
         function.check(args, results)?;
         let id = function.target.id;
-        self.run_guest(function.generation, id, function.memory, abort, |store| {
-            function.enter(store, args, results)
-        })?
-        .map_err(|err| {
-            WasmError::from_guest(err, &function.what())
-                .at_instance(id)
-                .at_export(function.name())
-        })
+        self.runner
+            .run(&mut live.store, id, function.memory, abort, |store| {
+                function.enter(store, args, results)
+            })?
+            .map_err(|err| {
+                WasmError::from_guest(err, &function.what())
+                    .at_instance(id)
+                    .at_export(function.name())
+            })
     }
 }
 
-fn gone(generation: u64) -> WasmError {
-    WasmError::new(
-        ErrorKind::Other,
-        format!("store generation {generation} is gone"),
-    )
+/// Grows the instance's exported memory so that it holds at least
+/// `req_bytes`.
+fn reserve(live: &mut LiveInstance, req_bytes: usize, limits: &Limits) -> Result<(), WasmError> {
+    let id = live.id;
+    let current = live.memory.map_or(0, |m| m.data_size(&live.store));
+    if req_bytes <= current {
+        return Ok(());
+    }
+    let Some(memory) = live.memory else {
+        return Err(WasmError::new(
+            ErrorKind::Memory,
+            format!(
+                "instance {id} exports no memory named \"{MEMORY_EXPORT}\" to hold the {req_bytes} requested bytes"
+            ),
+        )
+        .at_instance(id));
+    };
+    let page = WASM_PAGE_SIZE as usize;
+    let pages = (req_bytes - current).div_ceil(page) as u64;
+    memory.grow(&mut live.store, pages).map_err(|err| {
+        WasmError::new(
+            ErrorKind::Memory,
+            format!(
+                "cannot grow the memory of instance {id} from {current} to {req_bytes} bytes \
+                 (cap: {} pages of 64 KiB, {} bytes): {err}",
+                limits.max_memory_pages,
+                limits.max_memory_bytes()
+            ),
+        )
+        .at_instance(id)
+    })?;
+    Ok(())
 }
 
 fn no_function(id: i64, name: &str) -> WasmError {
@@ -450,6 +416,19 @@ fn instantiation_error(
                 "instance {id} needs a memory of {bytes} bytes, over the cap of {} pages ({} bytes)",
                 limits.max_memory_pages,
                 limits.max_memory_bytes()
+            ),
+        )
+        .at_instance(id);
+    }
+    if err.is::<wasmtime::PoolConcurrencyLimitError>() {
+        return WasmError::new(
+            ErrorKind::Instantiation,
+            format!(
+                "cannot instantiate instance {id}: the instance pool is full ({}); each live \
+                 instance holds a slot until it is dropped, and engines with the same metering \
+                 and instancePoolSize share one pool: drop instances sooner, raise \
+                 instancePoolSize, or set it to 0 to map instances on demand",
+                describe(&err)
             ),
         )
         .at_instance(id);

@@ -1,5 +1,5 @@
 //! Engines on the host's thread: instances, calls through every entry
-//! shape, the errors a caller can meet, the memory cap and store retirement.
+//! shape, the errors a caller can meet, the memory cap, stores and the instance pool.
 
 #[path = "common/support_tests.rs"]
 mod common;
@@ -554,16 +554,14 @@ fn the_memory_cap_refuses_requests_and_guest_growth_past_it() {
     assert_eq!(engine.stats(Site::Direct).unwrap().instances, 2);
 }
 
-// --- 4. Store retirement ---------------------------------------------------
+// --- 4. Stores and the instance pool ---------------------------------------
 
 #[test]
-fn churned_instances_retire_their_stores() {
+fn each_instance_lives_in_a_store_of_its_own_dropped_with_it() {
     let engine = engine();
     let module = module(&engine, GUEST);
-    // Lives through every retirement of its store.
     let keeper = create(&engine, &module, -1);
     let keeper_combine = function(&engine, &keeper, "combine");
-    let mut most_stores = 0;
     for id in 0..1200 {
         let instance = create(&engine, &module, id);
         if id % 2 == 0 {
@@ -573,46 +571,85 @@ fn churned_instances_retire_their_stores() {
             drop(instance);
         }
         let stats = engine.stats(Site::Direct).unwrap();
-        assert_eq!(stats.instances, 1, "after instance {id}");
-        assert!(
-            stats.stores <= 3,
-            "{} stores after instance {id}",
-            stats.stores
+        assert_eq!(
+            (stats.instances, stats.stores),
+            (1, 1),
+            "after instance {id}"
         );
-        most_stores = most_stores.max(stats.stores);
     }
-    assert!(most_stores >= 2, "no store was ever retired");
-    // The first store, retired, stays for the keeper alone, which still works.
-    assert_eq!(engine.stats(Site::Direct).unwrap().stores, 2);
+    // 1200 instances came and went without touching the keeper.
     let args = [Val::I64(3), Val::I64(3), Val::I64(3)];
     assert_eq!(call_i64(&engine, &keeper_combine, &args), combined(3, 3, 3));
     let id = engine.read_memory(Site::Direct, &keeper, 0, 8).unwrap();
     assert_eq!(i64::from_le_bytes(id.try_into().unwrap()), -1);
-    // Dropping its last instance drops the retired store.
     drop(keeper);
     let stats = engine.stats(Site::Direct).unwrap();
-    assert_eq!(stats.instances, 0);
-    assert_eq!(stats.stores, 1);
+    assert_eq!((stats.instances, stats.stores), (0, 0));
+}
+
+/// A config whose pool no other test shares: pools are shared by engines
+/// with equal settings.
+fn pooled(slots: u32) -> RuntimeConfig {
+    RuntimeConfig {
+        instance_pool_size: Some(f64::from(slots)),
+        ..config()
+    }
 }
 
 #[test]
-fn dead_memory_retires_a_store_before_the_instance_count_does() {
-    let engine = engine();
+fn a_full_instance_pool_refuses_with_its_limit_named_until_a_slot_is_freed() {
+    let engine = engine_with(pooled(3));
     let module = module(&engine, GUEST);
-    let keeper = create(&engine, &module, -1);
-    // 40 dead instances of 2 MiB each pass the 64 MiB of dead memory a store
-    // may keep, far below its count of dead instances.
-    for id in 0..40 {
-        let instance = engine
-            .create_instance(Site::Direct, &module, id, 2 << 20)
-            .unwrap();
-        engine.drop_instance(Site::Direct, &instance).unwrap();
-    }
-    let stats = engine.stats(Site::Direct).unwrap();
-    assert_eq!(stats.instances, 1);
-    assert_eq!(stats.stores, 2, "the keeper's store should have retired");
-    drop(keeper);
-    assert_eq!(engine.stats(Site::Direct).unwrap().stores, 1);
+    let live: Vec<Instance> = (0..3).map(|id| create(&engine, &module, id)).collect();
+    let err = expect_kind(
+        engine.create_instance(Site::Direct, &module, 3, 0),
+        ErrorKind::Instantiation,
+    );
+    assert!(err.message().contains("instance pool is full"), "{err}");
+    assert!(err.message().contains("instancePoolSize"), "{err}");
+    assert_eq!(err.instance(), Some(3));
+    // A dropped instance gives its slot back at once, and the new instance
+    // starts from the module's own image, not from what the slot held.
+    engine
+        .write_memory(Site::Direct, &live[0], 100, &[7; 8])
+        .unwrap();
+    engine.drop_instance(Site::Direct, &live[0]).unwrap();
+    let next = create(&engine, &module, 4);
+    assert_eq!(
+        engine.read_memory(Site::Direct, &next, 100, 8).unwrap(),
+        [0; 8]
+    );
+    assert_eq!(engine.stats(Site::Direct).unwrap().instances, 3);
+}
+
+#[test]
+fn engines_with_equal_settings_share_one_pool() {
+    let first = engine_with(pooled(2));
+    let second = engine_with(pooled(2));
+    let in_first = module(&first, GUEST);
+    let in_second = module(&second, GUEST);
+    let _a = create(&first, &in_first, 1);
+    let _b = create(&second, &in_second, 2);
+    let err = expect_kind(
+        first.create_instance(Site::Direct, &in_first, 3, 0),
+        ErrorKind::Instantiation,
+    );
+    assert!(err.message().contains("share one pool"), "{err}");
+    // Another pool size is another pool.
+    let third = engine_with(pooled(1));
+    let in_third = module(&third, GUEST);
+    create(&third, &in_third, 4);
+}
+
+#[test]
+fn on_demand_allocation_holds_more_instances_than_the_default_pool() {
+    let engine = engine_with(pooled(0));
+    let module = module(&engine, GUEST);
+    let live: Vec<Instance> = (0..1100).map(|id| create(&engine, &module, id)).collect();
+    assert_eq!(engine.stats(Site::Direct).unwrap().instances, live.len());
+    let last = live.last().unwrap();
+    let id = engine.read_memory(Site::Direct, last, 0, 8).unwrap();
+    assert_eq!(i64::from_le_bytes(id.try_into().unwrap()), 1099);
 }
 
 #[test]

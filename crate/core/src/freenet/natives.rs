@@ -77,8 +77,8 @@ impl Operation {
         logs.push((instance, line));
     }
 
-    /// Ends the operation: forgets what its inputs left (the natives that
-    /// share this record live on in the store until it retires) and returns
+    /// Ends the operation: forgets what its inputs left (whoever still
+    /// holds this record, such as a caller's clone, keeps nothing big) and returns
     /// the log lines, with a last one counting those dropped.
     pub(crate) fn finish(&mut self) -> Vec<(i64, String)> {
         self.streams = HashMap::new();
