@@ -56,6 +56,18 @@ test('failures print the error class, code and message and exit non-zero', async
   t.regex(args.stderr, /takes 3 arguments, got 1/)
 })
 
+test('negative numbers are arguments, not options, wherever the options are', async (t) => {
+  const json = await cli('run', GUEST, '--json', 'divide', '-12', '-3', '0', '--fuel')
+  t.is(json.code, 0, json.stderr)
+  t.like(JSON.parse(json.stdout), { args: ['-12', '-3', '0'], result: '4' })
+  const text = await cli('run', GUEST, 'divide', '-7', '2', '-0')
+  t.is(text.code, 0, text.stderr)
+  t.regex(text.stdout, /^result: -3$/m)
+  const terminated = await cli('run', GUEST, 'fib', '--', '1', '--json', '0')
+  t.is(terminated.code, 2)
+  t.regex(terminated.stderr, /argument --json is not a number/)
+})
+
 test('a guest that never ends is stopped by --timeout', async (t) => {
   const { code, stderr } = await cli('run', join(__dirname, 'fixtures', 'forever.wat'), 'forever', '--timeout', '0.2')
   t.is(code, 1)
@@ -69,6 +81,10 @@ test('--help documents every option; usage errors exit with 2', async (t) => {
   const unknown = await cli('run', GUEST, 'fib', '--bogus')
   t.is(unknown.code, 2)
   t.regex(unknown.stderr, /unknown option --bogus/)
+  t.regex(unknown.stderr, /^Usage: wasm-engine run/m)
+  t.regex((await cli('run', GUEST, 'fib', '-x')).stderr, /unknown option -x/)
+  t.regex((await cli('run', GUEST, 'fib', '--json=yes')).stderr, /--json takes no value/)
+  t.regex((await cli('run', GUEST, 'fib', '--timeout')).stderr, /--timeout needs a value/)
   t.is((await cli('run', GUEST)).code, 2)
   t.is((await cli('frobnicate')).code, 2)
   t.is((await cli('run', GUEST, 'fib', '1', '--timeout', '-1')).code, 2)

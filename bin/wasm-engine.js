@@ -4,6 +4,7 @@
 'use strict'
 
 const { readFileSync } = require('node:fs')
+const { parseArgs } = require('node:util')
 const { WasmEngine, WasmError, WASM_PAGE_SIZE } = require('..')
 
 const HELP = `Usage: wasm-engine run <file.wasm|file.wat> <export> [args...] [options]
@@ -21,7 +22,8 @@ files in order, each as a state or a delta (default delta); get_state_delta
 needs --summary. Byte results are printed in hex.
 
 Arguments are passed by the export's parameter types: integers for i32 and
-i64 (written in decimal, e.g. 42 or -7), decimals for f32 and f64.
+i64 (written in decimal, e.g. 42 or -7), decimals for f32 and f64. Every word
+after -- is an argument, even one that starts with a dash (e.g. -.5).
 
 Options:
   --fuel, --metering   count fuel (budget: timeout x 3e9 x 1.2) and report it
@@ -44,35 +46,59 @@ class UsageError extends Error {}
 
 const OPERATIONS = ['validate', 'update', 'summarize', 'delta']
 
+/** The options as parseArgs reads them; `parse` gives them their meaning, in order. */
+const OPTIONS = {
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'v' },
+  fuel: { type: 'boolean' },
+  metering: { type: 'boolean' },
+  json: { type: 'boolean' },
+  timeout: { type: 'string' },
+  'max-pages': { type: 'string' },
+  parameters: { type: 'string' },
+  state: { type: 'string' },
+  summary: { type: 'string' },
+  update: { type: 'string' },
+  'update-type': { type: 'string' },
+}
+
 /** Parses argv into a command, positional arguments and options. */
 function parse(argv) {
   const options = { metering: false, timeout: 5, maxPages: 4096, json: false, updates: [] }
   const positional = []
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]
-    const value = () => {
-      const next = argv[++i]
-      if (next === undefined) throw new UsageError(`${arg} needs a value`)
-      return next
+  // Not strict, because strict parseArgs rejects a negative argument such as
+  // `-7` as an unknown option; the tokens are checked here instead, in order,
+  // which --update-type needs anyway (it applies to the --update before it).
+  const { tokens } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: false, tokens: true })
+  // A negative argument comes as short options, one token per character (`-12`
+  // as -1 and -2) that all carry its index: it is taken once, whole.
+  let positionalAt = -1
+  for (const token of tokens) {
+    if (token.kind === 'option-terminator' || token.index === positionalAt) continue
+    const arg = argv[token.index]
+    if (token.kind === 'positional' || /^-\d/.test(arg)) {
+      positional.push(arg)
+      positionalAt = token.index
+      continue
     }
-    if (arg === '-h' || arg === '--help') return { command: 'help' }
-    if (arg === '-v' || arg === '--version') return { command: 'version' }
-    if (arg === '--fuel' || arg === '--metering') options.metering = true
-    else if (arg === '--json') options.json = true
-    else if (arg === '--timeout') options.timeout = number(value(), arg, (n) => n > 0)
-    else if (arg === '--max-pages') options.maxPages = number(value(), arg, (n) => Number.isInteger(n) && n >= 0)
-    else if (arg === '--parameters') options.parameters = value()
-    else if (arg === '--state') options.state = value()
-    else if (arg === '--summary') options.summary = value()
-    else if (arg === '--update') options.updates.push({ file: value(), type: 'delta' })
-    else if (arg === '--update-type') {
-      const type = value()
+    const { name, rawName: option, value } = token
+    if (!Object.hasOwn(OPTIONS, name)) throw new UsageError(`unknown option ${arg}`)
+    if (OPTIONS[name].type === 'boolean' && value !== undefined) throw new UsageError(`${option} takes no value`)
+    if (OPTIONS[name].type === 'string' && value === undefined) throw new UsageError(`${option} needs a value`)
+    if (name === 'help') return { command: 'help' }
+    if (name === 'version') return { command: 'version' }
+    if (name === 'fuel' || name === 'metering') options.metering = true
+    else if (name === 'json') options.json = true
+    else if (name === 'timeout') options.timeout = number(value, option, (n) => n > 0)
+    else if (name === 'max-pages') options.maxPages = number(value, option, (n) => Number.isInteger(n) && n >= 0)
+    else if (name === 'parameters' || name === 'state' || name === 'summary') options[name] = value
+    else if (name === 'update') options.updates.push({ file: value, type: 'delta' })
+    else if (name === 'update-type') {
       const last = options.updates.at(-1)
       if (last === undefined) throw new UsageError('--update-type must follow an --update')
-      if (type !== 'state' && type !== 'delta') throw new UsageError(`--update-type must be state or delta, got ${type}`)
-      last.type = type
-    } else if (arg.startsWith('--') || (arg.startsWith('-') && !/^-\d/.test(arg))) throw new UsageError(`unknown option ${arg}`)
-    else positional.push(arg)
+      if (value !== 'state' && value !== 'delta') throw new UsageError(`--update-type must be state or delta, got ${value}`)
+      last.type = value
+    }
   }
   const [command, file, exportName, ...args] = positional
   if (command === undefined) return { command: 'help' }
