@@ -42,6 +42,14 @@ export interface RuntimeConfig {
      */
     compileCacheDir?: string;
     /**
+     * Bytes the on-disk cache may take, counting every engine configuration
+     * cached under the directory (default 512 MiB). After each write the least
+     * recently used files are deleted until the rest fit. Each file carries a
+     * BLAKE3 digest of its artifact: a truncated or damaged file is deleted and
+     * the module recompiled, never loaded.
+     */
+    compileCacheMaxBytes?: number;
+    /**
      * Instances that can be alive at once, in a pool of pre-reserved slots
      * (default 1000, at most 10,000; 0 maps each instance's memory on demand
      * instead, without a count limit). A slot keeps the copy-on-write image

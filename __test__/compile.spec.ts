@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -159,6 +159,54 @@ test.serial('the on-disk cache makes a second process compile much faster', asyn
   chmodSync(join(dir, files[0]), 0o666)
   const third = JSON.parse((await runFixture('compile-once.ts', [dir])).stdout)
   t.like(third, { compiles: 1, diskCacheHits: 0 })
+})
+
+test('a damaged cache file is recompiled and replaced, never loaded', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'wasm-engine-cache-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const compileIn = () => {
+    const engine = new WasmEngine({ compileCacheDir: dir })
+    const module = engine.compile(FREENET_GUEST)
+    t.is(engine.call3i64(engine.createInstance(module, 5, 0), 'get_id', 0n, 0n, 0n), 5n)
+    const stats = engine.stats()
+    engine.close()
+    return stats
+  }
+  t.like(compileIn(), { compiles: 1, diskCacheHits: 0 })
+  const [file] = readdirSync(dir, { recursive: true }).map(String).filter((name) => name.endsWith('.cwasm'))
+  const path = join(dir, file)
+  const whole = readFileSync(path)
+  const flipped = Buffer.from(whole)
+  flipped[Math.floor(whole.length / 2)] ^= 0x01
+  for (const damaged of [whole.subarray(0, whole.length - 100), flipped]) {
+    writeFileSync(path, damaged)
+    t.like(compileIn(), { compiles: 1, diskCacheHits: 0 })
+    t.deepEqual(readFileSync(path), whole)
+    t.like(compileIn(), { compiles: 0, diskCacheHits: 1 })
+  }
+})
+
+test('the on-disk cache stays within compileCacheMaxBytes, evicting the least recently used', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'wasm-engine-cache-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const files = () => readdirSync(dir, { recursive: true }).map(String).filter((name) => name.endsWith('.cwasm'))
+  const guest = (n: number) => `(module (func (export "n") (result i32) (i32.const ${n})))`
+  const probe = new WasmEngine({ compileCacheDir: dir })
+  probe.compile(guest(0))
+  const size = statSync(join(dir, files()[0])).size
+  probe.close()
+  // Room for three files, never a fourth, however many modules pass.
+  const engine = new WasmEngine({ compileCacheDir: dir, compileCacheMaxBytes: 3 * size + size / 2, moduleCacheCapacity: 0 })
+  t.teardown(() => engine.close())
+  for (let n = 1; n <= 10; n++) {
+    engine.compile(guest(n))
+    t.true(files().length <= 3, `${files().length} files after ${n} modules`)
+  }
+  // The newest are the ones kept, and they still answer.
+  const before = engine.stats().diskCacheHits
+  engine.compile(guest(10))
+  t.is(engine.stats().diskCacheHits, before + 1)
+  t.throws(() => new WasmEngine({ compileCacheMaxBytes: 1.5 }), { message: /compileCacheMaxBytes/ })
 })
 
 test.serial('compileCache: false writes nothing to disk', async (t) => {

@@ -216,6 +216,7 @@ pub(crate) fn runtime_config(env: napi_env, value: napi_value) -> Result<Runtime
             module_cache_capacity: number("moduleCacheCapacity")?,
             compile_cache: boolean("compileCache")?,
             compile_cache_dir: text("compileCacheDir")?,
+            compile_cache_max_bytes: number("compileCacheMaxBytes")?,
             instance_pool_size: number("instancePoolSize")?,
         })
     }

@@ -1,20 +1,20 @@
 //! The compiling half of an engine: a wasmtime `Engine` with this package's
-//! settings, a content-addressed cache of compiled modules in memory and on
-//! disk, and coalescing of concurrent compiles of the same bytes.
+//! settings, a content-addressed cache of compiled modules in memory
+//! (`quick_cache`, which also makes concurrent compiles of the same bytes
+//! wait for one compilation) and on disk.
 //!
 //! A backend may serve several `WasmEngine`s; modules compiled by it can be
 //! instantiated by any of them.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use parking_lot::{Mutex, MutexGuard};
+use parking_lot::Mutex;
 
 use sha2::{Digest, Sha256};
-use tokio::sync::OnceCell;
 
+use crate::config::Limits;
 use crate::deadline;
 use crate::disk_cache::DiskCache;
 use crate::engine_config::{engine_config, pool_reservation};
@@ -23,18 +23,17 @@ use crate::error::{ErrorKind, WasmError};
 /// Content hash of a module's binary: the cache key.
 type CodeHash = [u8; 32];
 
-/// The outcome of one compile, shared by every caller that asked for it.
-type SharedCompile = Arc<OnceCell<Result<wasmtime::Module, WasmError>>>;
-
 /// A wasmtime engine plus the modules it compiled.
 pub struct Backend {
     pub(crate) engine: wasmtime::Engine,
     /// Whether modules carry fuel accounting; engines sharing a backend
     /// must agree on it.
     pub(crate) metering: bool,
-    memory_cache: Mutex<ModuleCache>,
+    /// Compiled modules by content hash, least recently used evicted first
+    /// (CLOCK-Pro); a compile in progress holds its key's placeholder, for
+    /// which other compiles of the same bytes wait.
+    modules: quick_cache::sync::Cache<CodeHash, wasmtime::Module>,
     disk_cache: Option<DiskCache>,
-    in_flight: Mutex<HashMap<CodeHash, SharedCompile>>,
     counters: Counters,
 }
 
@@ -57,38 +56,41 @@ pub struct CompileStats {
 }
 
 impl Backend {
-    /// Creates a backend. `metering` compiles fuel accounting into every
-    /// module, which only engines with metering on should pay for;
-    /// `pool_slots` takes instances from a pool of that many slots (shared
-    /// with every other backend of the same settings); `disk_root` enables
-    /// the on-disk cache under that directory.
-    pub(crate) fn new(
-        metering: bool,
-        pool_slots: Option<u32>,
-        cache_capacity: usize,
-        disk_root: Option<&Path>,
-    ) -> Result<Backend, WasmError> {
-        let engine = shared_engine(metering, pool_slots)?;
-        let disk_cache = disk_root.map(|root| DiskCache::new(root, &engine));
+    /// Creates a backend for `limits`: with fuel accounting compiled into
+    /// every module when they meter fuel (which only metered engines should
+    /// pay for), instances from their pool (shared with every other backend
+    /// of the same metering and pool size), and their caches.
+    pub(crate) fn new(limits: &Limits) -> Result<Backend, WasmError> {
+        let metering = limits.fuel.is_some();
+        let engine = shared_engine(metering, limits.pool_slots)?;
+        let disk_cache = limits
+            .compile_cache_root
+            .as_deref()
+            .map(|root| DiskCache::new(root, &engine, limits.compile_cache_max_bytes));
         Ok(Backend {
             engine,
             metering,
-            memory_cache: Mutex::new(ModuleCache::new(cache_capacity)),
+            modules: quick_cache::sync::Cache::new(limits.module_cache_capacity),
             disk_cache,
-            in_flight: Mutex::new(HashMap::new()),
             counters: Counters::default(),
         })
     }
 
     /// Compiles a binary module on this thread, or returns a cached
-    /// compilation of the same bytes. Costs a SHA-256 of the input on a
-    /// memory hit, a file read on a disk hit, a Cranelift compile otherwise.
+    /// compilation of the same bytes, waiting for one in progress on
+    /// another thread. Costs a SHA-256 of the input on a memory hit, a file
+    /// read on a disk hit, a Cranelift compile otherwise.
     pub fn compile(&self, wasm: &[u8]) -> Result<wasmtime::Module, WasmError> {
         let key = hash(wasm);
-        match self.cached(&key) {
-            Some(module) => Ok(module),
-            None => self.compile_uncached(&key, wasm),
+        let mut compiled = false;
+        let module = self.modules.get_or_insert_with(&key, || {
+            compiled = true;
+            self.compile_uncached(&key, wasm)
+        })?;
+        if !compiled {
+            self.counters.memory_hits.fetch_add(1, Ordering::Relaxed);
         }
+        Ok(module)
     }
 
     /// Compiles a binary module on a tokio blocking thread. Concurrent
@@ -98,28 +100,26 @@ impl Backend {
         wasm: Vec<u8>,
     ) -> Result<wasmtime::Module, WasmError> {
         let key = hash(&wasm);
-        if let Some(module) = self.cached(&key) {
-            return Ok(module);
-        }
-        let cell = lock(&self.in_flight).entry(key).or_default().clone();
+        let placeholder = match self.modules.get_value_or_guard_async(&key).await {
+            Ok(module) => {
+                self.counters.memory_hits.fetch_add(1, Ordering::Relaxed);
+                return Ok(module);
+            }
+            Err(placeholder) => placeholder,
+        };
         let backend = self.clone();
-        let outcome = cell
-            .get_or_init(|| async move {
-                tokio::task::spawn_blocking(move || backend.compile_uncached(&key, &wasm))
-                    .await
-                    .unwrap_or_else(|err| {
-                        Err(WasmError::new(
-                            ErrorKind::Other,
-                            format!("the compile thread failed: {err}"),
-                        ))
-                    })
-            })
+        let module = tokio::task::spawn_blocking(move || backend.compile_uncached(&key, &wasm))
             .await
-            .clone();
-        // The result is in the memory cache by now (when it is enabled), so
-        // a later request for the same bytes does not compile again.
-        lock(&self.in_flight).remove(&key);
-        outcome
+            .unwrap_or_else(|err| {
+                Err(WasmError::new(
+                    ErrorKind::Other,
+                    format!("the compile thread failed: {err}"),
+                ))
+            })?;
+        // Refused only when the cache is off (capacity 0); the callers that
+        // waited get the module either way.
+        let _ = placeholder.insert(module.clone());
+        Ok(module)
     }
 
     /// How many compiles Cranelift did and how many the caches answered.
@@ -129,14 +129,6 @@ impl Backend {
             memory_hits: self.counters.memory_hits.load(Ordering::Relaxed),
             disk_hits: self.counters.disk_hits.load(Ordering::Relaxed),
         }
-    }
-
-    fn cached(&self, key: &CodeHash) -> Option<wasmtime::Module> {
-        let module = lock(&self.memory_cache).get(key);
-        if module.is_some() {
-            self.counters.memory_hits.fetch_add(1, Ordering::Relaxed);
-        }
-        module
     }
 
     fn compile_uncached(&self, key: &CodeHash, wasm: &[u8]) -> Result<wasmtime::Module, WasmError> {
@@ -167,7 +159,6 @@ impl Backend {
                 module
             }
         };
-        lock(&self.memory_cache).insert(*key, module.clone());
         Ok(module)
     }
 }
@@ -205,55 +196,4 @@ fn shared_engine(metering: bool, pool_slots: Option<u32>) -> Result<wasmtime::En
 
 fn hash(wasm: &[u8]) -> CodeHash {
     Sha256::digest(wasm).into()
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock()
-}
-
-/// Least-recently-used map from code hash to compiled module.
-///
-/// Eviction scans for the oldest entry: linear in the capacity, which is
-/// negligible next to the compile that precedes every insert.
-struct ModuleCache {
-    capacity: usize,
-    clock: u64,
-    entries: HashMap<CodeHash, (wasmtime::Module, u64)>,
-}
-
-impl ModuleCache {
-    fn new(capacity: usize) -> ModuleCache {
-        ModuleCache {
-            capacity,
-            clock: 0,
-            entries: HashMap::new(),
-        }
-    }
-
-    fn get(&mut self, key: &CodeHash) -> Option<wasmtime::Module> {
-        self.clock += 1;
-        let clock = self.clock;
-        self.entries.get_mut(key).map(|(module, used)| {
-            *used = clock;
-            module.clone()
-        })
-    }
-
-    fn insert(&mut self, key: CodeHash, module: wasmtime::Module) {
-        if self.capacity == 0 {
-            return;
-        }
-        if self.entries.len() >= self.capacity && !self.entries.contains_key(&key) {
-            let oldest = self
-                .entries
-                .iter()
-                .min_by_key(|(_, (_, used))| *used)
-                .map(|(k, _)| *k);
-            if let Some(oldest) = oldest {
-                self.entries.remove(&oldest);
-            }
-        }
-        self.clock += 1;
-        self.entries.insert(key, (module, self.clock));
-    }
 }

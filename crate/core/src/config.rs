@@ -16,6 +16,9 @@ pub const DEFAULT_MAX_MEMORY_PAGES: u32 = 4096;
 /// Largest page count a 32-bit memory can reach (4 GiB).
 pub const MAX_WASM32_PAGES: u32 = 65_536;
 
+/// Bytes the on-disk compile cache may take unless configured otherwise.
+pub const DEFAULT_COMPILE_CACHE_MAX_BYTES: u64 = 512 << 20;
+
 /// Instances a pooled engine can hold at once unless configured otherwise.
 pub const DEFAULT_INSTANCE_POOL_SIZE: u32 = 1000;
 
@@ -23,6 +26,9 @@ pub const DEFAULT_INSTANCE_POOL_SIZE: u32 = 1000;
 /// 128 TiB address space of an x86-64 process (see
 /// [`crate::engine_config::pool_reservation`]).
 pub const MAX_INSTANCE_POOL_SIZE: u32 = 10_000;
+
+/// Largest integer a JavaScript number holds exactly.
+const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
 
 /// Elements a table may grow to; Freenet uses the same cap.
 pub const MAX_TABLE_ELEMENTS: usize = 10_000;
@@ -47,6 +53,8 @@ pub struct RuntimeConfig {
     pub compile_cache: Option<bool>,
     /// Directory of the on-disk compile cache (default: see `DiskCache::default_root`).
     pub compile_cache_dir: Option<String>,
+    /// Bytes the on-disk compile cache may take (default 512 MiB).
+    pub compile_cache_max_bytes: Option<f64>,
     /// Slots of the instance pool (default 1000, at most 10,000); 0 maps
     /// each instance's memory on demand instead.
     pub instance_pool_size: Option<f64>,
@@ -65,6 +73,8 @@ pub struct Limits {
     pub module_cache_capacity: usize,
     /// Root of the on-disk compile cache; `None` when it is off.
     pub compile_cache_root: Option<PathBuf>,
+    /// Bytes the on-disk compile cache may take.
+    pub compile_cache_max_bytes: u64,
     /// Instances the pool holds at once; `None` when instances are
     /// allocated on demand.
     pub pool_slots: Option<u32>,
@@ -110,6 +120,16 @@ impl Limits {
             (_, Some(dir)) if !dir.is_empty() => Some(PathBuf::from(dir)),
             _ => DiskCache::default_root(),
         };
+        let compile_cache_max_bytes = match config.compile_cache_max_bytes {
+            None => DEFAULT_COMPILE_CACHE_MAX_BYTES,
+            Some(v) if v.fract() == 0.0 && (0.0..=MAX_SAFE_INTEGER).contains(&v) => v as u64,
+            Some(v) => {
+                return Err(WasmError::new(
+                    ErrorKind::Other,
+                    format!("compileCacheMaxBytes must be a whole number of bytes, got {v}"),
+                ));
+            }
+        };
         let pool_slots = whole(
             config.instance_pool_size,
             DEFAULT_INSTANCE_POOL_SIZE,
@@ -122,6 +142,7 @@ impl Limits {
             max_memory_pages,
             module_cache_capacity,
             compile_cache_root,
+            compile_cache_max_bytes,
             pool_slots: (pool_slots > 0).then_some(pool_slots),
         })
     }

@@ -4,13 +4,26 @@
 //!
 //! Trust: loading a cached artifact runs native code that was written to
 //! disk, so the directory must be writable only by the user running the
-//! engine (wasmtime's own cache has the same requirement). Files or
-//! directories that others may write are ignored.
+//! engine; files or directories that others may write are ignored. Each
+//! file starts with the BLAKE3 digest of the artifact after it, checked
+//! before wasmtime sees a byte: a truncated, torn or flipped file is
+//! deleted and recompiled, never loaded.
+//!
+//! Size: after each write, the least recently used files (by modification
+//! time, which a hit renews) are deleted until all the configurations'
+//! files under the root fit in the byte limit.
+//!
+//! wasmtime's own cache (its `cache` feature) would replace this file, but
+//! it loads what it reads after zstd decompression (its frames carry no
+//! checksum) without an integrity check, accepts directories others can
+//! write, evicts on a background thread, and counts hits per wasmtime
+//! engine where `stats()` counts them per backend.
 
 use std::fs;
 use std::hash::{Hash, Hasher};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
 
@@ -34,15 +47,29 @@ impl Hasher for Sha256Hasher {
     }
 }
 
+/// What a cache file starts with; bumped when the layout changes.
+const MAGIC: &[u8; 8] = b"wecache1";
+
+/// Bytes before the artifact: [`MAGIC`] and the artifact's BLAKE3 digest.
+const HEADER: usize = MAGIC.len() + blake3::OUT_LEN;
+
+/// Extension of complete cache files.
+const EXTENSION: &str = "cwasm";
+
 /// Compiled modules of one engine configuration in one directory.
 pub(crate) struct DiskCache {
+    /// Holds one directory per engine configuration.
+    root: PathBuf,
     /// `<root>/<engine configuration tag>`.
     dir: PathBuf,
+    /// Bytes all cache files under `root` may take together.
+    max_bytes: u64,
 }
 
 impl DiskCache {
-    /// The cache of `engine`'s artifacts under `root`.
-    pub(crate) fn new(root: &Path, engine: &wasmtime::Engine) -> DiskCache {
+    /// The cache of `engine`'s artifacts under `root`, whose files take at
+    /// most `max_bytes` together.
+    pub(crate) fn new(root: &Path, engine: &wasmtime::Engine, max_bytes: u64) -> DiskCache {
         let mut hasher = Sha256Hasher(Sha256::new());
         engine.precompile_compatibility_hash().hash(&mut hasher);
         let digest = hasher.0.finalize();
@@ -51,7 +78,9 @@ impl DiskCache {
             .map(|byte| format!("{byte:02x}"))
             .collect();
         DiskCache {
+            root: root.to_owned(),
             dir: root.join(tag),
+            max_bytes,
         }
     }
 
@@ -77,11 +106,11 @@ impl DiskCache {
 
     fn path(&self, key: &[u8; 32]) -> PathBuf {
         let name: String = key.iter().map(|byte| format!("{byte:02x}")).collect();
-        self.dir.join(format!("{name}.cwasm"))
+        self.dir.join(format!("{name}.{EXTENSION}"))
     }
 
     /// The cached compilation of the binary whose hash is `key`, if there is
-    /// a trustworthy one.
+    /// a trustworthy one. A file that fails its digest is deleted.
     pub(crate) fn load(
         &self,
         engine: &wasmtime::Engine,
@@ -91,35 +120,91 @@ impl DiskCache {
         if !private(&path) || !private(&self.dir) {
             return None;
         }
-        // SAFETY: wasmtime requires the file to hold the output of
-        // `Module::serialize`. Files in this directory are written only by
-        // `store` below (complete files appear through an atomic rename) and
-        // are named by the hash of their source; the directory and file are
-        // checked above to be writable by their owner alone. wasmtime itself
-        // verifies the artifact's format and engine compatibility and returns
-        // an error, not undefined behaviour, for a mismatch.
-        unsafe { wasmtime::Module::deserialize_file(engine, &path) }.ok()
+        let file = fs::read(&path).ok()?;
+        let Some(artifact) = verified(&file) else {
+            let _ = fs::remove_file(&path);
+            return None;
+        };
+        // SAFETY: wasmtime requires the bytes to be the output of
+        // `Module::serialize`. They were written by `store` below, through a
+        // private file renamed into a directory only this user may write
+        // (both checked above), and they match the digest `store` wrote
+        // beside them, so they are that output byte for byte. wasmtime
+        // itself checks the artifact's format and that this engine's
+        // settings can run it, and returns an error for a mismatch.
+        let module = unsafe { wasmtime::Module::deserialize(engine, artifact) }.ok()?;
+        // The modification time orders eviction: a hit keeps a file young.
+        if let Ok(file) = fs::File::options().append(true).open(&path) {
+            let _ = file.set_modified(SystemTime::now());
+        }
+        Some(module)
     }
 
-    /// Writes `module`, compiled from the binary whose hash is `key`. The
-    /// cache is best effort: a failure to write only costs a later compile.
+    /// Writes `module`, compiled from the binary whose hash is `key`, then
+    /// evicts the least recently used files past the byte limit. The cache
+    /// is best effort: a failure to write only costs a later compile.
     pub(crate) fn store(&self, key: &[u8; 32], module: &wasmtime::Module) {
-        let Ok(bytes) = module.serialize() else {
+        let Ok(artifact) = module.serialize() else {
             return;
         };
         if create_private_dir(&self.dir).is_err() {
             return;
         }
         let path = self.path(key);
+        // Written whole under a name no reader looks for, then renamed: a
+        // process killed midway leaves only a temporary file, which the
+        // next eviction removes.
         let temporary = path.with_extension(format!("{}.tmp", std::process::id()));
         let written = create_private_file(&temporary).and_then(|mut file| {
-            file.write_all(&bytes)?;
+            file.write_all(MAGIC)?;
+            file.write_all(blake3::hash(&artifact).as_bytes())?;
+            file.write_all(&artifact)?;
             file.sync_all()
         });
         if written.is_err() || fs::rename(&temporary, &path).is_err() {
             let _ = fs::remove_file(&temporary);
         }
+        self.evict();
     }
+
+    /// Deletes files, least recently used first, until every cache file
+    /// under the root fits in the byte limit; deletes leftover temporary
+    /// files of writes that never finished.
+    fn evict(&self) {
+        let mut files = Vec::new();
+        let dirs = fs::read_dir(&self.root).into_iter().flatten().flatten();
+        for entry in dirs.flat_map(|dir| fs::read_dir(dir.path()).into_iter().flatten().flatten()) {
+            let path = entry.path();
+            let Ok(meta) = entry.metadata() else { continue };
+            let used = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+            match path.extension().and_then(|e| e.to_str()) {
+                Some(EXTENSION) => files.push((used, meta.len(), path)),
+                // Another process may still be writing a young one.
+                Some("tmp") if used.elapsed().is_ok_and(|age| age.as_secs() > 3600) => {
+                    let _ = fs::remove_file(&path);
+                }
+                _ => {}
+            }
+        }
+        let mut total: u64 = files.iter().map(|(_, len, _)| len).sum();
+        files.sort();
+        for (_, len, path) in files {
+            if total <= self.max_bytes {
+                break;
+            }
+            if fs::remove_file(&path).is_ok() {
+                total -= len;
+            }
+        }
+    }
+}
+
+/// The artifact in a cache file's bytes, if the file is whole and matches
+/// its digest.
+fn verified(file: &[u8]) -> Option<&[u8]> {
+    let (header, artifact) = file.split_at_checked(HEADER)?;
+    let (magic, digest) = header.split_at(MAGIC.len());
+    (magic == MAGIC && blake3::hash(artifact).as_bytes() == digest).then_some(artifact)
 }
 
 #[cfg(unix)]
@@ -165,3 +250,7 @@ fn private(path: &Path) -> bool {
 fn private(path: &Path) -> bool {
     path.exists()
 }
+
+#[cfg(test)]
+#[path = "disk_cache_tests.rs"]
+mod tests;

@@ -139,12 +139,7 @@ impl Engine {
                 ));
             }
             Some(other) => other.backend.clone(),
-            None => Arc::new(Backend::new(
-                metering,
-                limits.pool_slots,
-                limits.module_cache_capacity,
-                limits.compile_cache_root.as_deref(),
-            )?),
+            None => Arc::new(Backend::new(&limits)?),
         };
         let imports = Arc::new(Imports::new(imports, host)?);
         let closing = Flag::default();
