@@ -34,15 +34,33 @@ static NEXT_ENGINE_ID: AtomicU64 = AtomicU64::new(1);
 pub const ASYNC_IMPORT_NAMESPACES: [&str; 2] =
     ["freenet_delegate_contracts", "freenet_delegate_management"];
 
+static NEXT_MODULE_ID: AtomicU64 = AtomicU64::new(1);
+
 /// A compiled module: immutable and cheap to clone, usable by every engine
 /// that shares the backend that compiled it.
 #[derive(Clone)]
 pub struct Module {
     inner: wasmtime::Module,
     backend: Arc<Backend>,
+    /// Never reused in the process: engines cache the module's resolved
+    /// imports under it.
+    id: u64,
 }
 
 impl Module {
+    fn new(inner: wasmtime::Module, backend: Arc<Backend>) -> Module {
+        Module {
+            inner,
+            backend,
+            id: NEXT_MODULE_ID.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    /// The process-unique number of this compile's result (clones share it).
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
     /// Names of the functions, memories, tables and globals the module exports.
     pub fn exports(&self) -> Vec<String> {
         self.inner.exports().map(|e| e.name().to_owned()).collect()
@@ -81,10 +99,7 @@ impl Compiler {
     /// the same bytes share one compilation. Needs a tokio runtime.
     pub async fn compile(self, wasm: Vec<u8>) -> Result<Module> {
         let inner = self.backend.clone().compile_shared(wasm).await?;
-        Ok(Module {
-            inner,
-            backend: self.backend,
-        })
+        Ok(Module::new(inner, self.backend))
     }
 }
 
@@ -185,10 +200,10 @@ impl Engine {
     /// Compiles a binary module on this thread (cached by content hash).
     pub fn compile(&self, wasm: &[u8]) -> Result<Module> {
         self.ensure_open()?;
-        Ok(Module {
-            inner: self.backend.compile(wasm)?,
-            backend: self.backend.clone(),
-        })
+        Ok(Module::new(
+            self.backend.compile(wasm)?,
+            self.backend.clone(),
+        ))
     }
 
     /// A compiler for this engine's backend, for compiles off this thread.
@@ -218,7 +233,7 @@ impl Engine {
     ) -> Result<Instance> {
         self.check_module(module)?;
         let key = self.enter(site, |state| {
-            state.create_instance(&module.inner, id, req_bytes, None)
+            state.create_instance(module, id, req_bytes, None)
         })?;
         Ok(Instance::new(self.id, key, id, &self.orphans))
     }

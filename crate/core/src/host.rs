@@ -24,7 +24,7 @@ use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
 use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, MutexGuard};
-use wasmtime::{Caller, Extern, Func, Store, Val};
+use wasmtime::{Caller, Extern, InstancePre, Linker, Val};
 
 use crate::deadline::TICK;
 use crate::error::{ErrorKind, HostFailure, Interrupt, WasmError};
@@ -110,21 +110,23 @@ pub trait Host: Send + Sync {
     fn abandon(&self, token: u64);
 }
 
-/// Host functions implemented in Rust for one instance, such as Freenet's
-/// host ABI. They take precedence over the embedder's imports of the same
-/// name and run on whatever thread runs the guest, without a crossing.
+/// Host functions implemented in Rust, such as Freenet's host ABI. They
+/// take precedence over the embedder's imports of the same name and run on
+/// whatever thread runs the guest, without a crossing.
 pub(crate) trait Natives {
-    /// The function that satisfies the import `module.name` declared with
-    /// type `ty`, created in `store`; `None` when these natives do not
-    /// provide it. An import they provide with another type is an error
-    /// that names both types.
-    fn resolve(
+    /// Identifies this set of functions, process-wide and for good: modules
+    /// prepared with it are cached under it.
+    fn id(&self) -> u64;
+
+    /// Defines in `linker` the function that satisfies the import
+    /// `module.name`; `None` when these natives do not provide it. An
+    /// import declared with another type fails in [`Imports::prepare`].
+    fn define(
         &self,
-        store: &mut Store<HostState>,
+        linker: &mut Linker<HostState>,
         module: &str,
         name: &str,
-        ty: &wasmtime::FuncType,
-    ) -> Option<Result<Func, WasmError>>;
+    ) -> Option<wasmtime::Result<()>>;
 }
 
 /// How long a worker looks for a host call's answer before it parks.
@@ -204,26 +206,29 @@ impl Imports {
         })
     }
 
-    /// The externs that satisfy `module`'s imports, created in `store` for
-    /// the instance `id`, in the module's import order: from `natives`
-    /// first, then from the embedder's functions.
-    pub(crate) fn resolve(
+    /// `module` with its imports resolved, once, for any number of
+    /// instances: from `natives` first, then from the embedder's
+    /// functions. Costs a definition per import, which each instantiation
+    /// from the result no longer pays.
+    pub(crate) fn prepare(
         self: &Arc<Self>,
-        store: &mut Store<HostState>,
+        engine: &wasmtime::Engine,
         module: &wasmtime::Module,
-        id: i64,
         natives: Option<&dyn Natives>,
-    ) -> Result<Vec<Extern>, WasmError> {
-        let mut externs = Vec::new();
+    ) -> Result<InstancePre<HostState>, WasmError> {
+        let mut linker = Linker::new(engine);
         for import in module.imports() {
             let qualified: Arc<str> = format!("{}.{}", import.module(), import.name()).into();
-            let refuse = |message: String| {
-                Err(WasmError::new(ErrorKind::Instantiation, message).at_instance(id))
-            };
-            if let (Some(natives), wasmtime::ExternType::Func(ty)) = (natives, import.ty())
-                && let Some(native) = natives.resolve(store, import.module(), import.name(), &ty)
+            let refuse = |message: String| Err(WasmError::new(ErrorKind::Instantiation, message));
+            if let Some(defined) =
+                natives.and_then(|n| n.define(&mut linker, import.module(), import.name()))
             {
-                externs.push(Extern::Func(native.map_err(|err| err.at_instance(id))?));
+                defined.map_err(|err| {
+                    WasmError::new(
+                        ErrorKind::Instantiation,
+                        format!("cannot define {qualified}: {err}"),
+                    )
+                })?;
                 continue;
             }
             let Some(&found) = self
@@ -231,36 +236,51 @@ impl Imports {
                 .get(&(import.module().to_owned(), import.name().to_owned()))
             else {
                 return refuse(format!(
-                    "instance {id} imports {qualified}, which this engine does not provide \
+                    "the module imports {qualified}, which this engine does not provide \
                      (register it in EngineOptions.imports or asyncImports)"
                 ));
             };
             let wasmtime::ExternType::Func(ty) = import.ty() else {
                 return refuse(format!(
-                    "instance {id} imports {qualified} as a {}, but host imports are functions",
+                    "the module imports {qualified} as a {}, but host imports are functions",
                     describe_extern(&import.ty())
                 ));
             };
             let signature = Signature::of(
                 &ty,
-                unsupported_type(
-                    ErrorKind::Instantiation,
-                    &format!("import {qualified} of instance {id}"),
-                ),
-            )
-            .map_err(|err| err.at_instance(id))?;
+                unsupported_type(ErrorKind::Instantiation, &format!("import {qualified}")),
+            )?;
             let binding = Binding {
                 import: found,
-                qualified,
+                qualified: qualified.clone(),
                 results: signature.results.into(),
             };
             let imports = self.clone();
-            let func = Func::new(&mut *store, ty, move |mut caller, params, results| {
-                imports.invoke(&mut caller, &binding, params, results)
-            });
-            externs.push(Extern::Func(func));
+            linker
+                .func_new(
+                    import.module(),
+                    import.name(),
+                    ty,
+                    move |mut caller, params, results| {
+                        imports.invoke(&mut caller, &binding, params, results)
+                    },
+                )
+                .map_err(|err| {
+                    WasmError::new(
+                        ErrorKind::Instantiation,
+                        format!("cannot define {qualified}: {err}"),
+                    )
+                })?;
         }
-        Ok(externs)
+        linker.instantiate_pre(module).map_err(|err| {
+            WasmError::new(
+                ErrorKind::Instantiation,
+                format!(
+                    "cannot resolve the module's imports: {}",
+                    crate::error::describe(&err)
+                ),
+            )
+        })
     }
 
     /// Runs one host call for a guest and writes its results.

@@ -8,10 +8,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use wasmtime::{Store, Trap, TypedFunc, Val, WasmParams, WasmResults};
+use wasmtime::{InstancePre, Store, Trap, TypedFunc, Val, WasmParams, WasmResults};
 
 use crate::config::{Limits, WASM_PAGE_SIZE};
 use crate::deadline::Flag;
+use crate::engine::Module;
 use crate::error::{ErrorKind, Interrupt, WasmError, describe};
 use crate::function::Function;
 use crate::host::{Imports, Natives, Site};
@@ -36,6 +37,9 @@ pub(crate) struct EngineState {
     next_key: u64,
     limits: Limits,
     runner: Runner,
+    /// Modules with their imports resolved, by module id and natives id,
+    /// least recently used evicted past the module cache's capacity.
+    prepared: quick_cache::unsync::Cache<(u64, u64), InstancePre<HostState>>,
 }
 
 /// How the next guest entry runs: where, on what fuel, until when. Apart
@@ -111,6 +115,8 @@ impl EngineState {
             imports,
             instances: HashMap::new(),
             next_key: 1,
+            // quick_cache needs room for one; capacity 0 is handled by `prepared`.
+            prepared: quick_cache::unsync::Cache::new(limits.module_cache_capacity.max(1)),
             runner: Runner {
                 site: Site::Worker,
                 fuel: limits.fuel,
@@ -181,7 +187,7 @@ impl EngineState {
     /// engine's fuel is reset to the full budget first.
     pub(crate) fn create_instance(
         &mut self,
-        module: &wasmtime::Module,
+        module: &Module,
         id: i64,
         req_bytes: usize,
         natives: Option<&dyn Natives>,
@@ -189,17 +195,14 @@ impl EngineState {
         if let Some(budget) = self.limits.fuel {
             self.runner.fuel = Some(budget);
         }
+        let pre = self
+            .prepared(module, natives)
+            .map_err(|err| err.at_instance(id))?;
         let mut store =
             store::new_store(&self.engine, self.limits.max_memory_bytes(), &self.closing);
-        let externs = self
-            .imports
-            .clone()
-            .resolve(&mut store, module, id, natives)?;
         let instance = self
             .runner
-            .run(&mut store, id, None, None, |store| {
-                wasmtime::Instance::new(store, module, &externs)
-            })?
+            .run(&mut store, id, None, None, |store| pre.instantiate(store))?
             .map_err(|err| {
                 let refused = store.data_mut().take_refused_growth();
                 instantiation_error(err, id, refused, &self.limits)
@@ -216,6 +219,26 @@ impl EngineState {
         self.next_key += 1;
         self.instances.insert(key, live);
         Ok(key)
+    }
+
+    /// `module` with its imports resolved for this engine and `natives`,
+    /// from the cache when it was resolved before.
+    fn prepared(
+        &mut self,
+        module: &Module,
+        natives: Option<&dyn Natives>,
+    ) -> Result<InstancePre<HostState>, WasmError> {
+        let key = (module.id(), natives.map_or(0, |n| n.id()));
+        if let Some(pre) = self.prepared.get(&key) {
+            return Ok(pre.clone());
+        }
+        let pre = self
+            .imports
+            .prepare(&self.engine, module.wasmtime(), natives)?;
+        if self.limits.module_cache_capacity > 0 {
+            self.prepared.insert(key, pre.clone());
+        }
+        Ok(pre)
     }
 
     /// Runs the guest's `__frnt_set_id(id)`, when exported, and reserves

@@ -534,6 +534,33 @@ fn log_lines_come_back_with_the_instance_id() {
     }
 }
 
+#[test]
+fn runtimes_sharing_an_engine_and_a_module_keep_their_own_logs() {
+    let first = runtime();
+    let second = Runtime::new(
+        first.engine().clone(),
+        Stores {
+            secrets: Arc::new(MemoryStore::default()),
+            contracts: Arc::new(MemoryStore::default()),
+        },
+    );
+    // One compiled module, prepared once per runtime: each runtime's
+    // natives write to its own operation record.
+    let code = guest!("log_contract.wasm");
+    let module = first.engine().compile(&code).unwrap();
+    let contract = first.prepare(module.clone(), &code).unwrap();
+    let shared = second.prepare(module, &code).unwrap();
+    for round in 0..3 {
+        let a = logged(&first, &contract, format!("first {round}").as_bytes(), true);
+        let b = logged(&second, &shared, format!("second {round}").as_bytes(), true);
+        let lines = |outcome: &Outcome<ContractAnswer>| -> Vec<String> {
+            outcome.logs.iter().map(|(_, line)| line.clone()).collect()
+        };
+        assert_eq!(lines(&a), [format!("first {round}")]);
+        assert_eq!(lines(&b), [format!("second {round}")]);
+    }
+}
+
 /// chrono's in-memory `DateTime<Utc>` for `ms`, from its parts: `yof`
 /// (`year << 13 | ordinal << 4 | flags`), seconds since midnight,
 /// nanoseconds; flags = 8 for a common year, plus the weekday of Dec 31 of

@@ -542,6 +542,73 @@ fn imports_need_a_host_a_unique_name_and_a_registration() {
     assert_eq!(stats.instances, 0);
 }
 
+/// Another guest than [`GUEST`] that imports one of its functions at
+/// another position, so that instantiating one module from the other's
+/// resolved imports would fail or call the wrong function.
+const DOUBLER: &str = r#"
+(module
+  (import "env" "peek" (func $peek (param i32 i32) (result i32)))
+  (import "env" "add" (func $add (param i64 i64) (result i64)))
+  (memory (export "memory") 1)
+  (func (export "double") (param i64) (result i64)
+    (call $add (local.get 0) (local.get 0))))
+"#;
+
+#[test]
+fn each_module_keeps_its_own_resolved_imports_for_all_its_instances() {
+    // Resolved imports are cached with the module cache and rebuilt for
+    // every instance without it; both must resolve each module as itself.
+    for capacity in [None, Some(0.0)] {
+        let host = Arc::new(FakeHost::default());
+        let config = RuntimeConfig {
+            module_cache_capacity: capacity,
+            ..config()
+        };
+        let engine = engine_with_host(config, imports(), host.clone());
+        let guest = module(&engine, GUEST);
+        let doubler = module(&engine, DOUBLER);
+        let call = |instance: &Instance, name: &str, args: &[Val]| {
+            let function = engine
+                .function(Site::Direct, instance.target(), name)
+                .unwrap();
+            let mut results = [Val::I64(0)];
+            engine
+                .invoke(Site::Direct, &function, args, &mut results, None)
+                .unwrap();
+            results[0].unwrap_i64()
+        };
+        for round in 0..3 {
+            let a = engine
+                .create_instance(Site::Direct, &guest, round, 0)
+                .unwrap();
+            let b = engine
+                .create_instance(Site::Direct, &doubler, 10 + round, 0)
+                .unwrap();
+            assert_eq!(
+                call(&a, "call_add", &[Val::I64(round), Val::I64(1)]),
+                round + 1001
+            );
+            assert_eq!(call(&b, "double", &[Val::I64(round + 5)]), 2 * (round + 5));
+        }
+        let seen: Vec<(u32, i64)> = host
+            .seen()
+            .iter()
+            .map(|seen| (seen.index, seen.instance_id))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (ADD, 0),
+                (ADD, 10),
+                (ADD, 1),
+                (ADD, 11),
+                (ADD, 2),
+                (ADD, 12)
+            ]
+        );
+    }
+}
+
 // --- During instantiation and re-entry ----------------------------------------
 
 /// A fixture for another guest than [`GUEST`], with the same imports.

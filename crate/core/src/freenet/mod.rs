@@ -21,7 +21,7 @@ mod natives;
 pub mod wire;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
@@ -110,7 +110,13 @@ impl<T> Outcome<T> {
 pub struct Runtime {
     engine: Arc<Engine>,
     stores: Stores,
+    /// Defined once per module (the engine caches modules prepared with
+    /// them); their operation record is renewed by each operation.
+    natives: FreenetNatives,
 }
+
+/// Numbers runtimes' natives; 0 stands for no natives.
+static NEXT_NATIVES_ID: AtomicU64 = AtomicU64::new(1);
 
 impl Runtime {
     /// A runtime on `engine` (its limits, compile caches and queue) whose
@@ -118,7 +124,14 @@ impl Runtime {
     /// Freenet's imports come from the runtime; the engine's own imports,
     /// if any, serve the names Freenet does not define.
     pub fn new(engine: Arc<Engine>, stores: Stores) -> Runtime {
-        Runtime { engine, stores }
+        Runtime {
+            engine,
+            stores,
+            natives: FreenetNatives {
+                op: Arc::new(Mutex::new(Operation::new(false, None))),
+                id: NEXT_NATIVES_ID.fetch_add(1, Ordering::Relaxed),
+            },
+        }
     }
 
     /// The engine underneath, for its stats, queue and `close()`.
@@ -177,7 +190,8 @@ impl Runtime {
     }
 
     /// Runs `body` as one operation inside one engine entry, with a fresh
-    /// operation record for the natives.
+    /// operation record for the natives. The record is renewed and read
+    /// under the engine's lock, which serializes this runtime's operations.
     fn operation<T>(
         &self,
         site: Site,
@@ -187,28 +201,34 @@ impl Runtime {
     ) -> Outcome<T> {
         let session = Session {
             engine_id: self.engine.id(),
-            op: Arc::new(Mutex::new(Operation::new(
-                options.keep_logs,
-                options.clock_ms,
-            ))),
+            natives: &self.natives,
         };
+        let mut logs = Vec::new();
         let result = self.engine.check_module(&loaded.module).and_then(|()| {
             self.engine.enter(site, |state| {
+                *session.op().lock() = Operation::new(options.keep_logs, options.clock_ms);
                 state.begin_operation();
                 let result = body(state, &session);
                 state.end_operation();
+                logs = session.op().lock().finish();
                 result
             })
         });
-        let logs = session.op.lock().finish();
         Outcome { result, logs }
     }
 }
 
-/// One operation in progress: its engine and the record its natives share.
-pub(crate) struct Session {
+/// One operation in progress: its engine and the natives of its runtime.
+pub(crate) struct Session<'r> {
     engine_id: u64,
-    pub(crate) op: Arc<Mutex<Operation>>,
+    natives: &'r FreenetNatives,
+}
+
+impl Session<'_> {
+    /// The record the natives share during this operation.
+    pub(crate) fn op(&self) -> &Arc<Mutex<Operation>> {
+        &self.natives.op
+    }
 }
 
 /// The fresh instance of one operation.
@@ -230,10 +250,7 @@ impl<'s> Guest<'s> {
         req_bytes: usize,
     ) -> Result<Guest<'s>> {
         let id = NEXT_INSTANCE_ID.fetch_add(1, Ordering::Relaxed);
-        let natives = FreenetNatives {
-            op: session.op.clone(),
-        };
-        let key = state.create_instance(loaded.module.wasmtime(), id, req_bytes, Some(&natives))?;
+        let key = state.create_instance(&loaded.module, id, req_bytes, Some(session.natives))?;
         Ok(Guest {
             state,
             target: Target {
@@ -242,7 +259,7 @@ impl<'s> Guest<'s> {
                 id,
             },
             streaming,
-            op: session.op.clone(),
+            op: session.op().clone(),
         })
     }
 

@@ -12,13 +12,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use wasmtime::{Caller, Extern, Func, FuncType, Store};
+use wasmtime::{Caller, Extern, IntoFunc, Linker};
 
 use super::abi::Buffer;
 use super::delegate::DelegateEnv;
 use super::hooks::{self, Answer, Request};
 use super::wire::{DelegateKey, Key};
-use crate::error::{ErrorKind, HostFailure, WasmError};
+use crate::error::HostFailure;
 use crate::host::Natives;
 use crate::memory;
 use crate::store::HostState;
@@ -98,9 +98,12 @@ impl Operation {
     }
 }
 
-/// The natives of one operation.
+/// The natives of one runtime. Modules are prepared with them once; the
+/// record they share, `op`, is renewed at the start of each operation.
 pub(crate) struct FreenetNatives {
     pub(crate) op: Arc<Mutex<Operation>>,
+    /// Process-unique: prepared modules are cached under it.
+    pub(crate) id: u64,
 }
 
 /// A trap naming `import`, for a guest that passed it something wrong.
@@ -135,10 +138,9 @@ const UTC_NOW: &str = "freenet_time.__frnt__time__utc_now";
 impl FreenetNatives {
     /// `fill_buffer(id, buffer) -> i32`: refills a streamed input's buffer
     /// with its next chunk; returns the chunk's size, 0 at the end.
-    fn fill_buffer(&self, store: &mut Store<HostState>) -> Func {
+    fn fill_buffer(&self, def: Definition<'_>) -> wasmtime::Result<()> {
         let op = self.op.clone();
-        Func::wrap(
-            store,
+        def.wrap(
             // The guest's id argument is not trusted: the refill goes to the
             // calling instance's own inputs.
             move |mut caller: Caller<'_, HostState>, _id: i64, at: i64| -> wasmtime::Result<i32> {
@@ -167,10 +169,9 @@ impl FreenetNatives {
 
     /// `logger_info(id, ptr, len)`: one log line, as UTF-8 (invalid bytes
     /// replaced).
-    fn log(&self, store: &mut Store<HostState>) -> Func {
+    fn log(&self, def: Definition<'_>) -> wasmtime::Result<()> {
         let op = self.op.clone();
-        Func::wrap(
-            store,
+        def.wrap(
             move |mut caller: Caller<'_, HostState>, _id: i64, ptr: i64, len: i32| {
                 let len = length(len, LOG)?;
                 let instance = caller.data().instance_id();
@@ -186,9 +187,8 @@ impl FreenetNatives {
 
     /// `rand_bytes(id, ptr, len)`: `len` bytes from the system's
     /// cryptographic generator.
-    fn rand(&self, store: &mut Store<HostState>) -> Func {
-        Func::wrap(
-            store,
+    fn rand(&self, def: Definition<'_>) -> wasmtime::Result<()> {
+        def.wrap(
             move |mut caller: Caller<'_, HostState>, _id: i64, ptr: i64, len: i32| {
                 let len = length(len, RAND)?;
                 let instance = caller.data().instance_id();
@@ -203,10 +203,9 @@ impl FreenetNatives {
 
     /// `utc_now(id, ptr)`: the time, as chrono's 12-byte in-memory
     /// `DateTime<Utc>`, which freenet-stdlib reads back as such.
-    fn utc_now(&self, store: &mut Store<HostState>) -> Func {
+    fn utc_now(&self, def: Definition<'_>) -> wasmtime::Result<()> {
         let op = self.op.clone();
-        Func::wrap(
-            store,
+        def.wrap(
             move |mut caller: Caller<'_, HostState>, _id: i64, ptr: i64| {
                 let now = op.lock().clock.unwrap_or_else(chrono::Utc::now);
                 let bytes = date_time_bytes(now);
@@ -256,24 +255,21 @@ impl FreenetNatives {
     /// Called outside a delegate's `process` they return `NOT_IN_PROCESS`.
     fn delegate_import(
         &self,
-        store: &mut Store<HostState>,
+        def: Definition<'_>,
         module: &str,
         name: &str,
-    ) -> Option<Func> {
+    ) -> Option<wasmtime::Result<()>> {
         let op = self.op.clone();
         let func = match (module, name) {
-            ("freenet_delegate_ctx", "__frnt__delegate__ctx_len") => {
-                Func::wrap(store, move || -> i32 {
-                    match op.lock().delegate.as_ref() {
-                        None => code::NOT_IN_PROCESS,
-                        Some(env) => {
-                            i32::try_from(env.context.len()).unwrap_or(code::CONTEXT_TOO_LARGE)
-                        }
+            ("freenet_delegate_ctx", "__frnt__delegate__ctx_len") => def.wrap(move || -> i32 {
+                match op.lock().delegate.as_ref() {
+                    None => code::NOT_IN_PROCESS,
+                    Some(env) => {
+                        i32::try_from(env.context.len()).unwrap_or(code::CONTEXT_TOO_LARGE)
                     }
-                })
-            }
-            ("freenet_delegate_ctx", "__frnt__delegate__ctx_read") => Func::wrap(
-                store,
+                }
+            }),
+            ("freenet_delegate_ctx", "__frnt__delegate__ctx_read") => def.wrap(
                 move |mut caller: Caller<'_, HostState>,
                       ptr: i64,
                       len: i32|
@@ -300,8 +296,7 @@ impl FreenetNatives {
                     Ok(n as i32)
                 },
             ),
-            ("freenet_delegate_ctx", "__frnt__delegate__ctx_write") => Func::wrap(
-                store,
+            ("freenet_delegate_ctx", "__frnt__delegate__ctx_write") => def.wrap(
                 move |mut caller: Caller<'_, HostState>,
                       ptr: i64,
                       len: i32|
@@ -328,10 +323,9 @@ impl FreenetNatives {
                     Ok(0)
                 },
             ),
-            ("freenet_delegate_secrets", _) => self.secrets_import(store, name)?,
-            ("freenet_delegate_contracts", _) => contracts_import(store, op, name)?,
-            ("freenet_delegate_management", "__frnt__delegate__create_delegate") => Func::wrap(
-                store,
+            ("freenet_delegate_secrets", _) => self.secrets_import(def, name)?,
+            ("freenet_delegate_contracts", _) => contracts_import(def, op, name)?,
+            ("freenet_delegate_management", "__frnt__delegate__create_delegate") => def.wrap(
                 move |mut caller: Caller<'_, HostState>,
                       wasm: i64,
                       wasm_len: i64,
@@ -382,7 +376,7 @@ impl FreenetNatives {
 
     /// `freenet_delegate_secrets`: the running delegate's secrets, in its
     /// runtime's secret store.
-    fn secrets_import(&self, store: &mut Store<HostState>, name: &str) -> Option<Func> {
+    fn secrets_import(&self, def: Definition<'_>, name: &str) -> Option<wasmtime::Result<()>> {
         const GET_LEN: &str = "freenet_delegate_secrets.__frnt__delegate__get_secret_len";
         const GET: &str = "freenet_delegate_secrets.__frnt__delegate__get_secret";
         const SET: &str = "freenet_delegate_secrets.__frnt__delegate__set_secret";
@@ -391,15 +385,14 @@ impl FreenetNatives {
         let op = self.op.clone();
         Some(match name {
             "__frnt__delegate__get_secret_len" => {
-                by_key(store, op, GET_LEN, secret_get, |answer| match answer {
+                by_key(def, op, GET_LEN, secret_get, |answer| match answer {
                     Some(Answer::Found(Some(value))) => {
                         i32::try_from(value.len()).unwrap_or(i32::MAX)
                     }
                     _ => code::SECRET_NOT_FOUND,
                 })
             }
-            "__frnt__delegate__get_secret" => Func::wrap(
-                store,
+            "__frnt__delegate__get_secret" => def.wrap(
                 move |mut caller: Caller<'_, HostState>,
                       ptr: i64,
                       len: i32,
@@ -422,8 +415,7 @@ impl FreenetNatives {
                     )
                 },
             ),
-            "__frnt__delegate__set_secret" => Func::wrap(
-                store,
+            "__frnt__delegate__set_secret" => def.wrap(
                 move |mut caller: Caller<'_, HostState>,
                       ptr: i64,
                       len: i32,
@@ -453,14 +445,14 @@ impl FreenetNatives {
                 },
             ),
             "__frnt__delegate__has_secret" => by_key(
-                store,
+                def,
                 op,
                 HAS,
                 |delegate, key| Request::SecretHas { delegate, key },
                 |answer| i32::from(matches!(answer, Some(Answer::Done))),
             ),
             "__frnt__delegate__remove_secret" => by_key(
-                store,
+                def,
                 op,
                 REMOVE,
                 |delegate, key| Request::SecretRemove { delegate, key },
@@ -517,14 +509,13 @@ fn copy_out(
 /// the answer (`None` when the store failed), or Freenet's code for a call
 /// outside a process, a negative length or a key out of bounds.
 fn by_key(
-    store: &mut Store<HostState>,
+    def: Definition<'_>,
     op: Arc<Mutex<Operation>>,
     import: &'static str,
     make: fn(DelegateKey, Vec<u8>) -> Request,
     code: fn(Option<Answer>) -> i32,
-) -> Func {
-    Func::wrap(
-        store,
+) -> wasmtime::Result<()> {
+    def.wrap(
         move |mut caller: Caller<'_, HostState>, ptr: i64, len: i32| -> wasmtime::Result<i32> {
             let found = match secret(&op, &mut caller, (ptr, len), 0, import)? {
                 Err(refused) => return Ok(refused),
@@ -625,10 +616,10 @@ fn outcome(
 /// store (the embedder's, or none), after Freenet's own checks, in its
 /// order.
 fn contracts_import(
-    store: &mut Store<HostState>,
+    def: Definition<'_>,
     op: Arc<Mutex<Operation>>,
     name: &str,
-) -> Option<Func> {
+) -> Option<wasmtime::Result<()>> {
     const IMPORT: &str = "freenet_delegate_contracts";
     /// The contract store and the 32-byte id at `id`, or the code to return.
     type Found = (Arc<dyn hooks::Store>, Key);
@@ -671,8 +662,7 @@ fn contracts_import(
         )
     }
     let func = match name {
-        "__frnt__delegate__get_contract_state_len" => Func::wrap(
-            store,
+        "__frnt__delegate__get_contract_state_len" => def.wrap(
             move |mut caller: Caller<'_, HostState>,
                   id: i64,
                   id_len: i32|
@@ -687,8 +677,7 @@ fn contracts_import(
                 })
             },
         ),
-        "__frnt__delegate__get_contract_state" => Func::wrap(
-            store,
+        "__frnt__delegate__get_contract_state" => def.wrap(
             move |mut caller: Caller<'_, HostState>,
                   id: i64,
                   id_len: i32,
@@ -714,8 +703,7 @@ fn contracts_import(
         ),
         "__frnt__delegate__put_contract_state" | "__frnt__delegate__update_contract_state" => {
             let update = name == "__frnt__delegate__update_contract_state";
-            Func::wrap(
-                store,
+            def.wrap(
                 move |mut caller: Caller<'_, HostState>,
                       id: i64,
                       id_len: i32,
@@ -756,8 +744,7 @@ fn contracts_import(
                 },
             )
         }
-        "__frnt__delegate__subscribe_contract" => Func::wrap(
-            store,
+        "__frnt__delegate__subscribe_contract" => def.wrap(
             move |mut caller: Caller<'_, HostState>,
                   id: i64,
                   id_len: i32|
@@ -812,30 +799,46 @@ pub(crate) fn date_time_bytes(time: chrono::DateTime<chrono::Utc>) -> [u8; DATE_
 }
 
 impl Natives for FreenetNatives {
-    fn resolve(
+    fn id(&self) -> u64 {
+        self.id
+    }
+
+    fn define(
         &self,
-        store: &mut Store<HostState>,
+        linker: &mut Linker<HostState>,
         module: &str,
         name: &str,
-        ty: &FuncType,
-    ) -> Option<Result<Func, WasmError>> {
-        let func = match (module, name) {
-            ("freenet_contract_io", "__frnt__fill_buffer") => self.fill_buffer(store),
-            ("freenet_log", "__frnt__logger__info") => self.log(store),
-            ("freenet_rand", "__frnt__rand__rand_bytes") => self.rand(store),
-            ("freenet_time", "__frnt__time__utc_now") => self.utc_now(store),
-            _ => self.delegate_import(store, module, name)?,
+    ) -> Option<wasmtime::Result<()>> {
+        let def = Definition {
+            linker,
+            module,
+            name,
         };
-        let offered = func.ty(&*store);
-        if offered.to_string() != ty.to_string() {
-            return Some(Err(WasmError::new(
-                ErrorKind::Instantiation,
-                format!(
-                    "{module}.{name} is imported as {ty}, but Freenet's host ABI defines it as {offered}"
-                ),
-            )));
-        }
-        Some(Ok(func))
+        Some(match (module, name) {
+            ("freenet_contract_io", "__frnt__fill_buffer") => self.fill_buffer(def),
+            ("freenet_log", "__frnt__logger__info") => self.log(def),
+            ("freenet_rand", "__frnt__rand__rand_bytes") => self.rand(def),
+            ("freenet_time", "__frnt__time__utc_now") => self.utc_now(def),
+            _ => self.delegate_import(def, module, name)?,
+        })
+    }
+}
+
+/// Where one native goes: the import `module.name` in a linker.
+struct Definition<'l> {
+    linker: &'l mut Linker<HostState>,
+    module: &'l str,
+    name: &'l str,
+}
+
+impl Definition<'_> {
+    /// Defines the import as `func`.
+    fn wrap<Params, Results>(
+        self,
+        func: impl IntoFunc<HostState, Params, Results>,
+    ) -> wasmtime::Result<()> {
+        self.linker.func_wrap(self.module, self.name, func)?;
+        Ok(())
     }
 }
 
