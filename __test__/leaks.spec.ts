@@ -7,11 +7,13 @@ import test from 'ava'
 
 import { type RuntimeConfig, WASM_PAGE_SIZE, WasmEngine } from '../index'
 import { FREENET_GUEST } from './helpers/guests'
-import { collectGarbage, mapCount } from './helpers/process'
+import { collectGarbage, mapCount, whereCountable } from './helpers/process'
 
 test.before(collectGarbage)
 
-test.serial('memory maps stay bounded over 20,000 create/drop cycles', (t) => {
+const countingTest = whereCountable(test.serial)
+
+countingTest('memory maps stay bounded over 20,000 create/drop cycles', (t) => {
   const engine = new WasmEngine()
   t.teardown(() => engine.close())
   const module = engine.compile(FREENET_GUEST)
@@ -34,7 +36,7 @@ test.serial('memory maps stay bounded over 20,000 create/drop cycles', (t) => {
 // On demand, every instance maps its own memory, so maps show what is held.
 const onDemand = { instancePoolSize: 0 }
 
-test.serial('instances whose handles are garbage-collected are dropped', async (t) => {
+countingTest('instances whose handles are garbage-collected are dropped', async (t) => {
   const engine = new WasmEngine(onDemand)
   t.teardown(() => engine.close())
   const module = engine.compile(FREENET_GUEST)
@@ -69,7 +71,7 @@ const liveEngines = async (config: RuntimeConfig) => {
   }
 }
 
-test.serial('engines left to the garbage collector release their memory', async (t) => {
+countingTest('engines left to the garbage collector release their memory', async (t) => {
   await collectGarbage()
   const before = mapCount()
   await liveEngines(onDemand)
@@ -80,7 +82,7 @@ test.serial('engines left to the garbage collector release their memory', async 
   t.true(after < leaked / 4, `maps left after GC: ${after} of ${leaked}`)
 })
 
-test.serial('pooled engines left to the garbage collector leave nothing behind that grows', async (t) => {
+countingTest('pooled engines left to the garbage collector leave nothing behind that grows', async (t) => {
   // The pool keeps a bounded number of freed slots warm (mapped with the
   // image of the module they held), so the first round may leave maps; a
   // leak would leave more with every round.

@@ -1,5 +1,23 @@
 /** Readings of this process's resources, for tests that check for leaks. */
 import { readFileSync } from 'node:fs'
+import type { ImplementationFn, SerialFn } from 'ava'
+
+/**
+ * Why this process's memory maps and threads cannot be counted here, or
+ * undefined where they can: mapCount and threadCount read Linux's /proc, and
+ * Node itself counts neither.
+ */
+export const uncounted = process.platform === 'linux' ? undefined : `${process.platform} has no /proc to count memory maps and threads from`
+
+/**
+ * Declares a serial test that calls mapCount or threadCount. Where they
+ * cannot read, the test is declared skipped, with the reason in its title,
+ * so that ava lists it and says why.
+ */
+export function whereCountable(serial: SerialFn) {
+  return (title: string, implementation: ImplementationFn<[]>) =>
+    uncounted === undefined ? serial(title, implementation) : serial.skip(`${title} (skipped: ${uncounted})`, implementation)
+}
 
 /** Number of memory mappings of this process. */
 export function mapCount(): number {
