@@ -13,7 +13,8 @@ export const smoke = process.argv.includes('--smoke')
 export const scale = (n) => (smoke ? Math.max(1, Math.floor(n / 100)) : n)
 
 /** The binary of `bench/guests/<name>.wat`, translated by `watToWasm`. */
-export const guest = (name, watToWasm) => watToWasm(readFileSync(join(here, 'guests', `${name}.wat`), 'utf8'))
+export const guest = (name, watToWasm) =>
+  watToWasm(readFileSync(join(here, 'guests', `${name}.wat`), 'utf8').replace('@MEBIBYTE@', '\\2a'.repeat(1 << 20)))
 
 /** Arguments of the `mix` and `sieve` guests. */
 export const MIX = [BigInt(1 << 20), BigInt(scale(20)), 7n]

@@ -55,7 +55,8 @@ fn store(engine: &Engine, metering: bool) -> wasmtime::Result<Store<()>> {
 
 fn guest(engine: &Engine, name: &str) -> wasmtime::Result<Module> {
     let path = format!("{}/bench/guests/{name}.wat", env!("CARGO_MANIFEST_DIR"));
-    Module::from_file(engine, path)
+    let text = std::fs::read_to_string(path)?.replace("@MEBIBYTE@", &"\\2a".repeat(1 << 20));
+    Module::new(engine, text)
 }
 
 /// Median nanoseconds per operation of `run`, which performs `ops` of them.
@@ -118,21 +119,29 @@ fn side(
     ));
 
     if !metering {
-        let small = guest(&engine, "instantiate")?;
         let count = scale(10_000);
-        results.push((
-            "instantiate + set_id + drop",
-            per_op(count, 7, || {
-                for i in 0..count {
-                    let mut store = self::store(&engine, metering)?;
-                    let instance = Instance::new(&mut store, &small, &[])?;
-                    instance
-                        .get_typed_func::<i64, ()>(&mut store, "__frnt_set_id")?
-                        .call(&mut store, i as i64)?;
-                }
-                Ok(())
-            })?,
-        ));
+        for (row, name) in [
+            ("instantiate + set_id + drop", "instantiate"),
+            (
+                "instantiate + set_id + drop, 1 MiB data",
+                "instantiate_data",
+            ),
+        ] {
+            let module = guest(&engine, name)?;
+            results.push((
+                row,
+                per_op(count, 7, || {
+                    for i in 0..count {
+                        let mut store = self::store(&engine, metering)?;
+                        let instance = Instance::new(&mut store, &module, &[])?;
+                        instance
+                            .get_typed_func::<i64, ()>(&mut store, "__frnt_set_id")?
+                            .call(&mut store, i as i64)?;
+                    }
+                    Ok(())
+                })?,
+            ));
+        }
         if let Some(bytes) = large {
             results.push((
                 "compile cold (1 MiB+)",

@@ -15,6 +15,11 @@ const require = createRequire(import.meta.url)
 const { WasmEngine, watToWasm } = require('..')
 
 const side = process.argv[2]
+/** Rows of instantiate + `__frnt_set_id` + drop, and their guests. */
+const INSTANTIATE_ROWS = [
+  ['instantiate + set_id + drop', 'instantiate'],
+  ['instantiate + set_id + drop, 1 MiB data', 'instantiate_data'],
+]
 const wasm = (name) => guest(name, watToWasm)
 const results = {}
 
@@ -36,11 +41,13 @@ if (side === 'v8') {
   results['compute: mix'] = await perOp(1, () => mix(...MIX))
   const { sieve } = instance('sieve')
   results['compute: sieve'] = await perOp(1, () => sieve(...SIEVE))
-  const small = new WebAssembly.Module(wasm('instantiate'))
   const count = scale(10_000)
-  results['instantiate + set_id + drop'] = await perOp(count, () => {
-    for (let i = 0; i < count; i++) new WebAssembly.Instance(small).exports.__frnt_set_id(BigInt(i))
-  })
+  for (const [row, name] of INSTANTIATE_ROWS) {
+    const module = new WebAssembly.Module(wasm(name))
+    results[row] = await perOp(count, () => {
+      for (let i = 0; i < count; i++) new WebAssembly.Instance(module).exports.__frnt_set_id(BigInt(i))
+    })
+  }
   const host = instance('host', { env: { ping: (n) => n, wait: (n) => n } })
   const pings = scale(100_000)
   results['host import sync'] = await perOp(pings, () => host.ping(BigInt(pings), 0n, 0n))
@@ -105,11 +112,17 @@ if (side === 'v8') {
   results['compute: mix'] = await perOp(1, () => mix.engine.call3i64(mix.handle, 'mix', ...MIX))
   const sieve = engineWith('sieve')
   results['compute: sieve'] = await perOp(1, () => sieve.engine.call3i64(sieve.handle, 'sieve', ...SIEVE))
-  const small = engine.compile(wasm('instantiate'))
   const count = scale(10_000)
-  results['instantiate + set_id + drop'] = await perOp(count, () => {
-    for (let i = 0; i < count; i++) engine.dropInstance(engine.createInstance(small, BigInt(i), 0))
-  })
+  const onDemand = new WasmEngine({ ...config, instancePoolSize: 0 })
+  for (const [row, name] of INSTANTIATE_ROWS) {
+    for (const [suffix, owner] of [['', engine], [', on demand (instancePoolSize 0)', onDemand]]) {
+      const module = owner.compile(wasm(name))
+      results[row + suffix] = await perOp(count, () => {
+        for (let i = 0; i < count; i++) owner.dropInstance(owner.createInstance(module, BigInt(i), 0))
+      })
+    }
+  }
+  onDemand.close()
   const host = engineWith('host', { imports: { env: { ping: (_c, n) => n } }, asyncImports: { env: { wait: async (_c, n) => n } } })
   const pings = scale(100_000)
   results['host import sync'] = await perOp(pings, () => host.engine.call3i64(host.handle, 'ping', BigInt(pings), 0n, 0n))
