@@ -197,3 +197,7 @@ fn shared_engine(metering: bool, pool_slots: Option<u32>) -> Result<wasmtime::En
 fn hash(wasm: &[u8]) -> CodeHash {
     Sha256::digest(wasm).into()
 }
+
+#[cfg(test)]
+#[path = "backend_tests.rs"]
+mod tests;

@@ -110,3 +110,7 @@ impl Watch {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "deadline_tests.rs"]
+mod tests;

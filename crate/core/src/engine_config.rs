@@ -47,8 +47,6 @@ fn pooling(slots: u32) -> PoolingAllocationConfig {
         .total_memories(slots)
         .total_tables(slots)
         .total_gc_heaps(slots)
-        // Guests are never run on fibers: host calls park the worker.
-        .total_stacks(0)
         .max_memories_per_module(POOLED_ITEMS_PER_MODULE)
         .max_tables_per_module(POOLED_ITEMS_PER_MODULE)
         .max_core_instance_size(POOLED_INSTANCE_METADATA)
