@@ -1,3 +1,6 @@
+import { spawnSync } from 'node:child_process'
+import { join } from 'node:path'
+
 import test from 'ava'
 
 import {
@@ -191,6 +194,50 @@ test('10,001 create/drop cycles on one engine succeed', (t) => {
   const last = engine.createInstance(module, 10_001, 0)
   t.is(engine.call3i64(last, 'get_id', 0n, 0n, 0n), 10_001n)
   engine.close()
+})
+
+test('a full instance pool is an InstantiationError naming instancePoolSize, until an instance is dropped', (t) => {
+  // A pool size no other test uses: engines with equal settings share a pool.
+  const engine = new WasmEngine({ instancePoolSize: 7 })
+  t.teardown(() => engine.close())
+  const module = engine.compile(FREENET_GUEST)
+  const live = Array.from({ length: 7 }, (_, i) => engine.createInstance(module, i, 0))
+  const err = t.throws(() => engine.createInstance(module, 7, 0), { instanceOf: InstantiationError })
+  t.regex(err.message, /instance pool is full.*instancePoolSize/)
+  t.is(err.instanceId, 7n)
+  engine.dropInstance(live[0])
+  t.is(engine.call3i64(engine.createInstance(module, 8, 0), 'get_id', 0n, 0n, 0n), 8n)
+})
+
+test('instancePoolSize 0 maps instances on demand, with no count limit', (t) => {
+  const engine = new WasmEngine({ instancePoolSize: 0 })
+  t.teardown(() => engine.close())
+  const module = engine.compile(FREENET_GUEST)
+  const live = Array.from({ length: 1100 }, (_, i) => engine.createInstance(module, i, 0))
+  t.is(engine.stats().instances, 1100)
+  t.is(engine.call3i64(live[1099], 'get_id', 0n, 0n, 0n), 1099n)
+})
+
+test('instancePoolSize outside [0, 10000] is refused', (t) => {
+  for (const instancePoolSize of [-1, 1.5, 10_001]) {
+    t.throws(() => new WasmEngine({ instancePoolSize }), { message: /instancePoolSize must be an integer in \[0, 10000\]/ })
+  }
+})
+
+// `ulimit -v` caps the address space a process may reserve; there is no
+// such cap to set from Node on macOS or Windows.
+const withUlimit = process.platform === 'linux' ? test : test.skip
+withUlimit('a process that cannot reserve the pool gets an error naming instancePoolSize, and on demand still works', (t) => {
+  const script = `
+    const { WasmEngine } = require(${JSON.stringify(join(__dirname, '..', 'index.js'))})
+    try { new WasmEngine(); console.log('created') } catch (err) { console.log(err.code + ': ' + err.message) }
+    new WasmEngine({ instancePoolSize: 0 }).compile('(module)')
+    console.log('on demand: ok')`
+  // 64 GiB: room for Node, not for a pool's 4 TiB.
+  const child = spawnSync('bash', ['-c', 'ulimit -v 67108864 && exec "$0" -e "$1"', process.execPath, script], { encoding: 'utf8' })
+  t.is(child.status, 0, child.stderr)
+  t.regex(child.stdout, /^OTHER: cannot reserve \d+ GiB of address space for an instance pool of 1000 slots.*instancePoolSize/m)
+  t.regex(child.stdout, /^on demand: ok$/m)
 })
 
 test('a __frnt_set_id or __frnt__initiate_buffer that never returns is stopped by the deadline', (t) => {
