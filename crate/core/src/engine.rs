@@ -10,7 +10,8 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, MutexGuard};
 
@@ -26,6 +27,7 @@ use crate::instance::{Instance, Orphans, Target};
 use crate::memory;
 use crate::scheduler::{Entry, Queue};
 use crate::state::{EngineState, INITIATE_BUFFER_EXPORT};
+use crate::wasi::{self, WasiOptions};
 
 static NEXT_ENGINE_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -102,6 +104,35 @@ impl Compiler {
         Ok(Module::new(inner, self.backend))
     }
 }
+
+/// How a WASI command's run ended, and what it wrote.
+pub struct WasiRun {
+    /// The exit code, or why the program stopped without one (a trap, its
+    /// deadline, fuel, the memory cap, an abort).
+    pub result: Result<i32, WasmError>,
+    /// Standard output and error as far as they were kept.
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    /// Fuel the run used, when metering is on.
+    pub fuel_consumed: Option<u64>,
+    /// Wall-clock time from the call to the end of the run.
+    pub elapsed: Duration,
+}
+
+impl WasiRun {
+    fn failed(err: WasmError, started: Instant) -> WasiRun {
+        WasiRun {
+            result: Err(err),
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+            fuel_consumed: None,
+            elapsed: started.elapsed(),
+        }
+    }
+}
+
+/// Numbers WASI runs, for messages: their instances have no caller-given id.
+static NEXT_PROGRAM_ID: AtomicI64 = AtomicI64::new(1);
 
 /// Counters of an engine and of its backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -233,9 +264,65 @@ impl Engine {
     ) -> Result<Instance> {
         self.check_module(module)?;
         let key = self.enter(site, |state| {
-            state.create_instance(module, id, req_bytes, None)
+            state.create_instance(module, id, req_bytes, None, None)
         })?;
         Ok(Instance::new(self.id, key, id, &self.orphans))
+    }
+
+    /// Runs `module` as a WASI command: a fresh instance with the WASI
+    /// context `options` describe, its `_start` under the engine's fuel,
+    /// page cap and one deadline for instantiation and run together,
+    /// stoppable through `abort`; then the instance is dropped. `proc_exit`
+    /// is an exit code, not an error. The output kept so far comes back
+    /// either way.
+    pub fn run_wasi(
+        &self,
+        site: Site,
+        module: &Module,
+        options: &WasiOptions,
+        abort: Option<&Flag>,
+    ) -> WasiRun {
+        let started = Instant::now();
+        let id = NEXT_PROGRAM_ID.fetch_add(1, Ordering::Relaxed);
+        let (context, output) = match wasi::context(options) {
+            Ok(created) => created,
+            Err(err) => return WasiRun::failed(err, started),
+        };
+        let ran = self.check_module(module).and_then(|()| {
+            self.enter(site, |state| {
+                state.begin_operation();
+                let exit = state
+                    .create_instance(module, id, 0, None, Some(context))
+                    .and_then(|key| {
+                        let target = Target {
+                            engine_id: self.id,
+                            key,
+                            id,
+                        };
+                        let exit = state.run_command(&target, abort);
+                        // Only fails for an instance already gone.
+                        let _ = state.drop_instance(&target);
+                        exit
+                    });
+                state.end_operation();
+                Ok((exit, state.fuel()))
+            })
+        });
+        let (result, fuel_left) = match ran {
+            Ok((exit, fuel)) => (exit, fuel),
+            Err(err) => (Err(err), None),
+        };
+        WasiRun {
+            result,
+            stdout: output.stdout.take(),
+            stderr: output.stderr.take(),
+            fuel_consumed: self
+                .limits
+                .fuel
+                .zip(fuel_left)
+                .map(|(budget, left)| budget.saturating_sub(left)),
+            elapsed: started.elapsed(),
+        }
     }
 
     /// Drops an instance; its memory is released with its store.

@@ -32,6 +32,7 @@ use crate::memory;
 use crate::scheduler;
 use crate::store::HostState;
 use crate::values::{Kind, Signature, unsupported_type};
+use crate::wasi::WASI_NAMESPACE;
 
 /// A host function offered to guests as `module.name`.
 #[derive(Debug, Clone)]
@@ -207,17 +208,30 @@ impl Imports {
     }
 
     /// `module` with its imports resolved, once, for any number of
-    /// instances: from `natives` first, then from the embedder's
-    /// functions. Costs a definition per import, which each instantiation
-    /// from the result no longer pays.
+    /// instances: WASI preview 1 from each instance's own context when
+    /// `wasi`, then from `natives`, then from the embedder's functions.
+    /// Costs a definition per import, which each instantiation from the
+    /// result no longer pays.
     pub(crate) fn prepare(
         self: &Arc<Self>,
         engine: &wasmtime::Engine,
         module: &wasmtime::Module,
         natives: Option<&dyn Natives>,
+        wasi: bool,
     ) -> Result<InstancePre<HostState>, WasmError> {
         let mut linker = Linker::new(engine);
+        if wasi {
+            wasmtime_wasi::p1::add_to_linker_sync(&mut linker, HostState::wasi).map_err(|err| {
+                WasmError::new(
+                    ErrorKind::Instantiation,
+                    format!("cannot define WASI: {err}"),
+                )
+            })?;
+        }
         for import in module.imports() {
+            if wasi && import.module() == WASI_NAMESPACE {
+                continue;
+            }
             let qualified: Arc<str> = format!("{}.{}", import.module(), import.name()).into();
             let refuse = |message: String| Err(WasmError::new(ErrorKind::Instantiation, message));
             if let Some(defined) =
@@ -235,9 +249,14 @@ impl Imports {
                 .functions
                 .get(&(import.module().to_owned(), import.name().to_owned()))
             else {
+                let remedy = if import.module() == WASI_NAMESPACE {
+                    "it is a WASI program or library: run it with runWasi, or give \
+                     createInstance a wasi option"
+                } else {
+                    "register it in EngineOptions.imports or asyncImports"
+                };
                 return refuse(format!(
-                    "the module imports {qualified}, which this engine does not provide \
-                     (register it in EngineOptions.imports or asyncImports)"
+                    "the module imports {qualified}, which this engine does not provide ({remedy})"
                 ));
             };
             let wasmtime::ExternType::Func(ty) = import.ty() else {

@@ -25,6 +25,7 @@ pub mod scheduler;
 mod state;
 mod store;
 pub mod values;
+pub mod wasi;
 
 pub use config::RuntimeConfig;
 pub use engine::{Compiler, Engine, Module, Stats, parse_text};

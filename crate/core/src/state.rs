@@ -19,11 +19,15 @@ use crate::host::{Imports, Natives, Site};
 use crate::instance::{LiveInstance, Orphans, Target};
 use crate::store::{self, HostState};
 use crate::values::{Signature, unsupported_type};
+use wasmtime_wasi::I32Exit;
+use wasmtime_wasi::p1::WasiP1Ctx;
 
 /// The export Freenet calls after instantiation with the instance id.
 pub(crate) const SET_ID_EXPORT: &str = "__frnt_set_id";
 /// The export that allocates a guest-side buffer of a given capacity.
 pub(crate) const INITIATE_BUFFER_EXPORT: &str = "__frnt__initiate_buffer";
+/// The export a WASI command runs from.
+pub(crate) const COMMAND_EXPORT: &str = "_start";
 /// The memory export every memory operation works on.
 pub(crate) const MEMORY_EXPORT: &str = "memory";
 
@@ -37,9 +41,10 @@ pub(crate) struct EngineState {
     next_key: u64,
     limits: Limits,
     runner: Runner,
-    /// Modules with their imports resolved, by module id and natives id,
-    /// least recently used evicted past the module cache's capacity.
-    prepared: quick_cache::unsync::Cache<(u64, u64), InstancePre<HostState>>,
+    /// Modules with their imports resolved, by module id, natives id and
+    /// whether WASI is linked, least recently used evicted past the module
+    /// cache's capacity.
+    prepared: quick_cache::unsync::Cache<(u64, u64, bool), InstancePre<HostState>>,
 }
 
 /// How the next guest entry runs: where, on what fuel, until when. Apart
@@ -181,25 +186,30 @@ impl EngineState {
         Ok((memory, &mut live.store))
     }
 
-    /// Instantiates `module` in a store of its own, runs
-    /// `__frnt_set_id(id)` when exported and reserves `req_bytes` of
-    /// memory; returns the new instance's key. With metering on, the
-    /// engine's fuel is reset to the full budget first.
+    /// Instantiates `module` in a store of its own, with `wasi` as its WASI
+    /// context if given, runs `__frnt_set_id(id)` when exported and
+    /// reserves `req_bytes` of memory; returns the new instance's key. With
+    /// metering on, the engine's fuel is reset to the full budget first.
     pub(crate) fn create_instance(
         &mut self,
         module: &Module,
         id: i64,
         req_bytes: usize,
         natives: Option<&dyn Natives>,
+        wasi: Option<WasiP1Ctx>,
     ) -> Result<u64, WasmError> {
         if let Some(budget) = self.limits.fuel {
             self.runner.fuel = Some(budget);
         }
         let pre = self
-            .prepared(module, natives)
+            .prepared(module, natives, wasi.is_some())
             .map_err(|err| err.at_instance(id))?;
-        let mut store =
-            store::new_store(&self.engine, self.limits.max_memory_bytes(), &self.closing);
+        let mut store = store::new_store(
+            &self.engine,
+            self.limits.max_memory_bytes(),
+            &self.closing,
+            wasi,
+        );
         let instance = self
             .runner
             .run(&mut store, id, None, None, |store| pre.instantiate(store))?
@@ -221,20 +231,22 @@ impl EngineState {
         Ok(key)
     }
 
-    /// `module` with its imports resolved for this engine and `natives`,
+    /// `module` with its imports resolved for this engine, `natives` and
+    /// WASI when `wasi`,
     /// from the cache when it was resolved before.
     fn prepared(
         &mut self,
         module: &Module,
         natives: Option<&dyn Natives>,
+        wasi: bool,
     ) -> Result<InstancePre<HostState>, WasmError> {
-        let key = (module.id(), natives.map_or(0, |n| n.id()));
+        let key = (module.id(), natives.map_or(0, |n| n.id()), wasi);
         if let Some(pre) = self.prepared.get(&key) {
             return Ok(pre.clone());
         }
         let pre = self
             .imports
-            .prepare(&self.engine, module.wasmtime(), natives)?;
+            .prepare(&self.engine, module.wasmtime(), natives, wasi)?;
         if self.limits.module_cache_capacity > 0 {
             self.prepared.insert(key, pre.clone());
         }
@@ -298,6 +310,36 @@ impl EngineState {
                     .at_instance(id)
                     .at_export(name)
             })
+    }
+
+    /// Runs the WASI command `_start` of `handle`'s instance, stoppable
+    /// through `abort`; returns its exit code: the one it gave `proc_exit`,
+    /// 0 when `_start` returned.
+    pub(crate) fn run_command(
+        &mut self,
+        handle: &Target,
+        abort: Option<&Flag>,
+    ) -> Result<i32, WasmError> {
+        let live = live(&mut self.instances, handle)?;
+        let id = live.id;
+        let start: TypedFunc<(), ()> =
+            typed_export(live.instance, &mut live.store, COMMAND_EXPORT, id)?;
+        match self
+            .runner
+            .run(&mut live.store, id, live.memory, abort, |store| {
+                start.call(store, ())
+            })? {
+            Ok(()) => Ok(0),
+            Err(err) => match err.downcast_ref::<I32Exit>() {
+                Some(exit) => Ok(exit.0),
+                None => Err(WasmError::from_guest(
+                    err,
+                    &format!("export \"{COMMAND_EXPORT}\" of instance {id}"),
+                )
+                .at_instance(id)
+                .at_export(COMMAND_EXPORT)),
+            },
+        }
     }
 
     /// Looks up the exported function `name` of `handle`'s instance and

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use wasmtime::{ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::p1::WasiP1Ctx;
 
 use crate::config::MAX_TABLE_ELEMENTS;
 use crate::deadline::{Flag, Watch};
@@ -21,6 +22,8 @@ pub(crate) struct HostState {
     instance_id: i64,
     /// That instance's exported memory, when it is known at entry.
     memory: Option<wasmtime::Memory>,
+    /// The instance's WASI context, when it was given one.
+    wasi: Option<WasiP1Ctx>,
 }
 
 impl HostState {
@@ -38,6 +41,14 @@ impl HostState {
     /// progress, when it was known at entry (not during instantiation).
     pub(crate) fn memory(&self) -> Option<wasmtime::Memory> {
         self.memory
+    }
+
+    /// The instance's WASI context. An instance created without one that
+    /// still reaches a WASI function gets an empty one, which grants
+    /// nothing: stdin at its end, output discarded, no files.
+    pub(crate) fn wasi(&mut self) -> &mut WasiP1Ctx {
+        self.wasi
+            .get_or_insert_with(|| wasmtime_wasi::WasiCtxBuilder::new().build_p1())
     }
 
     /// Why the guest entry in progress must stop now, if it must.
@@ -89,7 +100,7 @@ impl HostState {
 
 /// A store of `engine` for one instance, its memories capped at
 /// `max_memory_bytes`, stopped by `closing` and by the deadline each guest
-/// entry arms with [`arm`].
+/// entry arms with [`arm`], with the instance's WASI context if it has one.
 ///
 /// One instance per store: wasmtime frees an instance's memory (or
 /// returns its pool slot) only when its whole store drops, so a store
@@ -99,6 +110,7 @@ pub(crate) fn new_store(
     engine: &wasmtime::Engine,
     max_memory_bytes: usize,
     closing: &Flag,
+    wasi: Option<WasiP1Ctx>,
 ) -> Store<HostState> {
     let mut store = Store::new(
         engine,
@@ -115,6 +127,7 @@ pub(crate) fn new_store(
             site: Site::Worker,
             instance_id: 0,
             memory: None,
+            wasi,
         },
     );
     store.limiter(|state| &mut state.limiter);

@@ -250,7 +250,8 @@ impl<'s> Guest<'s> {
         req_bytes: usize,
     ) -> Result<Guest<'s>> {
         let id = NEXT_INSTANCE_ID.fetch_add(1, Ordering::Relaxed);
-        let key = state.create_instance(&loaded.module, id, req_bytes, Some(session.natives))?;
+        let key =
+            state.create_instance(&loaded.module, id, req_bytes, Some(session.natives), None)?;
         Ok(Guest {
             state,
             target: Target {
