@@ -1,7 +1,9 @@
 import { type AsyncHostFunction, type HostFunction, type HostResult, type ImportObject, type WasmValue } from './lib/host';
 import { native } from './lib/native';
+import { type WasiOptions, type WasiResult } from './lib/wasi';
 export { AbortedError, CompileError, ContractError, type ContractErrorKind, EngineBusyError, EngineClosedError, ExportError, InstantiationError, InvalidHandleError, MemoryError, OtherError, OutOfGasError, RuntimeError, SchedulerOverloadedError, TimeoutError, TRAP_CODES, type TrapCode, WASM_ERROR_CODES, WasmError, type WasmErrorCode, } from './lib/errors';
 export type { AsyncHostFunction, Caller, HostFunction, HostResult, ImportObject, WasmValue } from './lib/host';
+export type { WasiDeterminism, WasiOptions, WasiPreopen, WasiResult } from './lib/wasi';
 /** A compiled module; opaque. Usable by the engine that compiled it. */
 export declare const Module: typeof import("./binding").Module;
 /** A compiled module; opaque. Usable by the engine that compiled it. */
@@ -176,6 +178,23 @@ export declare class WasmEngine {
     readMemory(handle: InstanceHandle, offset: number, length: number): Uint8Array;
     /** Copies `data` into the instance's memory at `offset`; out of bounds is `MemoryError`. */
     writeMemory(handle: InstanceHandle, offset: number, data: Uint8Array): void;
+    /**
+     * Runs `module` as a WASI command (its `_start`) on this thread, under the
+     * engine's fuel, page cap and deadline (one deadline for instantiation and
+     * the whole run), deny-by-default: the program sees only what `options`
+     * gives it. `proc_exit(n)` is a result with `exitCode: n`. A trap, the
+     * deadline, fuel or the memory cap throw their `WasmError`, carrying the
+     * output kept so far in `stdout` and `stderr`. Blocks the event loop for
+     * the length of the run: prefer `runWasi` for programs that run long.
+     */
+    runWasiSync(module: Module, options?: WasiOptions): WasiResult;
+    /**
+     * Runs `module` as a WASI command on the engine's workers, behind its
+     * earlier blocking calls, as `runWasiSync` does; `options.signal` stops
+     * it. Rejects with the error that stopped the program, carrying the
+     * output kept so far.
+     */
+    runWasi(module: Module, options?: WasiOptions): Promise<WasiResult>;
     /** Calls the guest's `__frnt__initiate_buffer(size)` and returns the buffer's offset. */
     initiateBuffer(handle: InstanceHandle, size: number): bigint;
     /**

@@ -6,7 +6,7 @@
  * documentation, the host-function dispatcher and `AbortSignal` wiring.
  * Arguments are checked, and errors built, natively, once.
  */
-import { AbortedError, EngineBusyError } from './lib/errors'
+import { EngineBusyError } from './lib/errors'
 import {
   type AsyncHostFunction,
   type Dispatcher,
@@ -18,7 +18,9 @@ import {
   registerImports,
   type WasmValue,
 } from './lib/host'
-import { type CallSignal, Expect, type NativeEngine, type NativeFunction, native } from './lib/native'
+import { Expect, type NativeEngine, type NativeFunction, native } from './lib/native'
+import { withSignal } from './lib/signal'
+import { runWasi, runWasiSync, type WasiOptions, type WasiResult } from './lib/wasi'
 
 export {
   AbortedError,
@@ -43,6 +45,7 @@ export {
   type WasmErrorCode,
 } from './lib/errors'
 export type { AsyncHostFunction, Caller, HostFunction, HostResult, ImportObject, WasmValue } from './lib/host'
+export type { WasiDeterminism, WasiOptions, WasiPreopen, WasiResult } from './lib/wasi'
 
 /** A compiled module; opaque. Usable by the engine that compiled it. */
 export const Module = native.Module
@@ -284,6 +287,29 @@ export class WasmEngine {
     this.#native.writeMemory(handle, offset, data)
   }
 
+  /**
+   * Runs `module` as a WASI command (its `_start`) on this thread, under the
+   * engine's fuel, page cap and deadline (one deadline for instantiation and
+   * the whole run), deny-by-default: the program sees only what `options`
+   * gives it. `proc_exit(n)` is a result with `exitCode: n`. A trap, the
+   * deadline, fuel or the memory cap throw their `WasmError`, carrying the
+   * output kept so far in `stdout` and `stderr`. Blocks the event loop for
+   * the length of the run: prefer `runWasi` for programs that run long.
+   */
+  runWasiSync(module: Module, options?: WasiOptions): WasiResult {
+    return runWasiSync(this.#native, module, options)
+  }
+
+  /**
+   * Runs `module` as a WASI command on the engine's workers, behind its
+   * earlier blocking calls, as `runWasiSync` does; `options.signal` stops
+   * it. Rejects with the error that stopped the program, carrying the
+   * output kept so far.
+   */
+  runWasi(module: Module, options?: WasiOptions): Promise<WasiResult> {
+    return runWasi(this.#native, module, options)
+  }
+
   /** Calls the guest's `__frnt__initiate_buffer(size)` and returns the buffer's offset. */
   initiateBuffer(handle: InstanceHandle, size: number): bigint {
     return this.#native.initiateBuffer(handle, size)
@@ -437,22 +463,3 @@ export class WasmEngine {
 
 /** The property of a function from `getFunction` that holds its engine and instance handle. */
 const keptAlive = Symbol('wasm-engine.keptAlive')
-
-/** Runs `start` with a native token that `signal` fires. */
-async function withSignal<T>(signal: AbortSignal, start: (token: CallSignal) => Promise<T>): Promise<T> {
-  if (!(signal instanceof AbortSignal)) {
-    throw new TypeError('options.signal must be an AbortSignal')
-  }
-  if (signal.aborted) {
-    throw new AbortedError('the call was aborted before it started', { cause: signal.reason })
-  }
-  const token = new native.CallSignal()
-  const abort = () => token.abort()
-  signal.addEventListener('abort', abort, { once: true })
-  try {
-    return await start(token)
-  } finally {
-    signal.removeEventListener('abort', abort)
-  }
-}
-

@@ -63,6 +63,10 @@ export class WasmError extends Error {
   declare readonly instanceId?: bigint
   /** The name of the export involved, when the failure concerns one. */
   declare readonly exportName?: string
+  /** For a WASI program that stopped without an exit code: what it wrote to standard output until then. */
+  declare readonly stdout?: Uint8Array
+  /** For a WASI program that stopped without an exit code: what it wrote to standard error until then. */
+  declare readonly stderr?: Uint8Array
 
   constructor(code: WasmErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options)

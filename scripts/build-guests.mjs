@@ -1,6 +1,7 @@
-// Builds the C test guests of the Freenet runtime (the guest side of
-// freenet-stdlib 0.6.0's contract/delegate ABI) into
-// __test__/freenet/guests/build/*.wasm with fixed flags.
+// Builds the C test guests into committed binaries with fixed flags: those
+// of the Freenet runtime (the guest side of freenet-stdlib 0.6.0's
+// contract/delegate ABI) into __test__/freenet/guests/build/*.wasm, and the
+// WASI test programs (wasi-libc) into __test__/wasi/programs/build/*.wasm.
 //
 //   node scripts/build-guests.mjs           rebuild the committed binaries
 //   node scripts/build-guests.mjs --check   rebuild into a temporary directory and
@@ -8,8 +9,10 @@
 //                                           the committed ones (CI proves the binaries
 //                                           come from the sources)
 //
-// Needs clang and wasm-ld (Debian/Ubuntu: `apt-get install clang lld`); the
-// CLANG environment variable may name another clang binary. The binaries are
+// Needs clang and wasm-ld, and for the WASI programs wasi-libc and the
+// wasm32 compiler runtime (Debian/Ubuntu: `apt-get install clang lld
+// wasi-libc libclang-rt-14-dev-wasm32`); the CLANG environment variable may
+// name another clang binary. The binaries are
 // reproducible for a given clang/lld version; the `producers` custom section
 // (which names the compiler vendor and version) is removed so that equal code
 // gives equal bytes.
@@ -20,29 +23,29 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
-const sources = join(root, '__test__', 'freenet', 'guests')
-const committed = join(sources, 'build')
 const clang = process.env.CLANG || 'clang'
 
-const FLAGS = [
-  '--target=wasm32',
-  '-nostdlib',
-  '-O2',
-  '-std=c11',
-  '-Wall',
-  '-Wextra',
-  '-Wl,--no-entry',
-  '-Wl,--export-dynamic',
+/** Each group: its source directory (binaries go to `build/` in it), flags, and guests (output, C source, extra flags). */
+const GROUPS = [
+  {
+    sources: join(root, '__test__', 'freenet', 'guests'),
+    flags: ['--target=wasm32', '-nostdlib', '-O2', '-std=c11', '-Wall', '-Wextra', '-Wl,--no-entry', '-Wl,--export-dynamic'],
+    guests: [
+      { out: 'log_contract.wasm', src: 'log_contract.c', extra: [] },
+      { out: 'log_contract_streaming.wasm', src: 'log_contract.c', extra: ['-DSTREAMING'] },
+      { out: 'liar.wasm', src: 'liar.c', extra: [] },
+      { out: 'delegate.wasm', src: 'delegate.c', extra: [] },
+      { out: 'delegate_v2.wasm', src: 'delegate_v2.c', extra: [] },
+    ],
+  },
+  {
+    sources: join(root, '__test__', 'wasi', 'programs'),
+    // gnu11: wasi-libc declares clock_gettime and getentropy outside strict C.
+    flags: ['--target=wasm32-wasi', '-O2', '-std=gnu11', '-Wall', '-Wextra', '-Wl,--strip-debug'],
+    guests: [{ out: 'tool.wasm', src: 'tool.c', extra: [] }],
+  },
 ]
-
-/** Every guest: output name, C source, extra flags. */
-const GUESTS = [
-  { out: 'log_contract.wasm', src: 'log_contract.c', extra: [] },
-  { out: 'log_contract_streaming.wasm', src: 'log_contract.c', extra: ['-DSTREAMING'] },
-  { out: 'liar.wasm', src: 'liar.c', extra: [] },
-  { out: 'delegate.wasm', src: 'delegate.c', extra: [] },
-  { out: 'delegate_v2.wasm', src: 'delegate_v2.c', extra: [] },
-]
+const GUESTS = GROUPS.flatMap((group) => group.guests.map((guest) => ({ ...guest, group })))
 
 function fail(message) {
   console.error(`build-guests: ${message}`)
@@ -53,8 +56,8 @@ function requireTool(command, what) {
   const probe = spawnSync(command, ['--version'], { encoding: 'utf8' })
   if (probe.error || probe.status !== 0) {
     fail(`${what} (\`${command}\`) was not found or does not run.\n` +
-      '  The Freenet test guests are C compiled to wasm32 with clang and linked with wasm-ld.\n' +
-      '  On Debian/Ubuntu install them with: apt-get install clang lld')
+      '  The test guests are C compiled to wasm32 with clang and linked with wasm-ld.\n' +
+      '  On Debian/Ubuntu install them with: apt-get install clang lld wasi-libc libclang-rt-14-dev-wasm32')
   }
   return probe.stdout.split('\n')[0].trim()
 }
@@ -90,17 +93,21 @@ function dropCustomSection(bytes, name) {
   return Buffer.concat(kept)
 }
 
+/** Builds every guest into `outDir(group)`. */
 function build(outDir) {
-  mkdirSync(outDir, { recursive: true })
   for (const guest of GUESTS) {
-    const target = join(outDir, guest.out)
-    const args = [...FLAGS, ...guest.extra, '-o', target, guest.src]
+    mkdirSync(outDir(guest.group), { recursive: true })
+    const target = join(outDir(guest.group), guest.out)
+    const args = [...guest.group.flags, ...guest.extra, '-o', target, guest.src]
     // Relative source paths from a fixed directory: nothing machine-specific reaches the binary.
-    const run = spawnSync(clang, args, { cwd: sources, encoding: 'utf8' })
+    const run = spawnSync(clang, args, { cwd: guest.group.sources, encoding: 'utf8' })
     if (run.error || run.status !== 0) {
       const output = `${run.stdout ?? ''}${run.stderr ?? ''}${run.error ? String(run.error) : ''}`
       if (/wasm-ld/.test(output) && /(not found|No such file|unable to execute|invalid linker)/i.test(output)) {
         fail(`clang could not run wasm-ld to link ${guest.out}.\n  On Debian/Ubuntu install it with: apt-get install lld\n${output}`)
+      }
+      if (/(stdio\.h|crt1|libclang_rt|libc\.a).*(not found|No such file|cannot find)/i.test(output)) {
+        fail(`${guest.out} needs wasi-libc and the wasm32 compiler runtime.\n  On Debian/Ubuntu: apt-get install wasi-libc libclang-rt-14-dev-wasm32\n${output}`)
       }
       fail(`compiling ${guest.out} failed:\n  ${clang} ${args.join(' ')}\n${output}`)
     }
@@ -113,22 +120,24 @@ const check = process.argv.includes('--check')
 const clangVersion = requireTool(clang, 'clang')
 requireTool('wasm-ld', 'wasm-ld')
 
+const committed = (group) => join(group.sources, 'build')
 if (!check) {
   build(committed)
-  console.log(`built ${GUESTS.length} guests into ${committed} (${clangVersion})`)
+  console.log(`built ${GUESTS.length} guests into ${GROUPS.map(committed).join(' and ')} (${clangVersion})`)
 } else {
-  const scratch = mkdtempSync(join(tmpdir(), 'freenet-guests-'))
+  const scratch = mkdtempSync(join(tmpdir(), 'test-guests-'))
+  const fresh = (group) => join(scratch, String(GROUPS.indexOf(group)))
   try {
-    build(scratch)
+    build(fresh)
     const differing = []
     for (const guest of GUESTS) {
-      const mine = join(committed, guest.out)
+      const mine = join(committed(guest.group), guest.out)
       if (!existsSync(mine)) {
-        differing.push(`${guest.out}: missing from ${committed}`)
+        differing.push(`${guest.out}: missing from ${committed(guest.group)}`)
         continue
       }
-      const fresh = readFileSync(join(scratch, guest.out))
-      if (!fresh.equals(readFileSync(mine))) differing.push(`${guest.out}: differs from a fresh build`)
+      const rebuilt = readFileSync(join(fresh(guest.group), guest.out))
+      if (!rebuilt.equals(readFileSync(mine))) differing.push(`${guest.out}: differs from a fresh build`)
     }
     if (differing.length) {
       console.error(`build-guests --check: the committed guests do not match their sources (${clangVersion}):`)

@@ -55,6 +55,8 @@ pub(crate) enum Settled {
     Module(wasm_engine_core::Module),
     /// A Freenet contract's or delegate's decoded answer.
     Freenet(Box<crate::freenet::Answer>),
+    /// How a WASI program's run ended, and its output.
+    Wasi(Box<wasm_engine_core::engine::WasiRun>),
 }
 
 /// One piece of work for the JavaScript thread.
@@ -301,6 +303,7 @@ impl Deliverer {
                 Ok(Settled::Module(inner)) => Module::to_napi_value(env, Module::from(inner))
                     .map_err(|_| js::Failed(sys::Status::napi_generic_failure)),
                 Ok(Settled::Freenet(answer)) => answer.to_js(env),
+                Ok(Settled::Wasi(run)) => crate::wasi::run_to_js(env, &run),
                 Err(err) => {
                     let error = errors::to_js(env, &err)?;
                     return ok(sys::napi_reject_deferred(env, deferred.0, error));

@@ -24,7 +24,8 @@ use crate::engine::NativeEngine;
 use crate::env::EnvData;
 use crate::errors::{self, or_throw};
 use crate::freenet_store::JsStore;
-use crate::freenet_values::{self as values, uint8_array};
+use crate::freenet_values as values;
+use crate::js::uint8_array;
 use crate::js::{self, Raw};
 
 /// The native half of `ContractRuntime`.

@@ -22,7 +22,8 @@ use wasm_engine_core::{HostFailure, Site};
 
 use crate::deliver::{Deliverer, Delivery, JsValue};
 use crate::env::EnvData;
-use crate::freenet_values::{delegate_key_to_js, uint8_array};
+use crate::freenet_values::delegate_key_to_js;
+use crate::js::uint8_array;
 use crate::js::{self, Raw, ok};
 use crate::values::describe;
 

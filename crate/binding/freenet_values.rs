@@ -16,7 +16,7 @@ use wasm_engine_core::freenet::wire::{
 use wasm_engine_core::freenet::{ContractAnswer, ContractCall, Related};
 
 use crate::convert::{self, argument, broken};
-use crate::js::{self, Raw, ok};
+use crate::js::{self, Raw, ok, uint8_array};
 
 /// The operations of `callContract`, by the number TypeScript passes.
 const VALIDATE: u32 = 0;
@@ -183,36 +183,6 @@ pub(crate) fn update(
             )));
         }
     })
-}
-
-/// A new `Uint8Array` holding a copy of `data`.
-///
-/// # Safety
-/// On `env`'s thread inside a callback or handle scope.
-pub(crate) unsafe fn uint8_array(env: napi_env, data: &[u8]) -> Raw<napi_value> {
-    // SAFETY: the caller's contract; `data` is copied before the call returns.
-    unsafe {
-        let (mut buffer, mut bytes) = (ptr::null_mut(), ptr::null_mut());
-        ok(sys::napi_create_arraybuffer(
-            env,
-            data.len(),
-            &mut bytes,
-            &mut buffer,
-        ))?;
-        if !data.is_empty() {
-            ptr::copy_nonoverlapping(data.as_ptr(), bytes.cast::<u8>(), data.len());
-        }
-        let mut array = ptr::null_mut();
-        ok(sys::napi_create_typedarray(
-            env,
-            sys::TypedarrayType::uint8_array,
-            data.len(),
-            buffer,
-            0,
-            &mut array,
-        ))?;
-        Ok(array)
-    }
 }
 
 /// An object with the properties `fields`.

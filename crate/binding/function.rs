@@ -22,7 +22,7 @@ use crate::engine::NativeEngine;
 use crate::env::EnvData;
 use crate::errors;
 use crate::js::{self, Args, ok};
-use crate::signal::CallSignal;
+use crate::signal;
 use crate::values::{self, hint};
 
 /// Arguments read onto the stack; calls with more take a heap buffer.
@@ -243,16 +243,7 @@ pub(crate) unsafe extern "C" fn call_blocking(
                 )
             })?;
             let what: Arc<str> = format!("export \"{name}\" of instance {}", target.id()).into();
-            let abort = match js::type_of(env, *signal).map_err(broken)? {
-                sys::ValueType::napi_undefined | sys::ValueType::napi_null => None,
-                _ => Some(
-                    js::class::<CallSignal>(env, *signal)
-                        .ok_or_else(|| {
-                            WasmError::new(ErrorKind::Argument, "signal must be a CallSignal")
-                        })?
-                        .flag(),
-                ),
-            };
+            let abort = signal::flag_of(env, *signal)?;
             let mut values = vec![Val::I32(0); params.len()];
             arguments(env, rest, params, &what, &mut values)?;
             let deliverer = EnvData::of(env).map_err(broken)?.deliverer.clone();

@@ -27,6 +27,7 @@ mod js;
 mod module;
 mod signal;
 mod values;
+mod wasi;
 
 use napi::JsValue as _;
 use napi::bindgen_prelude::{Env, Uint8Array, Unknown};

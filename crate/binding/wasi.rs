@@ -1,0 +1,184 @@
+//! `runWasiSync` and `runWasi`: WASI commands from JavaScript.
+//!
+//! The TypeScript layer checks the caller's options and hands over a
+//! [`WasiSpec`]; either call answers with a plain object holding the exit
+//! code or the error, plus the output kept, which the TypeScript layer
+//! turns into a result or a thrown error carrying the output.
+
+use std::path::PathBuf;
+
+use napi::JsValue as _;
+use napi::bindgen_prelude::{BigInt, Env, Uint8Array, Unknown};
+use napi::sys::{self, napi_env, napi_value};
+use napi_derive::napi;
+use wasm_engine_core::engine::WasiRun;
+use wasm_engine_core::scheduler::Entry;
+use wasm_engine_core::wasi::{Determinism, Preopen, WasiOptions};
+use wasm_engine_core::{Site, WasmError};
+
+use crate::convert;
+use crate::deliver::{Delivery, Settled};
+use crate::engine::NativeEngine;
+use crate::env::EnvData;
+use crate::errors::{self, or_throw};
+use crate::js::{self, Raw, uint8_array};
+use crate::signal;
+
+/// A directory of the host the program sees, as the TypeScript layer
+/// passes it.
+#[napi(object)]
+pub struct WasiPreopen {
+    pub guest: String,
+    pub host_path: String,
+    pub read_only: bool,
+}
+
+/// What a WASI program may see, checked by the TypeScript layer.
+#[napi(object)]
+pub struct WasiSpec {
+    pub args: Vec<String>,
+    /// Names and values, alternating.
+    pub env: Vec<String>,
+    pub stdin: Uint8Array,
+    pub preopens: Vec<WasiPreopen>,
+    pub max_output_bytes: Option<f64>,
+    /// Set for a deterministic run, with `seed`.
+    pub start_ms: Option<f64>,
+    pub seed: Option<BigInt>,
+}
+
+impl WasiSpec {
+    fn options(&self) -> Result<WasiOptions, WasmError> {
+        let deterministic = match (self.start_ms, &self.seed) {
+            (Some(start_ms), Some(seed)) => Some(Determinism {
+                // Checked by the TypeScript layer: a whole number of
+                // milliseconds from 0 to Number.MAX_SAFE_INTEGER.
+                start_ms: start_ms as u64,
+                seed: seed.get_u64().1,
+            }),
+            _ => None,
+        };
+        Ok(WasiOptions {
+            args: self.args.clone(),
+            env: self
+                .env
+                .chunks_exact(2)
+                .map(|pair| (pair[0].clone(), pair[1].clone()))
+                .collect(),
+            stdin: self.stdin.to_vec(),
+            preopens: self
+                .preopens
+                .iter()
+                .map(|p| Preopen {
+                    guest: p.guest.clone(),
+                    host: PathBuf::from(&p.host_path),
+                    read_only: p.read_only,
+                })
+                .collect(),
+            max_output_bytes: self.max_output_bytes.map(|n| n as usize),
+            deterministic,
+        })
+    }
+}
+
+#[napi]
+impl NativeEngine {
+    /// Runs `module` as a WASI command on this thread; answers
+    /// `{ exitCode | error, stdout, stderr, fuelConsumed, elapsedMs }`.
+    #[napi(catch_unwind, ts_args_type = "module: Module, spec: WasiSpec")]
+    pub fn run_wasi_sync<'e>(
+        &self,
+        env: Env,
+        module: Unknown<'_>,
+        spec: WasiSpec,
+    ) -> napi::Result<Unknown<'e>> {
+        let raw = env.raw();
+        let module = or_throw(raw, convert::module(raw, module.raw()))?;
+        let options = or_throw(raw, spec.options())?;
+        let run = self
+            .core()
+            .run_wasi(Site::Direct, &module.inner, &options, None);
+        // SAFETY: a Node-API callback on `raw`'s thread.
+        unsafe {
+            let value = run_to_js(raw, &run).map_err(errors::failed)?;
+            Ok(Unknown::from_raw_unchecked(raw, value))
+        }
+    }
+
+    /// Queues `module`'s run as a WASI command on the engine's workers;
+    /// returns a promise of the same answer as `runWasiSync`, which
+    /// rejects only when the run never started (engine closed, queue
+    /// overloaded, aborted before its turn).
+    #[napi(
+        catch_unwind,
+        ts_args_type = "module: Module, spec: WasiSpec, signal: CallSignal | undefined",
+        ts_return_type = "Promise<unknown>"
+    )]
+    pub fn run_wasi<'e>(
+        &self,
+        env: Env,
+        module: Unknown<'_>,
+        spec: WasiSpec,
+        signal: Unknown<'_>,
+    ) -> napi::Result<Unknown<'e>> {
+        let raw = env.raw();
+        let module = or_throw(raw, convert::module(raw, module.raw()))?
+            .inner
+            .clone();
+        let options = or_throw(raw, spec.options())?;
+        // SAFETY: a Node-API callback on `raw`'s thread.
+        unsafe {
+            let abort = or_throw(raw, signal::flag_of(raw, signal.raw()))?;
+            let deliverer = EnvData::of(raw).map_err(errors::failed)?.deliverer.clone();
+            let (deferred, promise) = deliverer.promise(raw).map_err(errors::failed)?;
+            let engine = self.core().clone();
+            let job_abort = abort.clone();
+            let job_engine = engine.clone();
+            engine.submit(Entry {
+                what: "a WASI program".into(),
+                budget: engine.limits().deadline,
+                abort,
+                job: Box::new(move |verdict| {
+                    let outcome = verdict.map(|()| {
+                        let run = job_engine.run_wasi(
+                            Site::Worker,
+                            &module,
+                            &options,
+                            job_abort.as_ref(),
+                        );
+                        Settled::Wasi(Box::new(run))
+                    });
+                    deliverer.push(Delivery::Settle { deferred, outcome });
+                }),
+            });
+            Ok(Unknown::from_raw_unchecked(raw, promise))
+        }
+    }
+}
+
+/// The plain object a WASI run answers with.
+///
+/// # Safety
+/// On `env`'s thread inside a callback or handle scope.
+pub(crate) unsafe fn run_to_js(env: napi_env, run: &WasiRun) -> Raw<napi_value> {
+    // SAFETY: the caller's contract.
+    unsafe {
+        let mut object = std::ptr::null_mut();
+        js::ok(sys::napi_create_object(env, &mut object))?;
+        match &run.result {
+            Ok(code) => {
+                js::set_property(env, object, "exitCode", js::double(env, f64::from(*code))?)?
+            }
+            Err(err) => js::set_property(env, object, "error", errors::to_js(env, err)?)?,
+        }
+        js::set_property(env, object, "stdout", uint8_array(env, &run.stdout)?)?;
+        js::set_property(env, object, "stderr", uint8_array(env, &run.stderr)?)?;
+        if let Some(fuel) = run.fuel_consumed {
+            let fuel = i64::try_from(fuel).unwrap_or(i64::MAX);
+            js::set_property(env, object, "fuelConsumed", js::bigint(env, fuel)?)?;
+        }
+        let elapsed = run.elapsed.as_secs_f64() * 1000.0;
+        js::set_property(env, object, "elapsedMs", js::double(env, elapsed)?)?;
+        Ok(object)
+    }
+}
