@@ -1,6 +1,6 @@
 /** The `wasm-engine` command-line tool, run as a user would. */
 import { execFile } from 'node:child_process'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -131,4 +131,42 @@ test("contract prints a contract's error with its kind and reason and exits with
   t.is((await cli('contract', 'delta', LOG_CONTRACT, '--parameters', file('params'), '--state', file('state'))).code, 2)
   t.is((await cli('contract', 'replace', LOG_CONTRACT)).code, 2)
   t.is((await cli('contract', 'update', LOG_CONTRACT, '--parameters', file('params'), '--state', file('state'))).code, 2)
+})
+
+const TOOL = join(__dirname, 'wasi', 'programs', 'build', 'tool.wasm')
+
+test('run --wasi prints the program output and exits with its exit code', async (t) => {
+  const echo = await cli('run', TOOL, '--wasi', '--', 'echo', 'from', 'the', 'cli')
+  t.is(echo.code, 0)
+  t.is(echo.stdout, 'from the cli\n')
+  const exit = await cli('run', TOOL, '--wasi', '--', 'exit', '7')
+  t.is(exit.code, 7)
+  t.is(exit.stdout, 'bye\n')
+  const stopped = await cli('run', TOOL, '--wasi', '--timeout', '0.2', '--', 'spin')
+  t.is(stopped.code, 1)
+  t.is(stopped.stdout, 'spinning\n')
+  t.regex(stopped.stderr, /^error: TimeoutError \(TIMEOUT\)/m)
+})
+
+test('run --wasi gives the program only --env, --stdin and --dir, read-only with :ro', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'wasm-engine-cli-wasi-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  writeFileSync(join(dir, 'input.txt'), 'host file\n')
+  writeFileSync(join(dir, 'stdin.txt'), 'piped in\n')
+  t.is((await cli('run', TOOL, '--wasi', '--env', 'NAME=a=b', '--', 'env', 'NAME')).stdout, 'a=b\n')
+  t.is((await cli('run', TOOL, '--wasi', '--', 'env', 'HOME')).code, 1)
+  t.is((await cli('run', TOOL, '--wasi', '--stdin', join(dir, 'stdin.txt'), '--', 'cat')).stdout, 'piped in\n')
+  t.is((await cli('run', TOOL, '--wasi', '--dir', `/data=${dir}:ro`, '--', 'read', '/data/input.txt')).stdout, 'host file\n')
+  const refused = await cli('run', TOOL, '--wasi', '--dir', `/data=${dir}:ro`, '--', 'write', '/data/x.txt', 'no')
+  t.is(refused.code, 1)
+  t.regex(refused.stderr, /cannot create \/data\/x\.txt/)
+  const written = await cli('run', TOOL, '--wasi', '--dir', `/data=${dir}`, '--json', '--fuel', '--', 'write', '/data/x.txt', 'yes')
+  t.like(JSON.parse(written.stdout), { exitCode: 0, stdout: '', args: ['write', '/data/x.txt', 'yes'] })
+  t.true(BigInt(JSON.parse(written.stdout).fuelConsumed) > 0n)
+  const misplaced = await cli('run', GUEST, 'fib', '1', '0', '0', '--env', 'A=1')
+  t.is(misplaced.code, 2)
+  t.regex(misplaced.stderr, /--env is for run --wasi/)
+  const malformed = await cli('run', TOOL, '--wasi', '--dir', 'nonsense')
+  t.is(malformed.code, 2)
+  t.regex(malformed.stderr, /--dir takes GUEST=HOST/)
 })

@@ -4,16 +4,25 @@
 'use strict'
 
 const { readFileSync } = require('node:fs')
+const { basename } = require('node:path')
 const { parseArgs } = require('node:util')
 const { WasmEngine, WasmError, WASM_PAGE_SIZE } = require('..')
 
 const HELP = `Usage: wasm-engine run <file.wasm|file.wat> <export> [args...] [options]
+       wasm-engine run <program.wasm> --wasi [--dir GUEST=HOST[:ro]]... [--env NAME=VALUE]...
+                   [--stdin FILE] [options] [-- args...]
        wasm-engine contract <validate|update|summarize|delta> <module.wasm>
                    --parameters FILE --state FILE [--summary FILE]
                    [--update FILE --update-type state|delta]... [options]
 
 run: runs <export> of the module in a fresh engine and prints its result, the
 fuel it consumed, the peak size of its memory and the time it took.
+
+run --wasi: runs a WASI command (its _start) deny-by-default: it sees the
+args after the file (its argv[0] is the file's name), the --env variables,
+the --stdin file and the --dir directories (":ro" makes one read-only), and
+nothing else. Its stdout and stderr are printed when it ends, and wasm-engine
+exits with its exit code (1 when it is stopped: trap, timeout, fuel).
 
 contract: runs one operation of a Freenet contract the way freenet-core does
 (wasm-engine/freenet) and prints the decoded result or the contract's error.
@@ -30,15 +39,21 @@ Options:
   --timeout <s>        wall-clock limit in seconds (default 5)
   --max-pages <n>      cap on the memory in 64 KiB pages (default 4096)
   --json               print one JSON object instead of text
+  --wasi               run a WASI command (see above)
+  --dir <g>=<h>[:ro]   (--wasi) show host directory <h> to the program as <g>
+  --env <name>=<value> (--wasi) set an environment variable
+  --stdin <file>       (--wasi) what the program's standard input reads
   -h, --help           show this help
   -v, --version        show the version
 
 Exit status: 0 on success, 1 when the module fails (the error's class, code
-and message are printed), 2 for a usage error.
+and message are printed), 2 for a usage error; with --wasi, the program's
+own exit code when it ends by itself.
 
 Examples:
   wasm-engine run fib.wat fib 30 --fuel
   wasm-engine run contract.wasm validate_state 1024 2048 0 --timeout 0.5 --json
+  wasm-engine run tool.wasm --wasi --dir /data=./data:ro --fuel -- read /data/input.txt
   wasm-engine contract validate contract.wasm --parameters params.bin --state state.bin
   wasm-engine contract update contract.wasm --parameters p.bin --state s.bin --update d.bin --json`
 
@@ -60,11 +75,15 @@ const OPTIONS = {
   summary: { type: 'string' },
   update: { type: 'string' },
   'update-type': { type: 'string' },
+  wasi: { type: 'boolean' },
+  dir: { type: 'string' },
+  env: { type: 'string' },
+  stdin: { type: 'string' },
 }
 
 /** Parses argv into a command, positional arguments and options. */
 function parse(argv) {
-  const options = { metering: false, timeout: 5, maxPages: 4096, json: false, updates: [] }
+  const options = { metering: false, timeout: 5, maxPages: 4096, json: false, updates: [], wasi: false, preopens: {}, env: {} }
   const positional = []
   // Not strict, because strict parseArgs rejects a negative argument such as
   // `-7` as an unknown option; the tokens are checked here instead, in order,
@@ -86,9 +105,18 @@ function parse(argv) {
     if (OPTIONS[name].type === 'boolean' && value !== undefined) throw new UsageError(`${option} takes no value`)
     if (OPTIONS[name].type === 'string' && value === undefined) throw new UsageError(`${option} needs a value`)
     if (name === 'help') return { command: 'help' }
+    if (name === 'dir' || name === 'env' || name === 'stdin') options.wasiOption ??= option
     if (name === 'version') return { command: 'version' }
     if (name === 'fuel' || name === 'metering') options.metering = true
     else if (name === 'json') options.json = true
+    else if (name === 'wasi') options.wasi = true
+    else if (name === 'dir') {
+      const [, guest, host, ro] = /^([^=]+)=(.+?)(:ro)?$/.exec(value) ?? fail(`--dir takes GUEST=HOST or GUEST=HOST:ro, got ${value}`)
+      options.preopens[guest] = { hostPath: host, readOnly: ro !== undefined }
+    } else if (name === 'env') {
+      const [, variable, text] = /^([^=]+)=(.*)$/s.exec(value) ?? fail(`--env takes NAME=VALUE, got ${value}`)
+      options.env[variable] = text
+    } else if (name === 'stdin') options.stdin = value
     else if (name === 'timeout') options.timeout = number(value, option, (n) => n > 0)
     else if (name === 'max-pages') options.maxPages = number(value, option, (n) => Number.isInteger(n) && n >= 0)
     else if (name === 'parameters' || name === 'state' || name === 'summary') options[name] = value
@@ -104,6 +132,11 @@ function parse(argv) {
   if (command === undefined) return { command: 'help' }
   if (command === 'contract') return contractCommand(positional.slice(1), options)
   if (command !== 'run') throw new UsageError(`unknown command "${command}"`)
+  if (options.wasi) {
+    if (file === undefined) throw new UsageError('run --wasi needs a program file')
+    return { command: 'wasi', file, args: positional.slice(2), options }
+  }
+  if (options.wasiOption !== undefined) throw new UsageError(`${options.wasiOption} is for run --wasi`)
   if (file === undefined || exportName === undefined) throw new UsageError('run needs a module file and an export name')
   return { command, file, exportName, args: args.map(argument), options }
 }
@@ -118,6 +151,10 @@ function contractCommand([operation, file, ...extra], options) {
   if (operation === 'delta' && options.summary === undefined) throw new UsageError('contract delta needs --summary FILE')
   if (operation === 'update' && options.updates.length === 0) throw new UsageError('contract update needs at least one --update FILE')
   return { command: 'contract', operation, file, options }
+}
+
+function fail(message) {
+  throw new UsageError(message)
 }
 
 function number(text, option, valid) {
@@ -159,6 +196,48 @@ function run({ file, exportName, args, options }) {
     report.elapsedMs = Number(process.hrtime.bigint() - started) / 1e6
     engine.close()
   }
+}
+
+/** Runs a WASI command; its output is part of the report, its exit code the report's `exitCode`. */
+async function runWasi({ file, args, options }) {
+  const engine = new WasmEngine({
+    enableMetering: options.metering,
+    maxExecutionSeconds: options.timeout,
+    maxMemoryPages: options.maxPages,
+  })
+  const report = { module: file, args }
+  const started = process.hrtime.bigint()
+  let output = { stdout: new Uint8Array(), stderr: new Uint8Array() }
+  try {
+    const result = await engine.runWasi(engine.compile(readFileSync(file)), {
+      args: [basename(file), ...args],
+      env: options.env,
+      stdin: options.stdin === undefined ? undefined : readFileSync(options.stdin),
+      preopens: options.preopens,
+    })
+    output = result
+    report.exitCode = result.exitCode
+    report.fuelConsumed = result.fuelConsumed === undefined ? null : String(result.fuelConsumed)
+  } catch (err) {
+    report.error = errorReport(err)
+    output = { stdout: err.stdout ?? output.stdout, stderr: err.stderr ?? output.stderr }
+  } finally {
+    report.elapsedMs = Number(process.hrtime.bigint() - started) / 1e6
+    engine.close()
+  }
+  report.stdout = Buffer.from(output.stdout).toString('utf8')
+  report.stderr = Buffer.from(output.stderr).toString('utf8')
+  return report
+}
+
+function printWasi(report, json) {
+  if (json) {
+    console.log(JSON.stringify(report, null, 2))
+    return
+  }
+  process.stdout.write(report.stdout)
+  process.stderr.write(report.stderr)
+  if (report.error) printError(report.error)
 }
 
 /** A `WasmError` (or an argument's `TypeError`) as the report shows it; anything else is rethrown. */
@@ -286,14 +365,16 @@ async function main() {
   }
   let report
   try {
-    report = parsed.command === 'contract' ? await runContract(parsed) : run(parsed)
+    report =
+      parsed.command === 'contract' ? await runContract(parsed) : parsed.command === 'wasi' ? await runWasi(parsed) : run(parsed)
   } catch (err) {
     console.error(`wasm-engine: cannot run ${parsed.file}: ${err.message}`)
     return 1
   }
   if (parsed.command === 'contract') printContract(report, parsed.options.json)
+  else if (parsed.command === 'wasi') printWasi(report, parsed.options.json)
   else print(report, parsed.options.json)
-  return report.error ? 1 : 0
+  return report.error ? 1 : (report.exitCode ?? 0)
 }
 
 main().then((code) => {
