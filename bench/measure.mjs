@@ -40,6 +40,15 @@ export const FREENET_INPUTS = [
 ]
 
 /** Runs `fn` (which performs `ops` operations) `runs` times after a warm-up; returns the median nanoseconds per operation. */
+/** The WASI test program (`__test__/wasi/programs/tool.c`), built with wasi-libc. */
+export const wasiTool = () => readFileSync(join(here, '..', '__test__', 'wasi', 'programs', 'build', 'tool.wasm'))
+
+/** Rows of WASI runs: name, argv, runs per measurement. */
+export const WASI_ROWS = [
+  ['WASI run: echo (start-up to exit)', ['tool', 'echo', 'hello'], 200],
+  ['WASI run: primes below 2,000,000', ['tool', 'primes', '2000000'], 3],
+]
+
 export async function perOp(ops, fn, runs = 7) {
   await fn()
   const samples = []

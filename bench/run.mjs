@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url'
 
 import { watToWasm } from '../index.ts'
 import { largeModule } from '../__test__/helpers/guests.ts'
-import { FREENET_INPUTS } from './measure.mjs'
+import { FREENET_INPUTS, WASI_ROWS } from './measure.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const smoke = process.argv.includes('--smoke')
@@ -67,8 +67,9 @@ const table = [
 console.log(`\n${table}\n`)
 
 const FREENET_ROWS = FREENET_INPUTS.map(([row]) => row)
+const WASI_ROW_NAMES = WASI_ROWS.map(([row]) => row)
 const expectedRows = {
-  v8: ['call sync', 'compute: mix', 'compute: sieve', 'instantiate + set_id + drop', 'instantiate + set_id + drop, 1 MiB data', 'host import sync', 'compile cold (1 MiB+)', ...FREENET_ROWS],
+  v8: ['call sync', 'compute: mix', 'compute: sieve', 'instantiate + set_id + drop', 'instantiate + set_id + drop, 1 MiB data', 'host import sync', 'compile cold (1 MiB+)', ...FREENET_ROWS, ...WASI_ROW_NAMES],
   'isolated-vm': ['call sync', 'call sync, with timeout', 'compute: mix', 'compute: sieve', 'instantiate + set_id + drop', 'host import sync'],
   engine: [
     'call sync',
@@ -91,6 +92,7 @@ const expectedRows = {
     'compile, disk cache hit',
     ...FREENET_ROWS,
     ...FREENET_ROWS.map((row) => `${row}, async`),
+    ...WASI_ROW_NAMES,
   ],
   'engine-metered': ['call sync', 'compute: mix', 'compute: sieve'],
   native: ['call sync', 'compute: mix', 'compute: sieve', 'instantiate + set_id + drop', 'instantiate + set_id + drop, 1 MiB data', 'compile cold (1 MiB+)'],

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
 import { largeModule } from '../__test__/helpers/guests.ts'
-import { FREENET_INPUTS, freenetGuest, guest, MIX, perOp, report, SIEVE, scale, smoke } from './measure.mjs'
+import { FREENET_INPUTS, freenetGuest, guest, MIX, perOp, report, SIEVE, scale, smoke, WASI_ROWS, wasiTool } from './measure.mjs'
 import { V8Contract } from './freenet-v8.mjs'
 
 const require = createRequire(import.meta.url)
@@ -53,6 +53,22 @@ if (side === 'v8') {
   results['host import sync'] = await perOp(pings, () => host.ping(BigInt(pings), 0n, 0n))
   const big = watToWasm(largeModule(8000, 1))
   results['compile cold (1 MiB+)'] = await perOp(1, () => new WebAssembly.Module(big), 3)
+  // node:wasi: a WASI instance per run, as for the engine; output to the null device.
+  const { WASI } = await import('node:wasi')
+  const { openSync, closeSync } = await import('node:fs')
+  const { devNull } = await import('node:os')
+  const sink = openSync(devNull, 'w')
+  const tool = new WebAssembly.Module(wasiTool())
+  for (const [row, args, runs] of WASI_ROWS) {
+    const count = scale(runs) || 1
+    results[row] = await perOp(count, () => {
+      for (let i = 0; i < count; i++) {
+        const wasi = new WASI({ version: 'preview1', args, env: {}, returnOnExit: true, stdout: sink })
+        if (wasi.start(new WebAssembly.Instance(tool, wasi.getImportObject())) !== 0) throw new Error(`${row} failed`)
+      }
+    })
+  }
+  closeSync(sink)
   for (const [row, contract, inputs] of FREENET_INPUTS) {
     const v8 = new V8Contract(contract === 'instant' ? wasm('instant_contract') : freenetGuest(contract))
     const ops = scale(inputs.ops)
@@ -160,6 +176,15 @@ if (side === 'v8') {
     new WasmEngine({ ...config, compileCache: true, compileCacheDir: dir }).compile(big)
     results['compile, disk cache hit'] = await perOp(1, () => new WasmEngine({ ...config, compileCache: true, compileCacheDir: dir }).compile(big), 3)
     rmSync(dir, { recursive: true, force: true })
+    const tool = engine.compile(wasiTool())
+    for (const [row, args, runs] of WASI_ROWS) {
+      const count = scale(runs) || 1
+      results[row] = await perOp(count, () => {
+        for (let i = 0; i < count; i++) {
+          if (engine.runWasiSync(tool, { args }).exitCode !== 0) throw new Error(`${row} failed`)
+        }
+      })
+    }
     const { ContractRuntime } = require('../lib/freenet')
     const runtime = new ContractRuntime(config)
     for (const [row, contract, inputs] of FREENET_INPUTS) {

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 static int usage(void) {
-    fputs("usage: tool <echo|env|cat|stderr|exit|read|write|ls|time|random|spin|alloc|trap|flood> ...\n", stderr);
+    fputs("usage: tool <echo|env|cat|stderr|exit|read|write|ls|time|random|spin|alloc|trap|flood|primes> ...\n", stderr);
     return 2;
 }
 
@@ -129,6 +129,22 @@ static int flood(long count) {
     return 0;
 }
 
+/* Counts the primes below `n` with a sieve: a run bound by computation. */
+static int primes(long n) {
+    if (n < 2) return puts("0") < 0;
+    char *composite = calloc((size_t)n, 1);
+    if (!composite) return 1;
+    long count = 0;
+    for (long i = 2; i < n; i++) {
+        if (composite[i]) continue;
+        count++;
+        for (long long j = (long long)i * i; j < n; j += i) composite[j] = 1;
+    }
+    free(composite);
+    printf("%ld\n", count);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) return usage();
     const char *command = argv[1];
@@ -162,5 +178,6 @@ int main(int argc, char **argv) {
         __builtin_trap();
     }
     if (!strcmp(command, "flood") && argc == 3) return flood(atol(argv[2]));
+    if (!strcmp(command, "primes") && argc == 3) return primes(atol(argv[2]));
     return usage();
 }
