@@ -96,6 +96,11 @@ export interface EngineOptions {
      */
     backend?: WasmEngine;
 }
+/** Options of `createInstance`. */
+export interface InstanceOptions {
+    /** A WASI context for a module that imports WASI (a reactor or library); see `createInstance`. */
+    wasi?: WasiOptions;
+}
 /** Options of a call that runs off the JavaScript thread. */
 export interface CallOptions {
     /** Stops the call: before it starts, it never runs; while it runs, the guest is interrupted. Rejects with `AbortedError`. */
@@ -168,8 +173,23 @@ export declare class WasmEngine {
      * Instantiates `module` (running its start function), calls the export
      * `__frnt_set_id(id)` when present and grows the exported `memory` to at
      * least `reqBytes`. With metering on, fuel is reset to the full budget.
+     *
+     * With `options.wasi`, the instance gets a WASI context (what the module
+     * may see, as for `runWasi`, whose `signal` does not apply here) and its
+     * `_initialize` runs first when exported: a WASI reactor or library whose
+     * exports are then called as any others, and whose output
+     * `takeWasiOutput` collects. JavaScript imports and WASI combine.
      */
-    createInstance(module: Module, id: bigint | number, reqBytes: number): InstanceHandle;
+    createInstance(module: Module, id: bigint | number, reqBytes: number, options?: InstanceOptions): InstanceHandle;
+    /**
+     * What the WASI instance `handle` (created with `options.wasi`) wrote to
+     * its standard output and error since the last call, each kept up to its
+     * `maxOutputBytes` in between.
+     */
+    takeWasiOutput(handle: InstanceHandle): {
+        stdout: Uint8Array;
+        stderr: Uint8Array;
+    };
     /** Drops an instance; afterwards its handle is refused with `InvalidHandleError`. */
     dropInstance(handle: InstanceHandle): void;
     /** Size of the instance's exported `memory`, read live. */

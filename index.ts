@@ -20,7 +20,7 @@ import {
 } from './lib/host'
 import { Expect, type NativeEngine, type NativeFunction, native } from './lib/native'
 import { withSignal } from './lib/signal'
-import { runWasi, runWasiSync, type WasiOptions, type WasiResult } from './lib/wasi'
+import { runWasi, runWasiSync, type WasiOptions, type WasiResult, wasiSpec } from './lib/wasi'
 
 export {
   AbortedError,
@@ -147,6 +147,12 @@ export interface EngineOptions {
   backend?: WasmEngine
 }
 
+/** Options of `createInstance`. */
+export interface InstanceOptions {
+  /** A WASI context for a module that imports WASI (a reactor or library); see `createInstance`. */
+  wasi?: WasiOptions
+}
+
 /** Options of a call that runs off the JavaScript thread. */
 export interface CallOptions {
   /** Stops the call: before it starts, it never runs; while it runs, the guest is interrupted. Rejects with `AbortedError`. */
@@ -262,9 +268,27 @@ export class WasmEngine {
    * Instantiates `module` (running its start function), calls the export
    * `__frnt_set_id(id)` when present and grows the exported `memory` to at
    * least `reqBytes`. With metering on, fuel is reset to the full budget.
+   *
+   * With `options.wasi`, the instance gets a WASI context (what the module
+   * may see, as for `runWasi`, whose `signal` does not apply here) and its
+   * `_initialize` runs first when exported: a WASI reactor or library whose
+   * exports are then called as any others, and whose output
+   * `takeWasiOutput` collects. JavaScript imports and WASI combine.
    */
-  createInstance(module: Module, id: bigint | number, reqBytes: number): InstanceHandle {
-    return this.#native.createInstance(module, id, reqBytes)
+  createInstance(module: Module, id: bigint | number, reqBytes: number, options?: InstanceOptions): InstanceHandle {
+    const wasi = options?.wasi
+    if (wasi === undefined) return this.#native.createInstance(module, id, reqBytes)
+    if (wasi.signal !== undefined) throw new TypeError('options.wasi.signal is for runWasi: an instance lives past any one call')
+    return this.#native.createInstance(module, id, reqBytes, wasiSpec(wasi))
+  }
+
+  /**
+   * What the WASI instance `handle` (created with `options.wasi`) wrote to
+   * its standard output and error since the last call, each kept up to its
+   * `maxOutputBytes` in between.
+   */
+  takeWasiOutput(handle: InstanceHandle): { stdout: Uint8Array; stderr: Uint8Array } {
+    return this.#native.takeWasiOutput(handle)
   }
 
   /** Drops an instance; afterwards its handle is refused with `InvalidHandleError`. */

@@ -223,3 +223,25 @@ test('a WASI module outside runWasi is refused at instantiation with the way to 
     message: /wasi_snapshot_preview1\.\w+, which this engine does not provide \(it is a WASI program or library: run it with runWasi/,
   })
 })
+
+test('a WASI reactor from createInstance is initialised, combines WASI with JavaScript imports, and its output is taken', (t) => {
+  const engine = new WasmEngine({}, { imports: { env: { twice: (_caller, n) => (n as bigint) * 2n } } })
+  t.teardown(() => engine.close())
+  const reactor = engine.compile(readFileSync(join(__dirname, 'wasi', 'programs', 'build', 'reactor.wasm')))
+  const handle = engine.createInstance(reactor, 1, 0, { wasi: { env: { UNUSED: '1' } } })
+  t.deepEqual(
+    [text(engine.takeWasiOutput(handle).stdout), text(engine.takeWasiOutput(handle).stdout)],
+    ['initialised\n', ''],
+  )
+  t.is(engine.call3i64(handle, 'render', 21n, 4n, 2n), 42_042n)
+  t.is(engine.call3i64(handle, 'render', 1n, 0n, 0n), 2000n)
+  const { stdout, stderr } = engine.takeWasiOutput(handle)
+  t.is(text(stdout), 'render 21\nrender 1\n')
+  t.is(text(stderr), '')
+  // Without a wasi option the module's WASI imports are refused, and an
+  // instance without WASI has no output to take.
+  t.throws(() => engine.createInstance(reactor, 2, 0), { instanceOf: InstantiationError })
+  const plain = engine.createInstance(engine.compile('(module)'), 3, 0)
+  t.throws(() => engine.takeWasiOutput(plain), { message: /without a wasi option/ })
+  t.throws(() => engine.createInstance(reactor, 4, 0, { wasi: { signal: AbortSignal.abort() } }), { instanceOf: TypeError })
+})

@@ -87,12 +87,12 @@ export function runWasiSync(engine: NativeEngine, module: Module, options: WasiO
   if (options.signal !== undefined) {
     throw new TypeError('options.signal is for runWasi: a run on this thread cannot be aborted from it')
   }
-  return settle(engine.runWasiSync(module, spec(options)) as NativeRun)
+  return settle(engine.runWasiSync(module, wasiSpec(options)) as NativeRun)
 }
 
 /** Runs `module` as a WASI command on the engine's workers. */
 export async function runWasi(engine: NativeEngine, module: Module, options: WasiOptions = {}): Promise<WasiResult> {
-  const started = spec(options)
+  const started = wasiSpec(options)
   const run = options.signal === undefined
     ? engine.runWasi(module, started, undefined)
     : withSignal(options.signal, (token) => engine.runWasi(module, started, token))
@@ -119,7 +119,7 @@ function settle(run: NativeRun): WasiResult {
 const encoder = new TextEncoder()
 
 /** Checks `options` and builds what the native side runs; a bad option is a `TypeError` or `RangeError` naming it. */
-function spec(options: WasiOptions): WasiSpec {
+export function wasiSpec(options: WasiOptions): WasiSpec {
   if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object')
   const { args = [], env = {}, stdin = new Uint8Array(), preopens = {}, maxOutputBytes, deterministic } = options
   if (!Array.isArray(args) || !args.every((arg) => typeof arg === 'string')) {

@@ -42,7 +42,10 @@ const GROUPS = [
     sources: join(root, '__test__', 'wasi', 'programs'),
     // gnu11: wasi-libc declares clock_gettime and getentropy outside strict C.
     flags: ['--target=wasm32-wasi', '-O2', '-std=gnu11', '-Wall', '-Wextra', '-Wl,--strip-debug'],
-    guests: [{ out: 'tool.wasm', src: 'tool.c', extra: [] }],
+    guests: [
+      { out: 'tool.wasm', src: 'tool.c', extra: [] },
+      { out: 'reactor.wasm', src: 'reactor.c', extra: ['-mexec-model=reactor', '-Wl,--allow-undefined'] },
+    ],
   },
 ]
 const GUESTS = GROUPS.flatMap((group) => group.guests.map((guest) => ({ ...guest, group })))

@@ -21,6 +21,7 @@ use crate::host::JsHost;
 use crate::instance::InstanceHandle;
 use crate::js;
 use crate::module::Module;
+use crate::wasi::WasiSpec;
 
 /// A JavaScript import, as the TypeScript layer registers it.
 #[napi(object)]
@@ -192,11 +193,12 @@ impl NativeEngine {
             .imports_from(&[wasm_engine_core::freenet::CONTRACT_IO_NAMESPACE]))
     }
 
-    /// Instantiates `module`, calls `__frnt_set_id(id)` when exported and
-    /// grows the exported memory to at least `reqBytes`.
+    /// Instantiates `module`, with the WASI context `wasi` describes if
+    /// given, calls `__frnt_set_id(id)` when exported and grows the exported
+    /// memory to at least `reqBytes`.
     #[napi(
         catch_unwind,
-        ts_args_type = "module: Module, id: bigint | number, reqBytes: number"
+        ts_args_type = "module: Module, id: bigint | number, reqBytes: number, wasi?: WasiSpec"
     )]
     pub fn create_instance(
         &self,
@@ -204,13 +206,24 @@ impl NativeEngine {
         module: Unknown<'_>,
         id: Unknown<'_>,
         req_bytes: Unknown<'_>,
+        wasi: Option<WasiSpec>,
     ) -> napi::Result<InstanceHandle> {
         let raw = env.raw();
         let created = convert::module(raw, module.raw()).and_then(|module| {
             let id = convert::i64(raw, id.raw(), "id")?;
             let req_bytes = convert::byte_count(raw, req_bytes.raw(), "reqBytes")?;
-            self.engine
-                .create_instance(Site::Direct, &module.inner, id, req_bytes)
+            match wasi {
+                None => self
+                    .engine
+                    .create_instance(Site::Direct, &module.inner, id, req_bytes),
+                Some(spec) => self.engine.create_wasi_instance(
+                    Site::Direct,
+                    &module.inner,
+                    id,
+                    req_bytes,
+                    &spec.options()?,
+                ),
+            }
         });
         Ok(InstanceHandle {
             inner: or_throw(raw, created)?,

@@ -48,7 +48,7 @@ pub struct WasiSpec {
 }
 
 impl WasiSpec {
-    fn options(&self) -> Result<WasiOptions, WasmError> {
+    pub(crate) fn options(&self) -> Result<WasiOptions, WasmError> {
         let deterministic = match (self.start_ms, &self.seed) {
             (Some(start_ms), Some(seed)) => Some(Determinism {
                 // Checked by the TypeScript layer: a whole number of
@@ -153,6 +153,29 @@ impl NativeEngine {
             });
             Ok(Unknown::from_raw_unchecked(raw, promise))
         }
+    }
+}
+
+/// What a WASI instance wrote since it was last asked.
+#[napi(object)]
+pub struct WasiOutput {
+    pub stdout: Uint8Array,
+    pub stderr: Uint8Array,
+}
+
+#[napi]
+impl NativeEngine {
+    /// Takes what the WASI instance `handle` wrote since the last call.
+    #[napi(catch_unwind, ts_args_type = "handle: InstanceHandle")]
+    pub fn take_wasi_output(&self, env: Env, handle: Unknown<'_>) -> napi::Result<WasiOutput> {
+        let raw = env.raw();
+        let taken = convert::handle(raw, handle.raw())
+            .and_then(|handle| self.core().take_wasi_output(Site::Direct, &handle.inner));
+        let (stdout, stderr) = or_throw(raw, taken)?;
+        Ok(WasiOutput {
+            stdout: stdout.into(),
+            stderr: stderr.into(),
+        })
     }
 }
 

@@ -292,7 +292,7 @@ impl Engine {
             self.enter(site, |state| {
                 state.begin_operation();
                 let exit = state
-                    .create_instance(module, id, 0, None, Some(context))
+                    .create_instance(module, id, 0, None, Some((context, output.clone())))
                     .and_then(|key| {
                         let target = Target {
                             engine_id: self.id,
@@ -323,6 +323,33 @@ impl Engine {
                 .map(|(budget, left)| budget.saturating_sub(left)),
             elapsed: started.elapsed(),
         }
+    }
+
+    /// Like [`Engine::create_instance`], for a module that imports WASI: the
+    /// instance gets the WASI context `options` describe, and its
+    /// `_initialize` (a reactor's, such as a library compiled for WASI) runs
+    /// first when exported. Its output is kept for [`Engine::take_wasi_output`].
+    pub fn create_wasi_instance(
+        &self,
+        site: Site,
+        module: &Module,
+        id: i64,
+        req_bytes: usize,
+        options: &WasiOptions,
+    ) -> Result<Instance> {
+        self.check_module(module)?;
+        let wasi = wasi::context(options)?;
+        let key = self.enter(site, |state| {
+            state.create_instance(module, id, req_bytes, None, Some(wasi))
+        })?;
+        Ok(Instance::new(self.id, key, id, &self.orphans))
+    }
+
+    /// What a WASI instance wrote to its standard output and error since the
+    /// last call, taken from it (each up to the instance's `max_output_bytes`).
+    pub fn take_wasi_output(&self, site: Site, instance: &Instance) -> Result<(Vec<u8>, Vec<u8>)> {
+        self.check_instance(instance)?;
+        self.enter(site, |state| state.take_output(&instance.target()))
     }
 
     /// Drops an instance; its memory is released with its store.

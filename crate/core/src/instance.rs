@@ -104,4 +104,6 @@ pub(crate) struct LiveInstance {
     pub(crate) id: i64,
     /// The exported `memory`, if the module exports one.
     pub(crate) memory: Option<wasmtime::Memory>,
+    /// Where the instance's WASI output goes, when it has a WASI context.
+    pub(crate) output: Option<crate::wasi::Output>,
 }

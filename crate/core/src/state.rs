@@ -22,10 +22,14 @@ use crate::values::{Signature, unsupported_type};
 use wasmtime_wasi::I32Exit;
 use wasmtime_wasi::p1::WasiP1Ctx;
 
+use crate::wasi::Output;
+
 /// The export Freenet calls after instantiation with the instance id.
 pub(crate) const SET_ID_EXPORT: &str = "__frnt_set_id";
 /// The export that allocates a guest-side buffer of a given capacity.
 pub(crate) const INITIATE_BUFFER_EXPORT: &str = "__frnt__initiate_buffer";
+/// The export a WASI reactor (a library) is initialised by.
+pub(crate) const REACTOR_EXPORT: &str = "_initialize";
 /// The export a WASI command runs from.
 pub(crate) const COMMAND_EXPORT: &str = "_start";
 /// The memory export every memory operation works on.
@@ -186,18 +190,20 @@ impl EngineState {
         Ok((memory, &mut live.store))
     }
 
-    /// Instantiates `module` in a store of its own, with `wasi` as its WASI
-    /// context if given, runs `__frnt_set_id(id)` when exported and
-    /// reserves `req_bytes` of memory; returns the new instance's key. With
-    /// metering on, the engine's fuel is reset to the full budget first.
+    /// Instantiates `module` in a store of its own, with `wasi`'s context
+    /// and output if given (then running the reactor's `_initialize` when
+    /// exported), runs `__frnt_set_id(id)` when exported and reserves
+    /// `req_bytes` of memory; returns the new instance's key. With metering
+    /// on, the engine's fuel is reset to the full budget first.
     pub(crate) fn create_instance(
         &mut self,
         module: &Module,
         id: i64,
         req_bytes: usize,
         natives: Option<&dyn Natives>,
-        wasi: Option<WasiP1Ctx>,
+        wasi: Option<(WasiP1Ctx, Output)>,
     ) -> Result<u64, WasmError> {
+        let (wasi, output) = wasi.unzip();
         if let Some(budget) = self.limits.fuel {
             self.runner.fuel = Some(budget);
         }
@@ -223,6 +229,7 @@ impl EngineState {
             store,
             id,
             memory,
+            output,
         };
         self.prepare(&mut live, req_bytes)?;
         let key = self.next_key;
@@ -258,6 +265,24 @@ impl EngineState {
     /// instantiation.
     fn prepare(&mut self, live: &mut LiveInstance, req_bytes: usize) -> Result<(), WasmError> {
         let id = live.id;
+        if live.output.is_some()
+            && live
+                .instance
+                .get_func(&mut live.store, REACTOR_EXPORT)
+                .is_some()
+        {
+            let initialize =
+                typed_export::<(), ()>(live.instance, &mut live.store, REACTOR_EXPORT, id)?;
+            self.runner
+                .run(&mut live.store, id, live.memory, None, |store| {
+                    initialize.call(store, ())
+                })?
+                .map_err(|err| {
+                    WasmError::from_guest(err, &format!("\"{REACTOR_EXPORT}\" of instance {id}"))
+                        .at_instance(id)
+                        .at_export(REACTOR_EXPORT)
+                })?;
+        }
         if live
             .instance
             .get_func(&mut live.store, SET_ID_EXPORT)
@@ -310,6 +335,23 @@ impl EngineState {
                     .at_instance(id)
                     .at_export(name)
             })
+    }
+
+    /// What `handle`'s instance wrote to its WASI standard output and error
+    /// since the last call, taken; refused for an instance without WASI.
+    pub(crate) fn take_output(&mut self, handle: &Target) -> Result<(Vec<u8>, Vec<u8>), WasmError> {
+        let live = live(&mut self.instances, handle)?;
+        let output = live.output.as_ref().ok_or_else(|| {
+            WasmError::new(
+                ErrorKind::Argument,
+                format!(
+                    "instance {} was created without a wasi option: it has no WASI output",
+                    live.id
+                ),
+            )
+            .at_instance(live.id)
+        })?;
+        Ok((output.stdout.take(), output.stderr.take()))
     }
 
     /// Runs the WASI command `_start` of `handle`'s instance, stoppable

@@ -262,3 +262,70 @@ fn a_preopen_that_cannot_be_opened_is_an_argument_error_naming_it() {
     );
     assert!(err.message().contains("/data"), "{err}");
 }
+
+#[test]
+fn a_reactor_is_initialised_and_its_exports_write_to_its_own_output() {
+    let engine = engine();
+    let wat = program(
+        r#"(data (i32.const 100) "initialised\n")
+           (data (i32.const 200) "rendered\n")
+           (global $ready (mut i32) (i32.const 0))
+           (func (export "_initialize")
+             (global.set $ready (i32.const 1))
+             (drop (call $say (i32.const 1) (i32.const 100) (i32.const 12))))
+           (func (export "render") (param i64 i64 i64) (result i64)
+             (drop (call $say (i32.const 1) (i32.const 200) (i32.const 9)))
+             (i64.mul (local.get 0) (i64.extend_i32_u (global.get $ready))))"#,
+    );
+    let module = module(&engine, &wat);
+    let instance = engine
+        .create_wasi_instance(Site::Direct, &module, 5, 0, &WasiOptions::default())
+        .unwrap();
+    let (stdout, stderr) = engine.take_wasi_output(Site::Direct, &instance).unwrap();
+    assert_eq!(
+        (stdout.as_slice(), stderr.as_slice()),
+        (&b"initialised\n"[..], &b""[..])
+    );
+    let render = engine
+        .function(Site::Direct, instance.target(), "render")
+        .unwrap();
+    let mut results = [wasm_engine_core::Val::I64(0)];
+    for _ in 0..2 {
+        engine
+            .invoke(
+                Site::Direct,
+                &render,
+                &[
+                    wasm_engine_core::Val::I64(21),
+                    wasm_engine_core::Val::I64(0),
+                    wasm_engine_core::Val::I64(0),
+                ],
+                &mut results,
+                None,
+            )
+            .unwrap();
+        // 21 only if `_initialize` ran first.
+        assert_eq!(results[0].unwrap_i64(), 21);
+    }
+    let (stdout, _) = engine.take_wasi_output(Site::Direct, &instance).unwrap();
+    assert_eq!(stdout, b"rendered\nrendered\n");
+    // Taken: nothing new since.
+    assert!(
+        engine
+            .take_wasi_output(Site::Direct, &instance)
+            .unwrap()
+            .0
+            .is_empty()
+    );
+    // An instance without WASI has no output to take.
+    let plain = module_without_wasi(&engine);
+    let plain = engine.create_instance(Site::Direct, &plain, 6, 0).unwrap();
+    expect_kind(
+        engine.take_wasi_output(Site::Direct, &plain),
+        ErrorKind::Argument,
+    );
+}
+
+fn module_without_wasi(engine: &wasm_engine_core::Engine) -> wasm_engine_core::Module {
+    module(engine, r#"(module (memory (export "memory") 1))"#)
+}
