@@ -24,6 +24,24 @@ const wasm = (name) => guest(name, watToWasm)
 const results = {}
 
 if (side === 'v8') {
+  // node:wasi: a WASI instance per run, as for the engine; output to the null
+  // device. First, while this process has created few other instances: after
+  // the tens of thousands of the rows below, node:wasi crashed (SIGSEGV).
+  const { WASI } = await import('node:wasi')
+  const { openSync, closeSync } = await import('node:fs')
+  const { devNull } = await import('node:os')
+  const sink = openSync(devNull, 'w')
+  const tool = new WebAssembly.Module(wasiTool())
+  for (const [row, args, runs] of WASI_ROWS) {
+    const count = scale(runs) || 1
+    results[row] = await perOp(count, () => {
+      for (let i = 0; i < count; i++) {
+        const wasi = new WASI({ version: 'preview1', args, env: {}, returnOnExit: true, stdout: sink })
+        if (wasi.start(new WebAssembly.Instance(tool, wasi.getImportObject())) !== 0) throw new Error(`${row} failed`)
+      }
+    })
+  }
+  closeSync(sink)
   const instance = (name, imports = {}) => new WebAssembly.Instance(new WebAssembly.Module(wasm(name)), imports).exports
   const add3 = instance('add3').add3
   const calls = scale(200_000)
@@ -53,22 +71,6 @@ if (side === 'v8') {
   results['host import sync'] = await perOp(pings, () => host.ping(BigInt(pings), 0n, 0n))
   const big = watToWasm(largeModule(8000, 1))
   results['compile cold (1 MiB+)'] = await perOp(1, () => new WebAssembly.Module(big), 3)
-  // node:wasi: a WASI instance per run, as for the engine; output to the null device.
-  const { WASI } = await import('node:wasi')
-  const { openSync, closeSync } = await import('node:fs')
-  const { devNull } = await import('node:os')
-  const sink = openSync(devNull, 'w')
-  const tool = new WebAssembly.Module(wasiTool())
-  for (const [row, args, runs] of WASI_ROWS) {
-    const count = scale(runs) || 1
-    results[row] = await perOp(count, () => {
-      for (let i = 0; i < count; i++) {
-        const wasi = new WASI({ version: 'preview1', args, env: {}, returnOnExit: true, stdout: sink })
-        if (wasi.start(new WebAssembly.Instance(tool, wasi.getImportObject())) !== 0) throw new Error(`${row} failed`)
-      }
-    })
-  }
-  closeSync(sink)
   for (const [row, contract, inputs] of FREENET_INPUTS) {
     const v8 = new V8Contract(contract === 'instant' ? wasm('instant_contract') : freenetGuest(contract))
     const ops = scale(inputs.ops)
