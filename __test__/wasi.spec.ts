@@ -154,6 +154,23 @@ test('the deadline, a trap and fuel stop the program with their errors, carrying
   t.true(typeof metered.fuelConsumed === 'bigint' && metered.fuelConsumed > 0n)
 })
 
+test('a sleeping program wakes on time, and one sleeping past its deadline or abort is stopped then, not when it wakes', async (t) => {
+  const started = Date.now()
+  t.is(text(tool(['sleep', '50']).stdout), 'sleeping\nawake\n')
+  t.true(Date.now() - started >= 50)
+  const sleeper = Date.now()
+  const timeout = t.throws(() => tool(['sleep', '3600000'], {}, { maxExecutionSeconds: 0.2 }), { instanceOf: TimeoutError }) as WasmError
+  t.is(text(timeout.stdout ?? new Uint8Array()), 'sleeping\n')
+  t.true(Date.now() - sleeper < 3000, `stopped after ${Date.now() - sleeper} ms`)
+  const engine = new WasmEngine({ maxExecutionSeconds: 3600 })
+  t.teardown(() => engine.close())
+  const aborted = Date.now()
+  await t.throwsAsync(engine.runWasi(engine.compile(TOOL), { args: ['tool', 'sleep', '3600000'], signal: AbortSignal.timeout(100) }), {
+    instanceOf: AbortedError,
+  })
+  t.true(Date.now() - aborted < 3000, `aborted after ${Date.now() - aborted} ms`)
+})
+
 test('the page cap bounds what the program can allocate: malloc fails inside it', (t) => {
   // 64 pages, 4 MiB: the program's own data and heap must fit in it.
   const result = tool(['alloc', '16'], {}, { maxMemoryPages: 64 })

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 static int usage(void) {
-    fputs("usage: tool <echo|env|cat|stderr|exit|read|write|ls|time|random|spin|alloc|trap|flood|primes> ...\n", stderr);
+    fputs("usage: tool <echo|env|cat|stderr|exit|read|write|ls|time|random|spin|alloc|trap|flood|primes|sleep> ...\n", stderr);
     return 2;
 }
 
@@ -179,5 +179,12 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(command, "flood") && argc == 3) return flood(atol(argv[2]));
     if (!strcmp(command, "primes") && argc == 3) return primes(atol(argv[2]));
+    if (!strcmp(command, "sleep") && argc == 3) {
+        puts("sleeping");
+        fflush(stdout);
+        usleep((useconds_t)atol(argv[2]) * 1000);
+        puts("awake");
+        return 0;
+    }
     return usage();
 }

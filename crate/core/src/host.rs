@@ -221,12 +221,14 @@ impl Imports {
     ) -> Result<InstancePre<HostState>, WasmError> {
         let mut linker = Linker::new(engine);
         if wasi {
-            wasmtime_wasi::p1::add_to_linker_sync(&mut linker, HostState::wasi).map_err(|err| {
-                WasmError::new(
-                    ErrorKind::Instantiation,
-                    format!("cannot define WASI: {err}"),
-                )
-            })?;
+            wasmtime_wasi::p1::add_to_linker_sync(&mut linker, HostState::wasi)
+                .and_then(|_| crate::wasi_poll::define(&mut linker))
+                .map_err(|err| {
+                    WasmError::new(
+                        ErrorKind::Instantiation,
+                        format!("cannot define WASI: {err}"),
+                    )
+                })?;
         }
         for import in module.imports() {
             if wasi && import.module() == WASI_NAMESPACE {

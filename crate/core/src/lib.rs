@@ -26,6 +26,7 @@ mod state;
 mod store;
 pub mod values;
 pub mod wasi;
+mod wasi_poll;
 
 pub use config::RuntimeConfig;
 pub use engine::{Compiler, Engine, Module, Stats, parse_text};

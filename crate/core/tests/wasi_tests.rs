@@ -17,6 +17,7 @@ const PRELUDE: &str = r#"
   (import "wasi_snapshot_preview1" "proc_exit" (func $proc_exit (param i32)))
   (import "wasi_snapshot_preview1" "clock_time_get" (func $clock (param i32 i64 i32) (result i32)))
   (import "wasi_snapshot_preview1" "random_get" (func $random (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
   (memory (export "memory") 2)
   (func $say (param $fd i32) (param $ptr i32) (param $len i32) (result i32)
     (i32.store (i32.const 0) (local.get $ptr))
@@ -328,4 +329,76 @@ fn a_reactor_is_initialised_and_its_exports_write_to_its_own_output() {
 
 fn module_without_wasi(engine: &wasm_engine_core::Engine) -> wasm_engine_core::Module {
     module(engine, r#"(module (memory (export "memory") 1))"#)
+}
+
+/// Sleeps through `poll_oneoff` with one relative clock subscription of
+/// `$ns` nanoseconds (and, with `$fd`, a stdin subscription beside it),
+/// then exits with the errno and the number of events.
+fn sleeper(ns: u64, with_stdin: bool) -> String {
+    let subscriptions = if with_stdin { 2 } else { 1 };
+    program(&format!(
+        r#"(func (export "_start") (local $errno i32)
+             ;; subscription 0 at 1024: userdata 7, clock (tag 0), monotonic (id 1), timeout, relative.
+             (i64.store (i32.const 1024) (i64.const 7))
+             (i32.store8 (i32.const 1032) (i32.const 0))
+             (i32.store (i32.const 1040) (i32.const 1))
+             (i64.store (i32.const 1048) (i64.const {ns}))
+             ;; subscription 1 at 1072: userdata 8, fd_read (tag 1) of stdin.
+             (i64.store (i32.const 1072) (i64.const 8))
+             (i32.store8 (i32.const 1080) (i32.const 1))
+             (i32.store (i32.const 1088) (i32.const 0))
+             (local.set $errno (call $poll (i32.const 1024) (i32.const 2048) (i32.const {subscriptions}) (i32.const 4000)))
+             (call $proc_exit (i32.add (i32.mul (local.get $errno) (i32.const 10)) (i32.load (i32.const 4000)))))"#
+    ))
+}
+
+#[test]
+fn a_guest_sleeping_past_its_deadline_is_stopped_at_the_deadline_not_when_it_wakes() {
+    let engine = engine_with(RuntimeConfig {
+        max_execution_seconds: Some(0.2),
+        ..config()
+    });
+    let started = std::time::Instant::now();
+    let ran = run(
+        &engine,
+        &sleeper(3_600_000_000_000, false),
+        &WasiOptions::default(),
+    );
+    expect_kind(ran.result, ErrorKind::Timeout);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn a_short_sleep_waits_its_time_and_a_ready_descriptor_does_not_wait() {
+    let engine = engine();
+    let started = std::time::Instant::now();
+    // Success (errno 0) and one event.
+    assert_eq!(
+        run(
+            &engine,
+            &sleeper(30_000_000, false),
+            &WasiOptions::default()
+        )
+        .result
+        .unwrap(),
+        1
+    );
+    assert!(started.elapsed() >= std::time::Duration::from_millis(30));
+    let started = std::time::Instant::now();
+    // The stdin subscription is ready at once: one event, no hour-long wait.
+    assert_eq!(
+        run(
+            &engine,
+            &sleeper(3_600_000_000_000, true),
+            &WasiOptions::default()
+        )
+        .result
+        .unwrap(),
+        1
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
 }
