@@ -47,6 +47,10 @@ fn pooling(slots: u32) -> PoolingAllocationConfig {
         .total_memories(slots)
         .total_tables(slots)
         .total_gc_heaps(slots)
+        // Guests never run on fibers (host calls park the worker), so the
+        // pool reserves no stacks: each would split the address space into
+        // two more maps.
+        .total_stacks(0)
         .max_memories_per_module(POOLED_ITEMS_PER_MODULE)
         .max_tables_per_module(POOLED_ITEMS_PER_MODULE)
         .max_core_instance_size(POOLED_INSTANCE_METADATA)
