@@ -1,9 +1,11 @@
 //! Freenet's host imports, in Rust: what a contract or delegate calls
 //! while one operation runs.
 //!
-//! Each operation creates its natives with an [`Operation`] record shared by
-//! every function of its instance: the streamed inputs still to hand out,
-//! the log lines, the clock, and for delegates the context and secrets.
+//! A runtime defines its natives once (modules are prepared with them and
+//! cached); they share one [`Operation`] record, which the runtime renews at
+//! the start of each operation under the engine's lock: the streamed inputs
+//! still to hand out, the log lines, the clock, and for delegates the
+//! context and secrets.
 //! Every function re-reads the instance's memory from the live store
 //! (`memory.grow` may have moved it) and checks every pointer and length;
 //! a bad one traps the guest with a message that names the import.
