@@ -11,7 +11,8 @@
 //!
 //! Size: after each write, the least recently used files (by modification
 //! time, which a hit renews) are deleted until all the configurations'
-//! files under the root fit in the byte limit.
+//! files under the root fit in the byte limit. Only files this cache names
+//! (a hex configuration directory, a hex file name) are ever deleted.
 //!
 //! wasmtime's own cache (its `cache` feature) would replace this file, but
 //! it loads what it reads after zstd decompression (its frames carry no
@@ -172,18 +173,31 @@ impl DiskCache {
     /// files of writes that never finished.
     fn evict(&self) {
         let mut files = Vec::new();
-        let dirs = fs::read_dir(&self.root).into_iter().flatten().flatten();
+        // Only what this cache writes: the root may be a directory other
+        // programs use too.
+        let dirs = fs::read_dir(&self.root)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|dir| hex_named(&dir.file_name().to_string_lossy(), TAG_DIGITS));
         for entry in dirs.flat_map(|dir| fs::read_dir(dir.path()).into_iter().flatten().flatten()) {
             let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some((stem, rest)) = name.split_once('.') else {
+                continue;
+            };
+            if !hex_named(stem, 64) {
+                continue;
+            }
             let Ok(meta) = entry.metadata() else { continue };
             let used = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-            match path.extension().and_then(|e| e.to_str()) {
-                Some(EXTENSION) => files.push((used, meta.len(), path)),
+            if rest == EXTENSION {
+                files.push((used, meta.len(), path));
+            } else if rest.ends_with(".tmp")
                 // Another process may still be writing a young one.
-                Some("tmp") if used.elapsed().is_ok_and(|age| age.as_secs() > 3600) => {
-                    let _ = fs::remove_file(&path);
-                }
-                _ => {}
+                && used.elapsed().is_ok_and(|age| age.as_secs() > 3600)
+            {
+                let _ = fs::remove_file(&path);
             }
         }
         let mut total: u64 = files.iter().map(|(_, len, _)| len).sum();
@@ -197,6 +211,14 @@ impl DiskCache {
             }
         }
     }
+}
+
+/// Hex digits in a configuration directory's name.
+const TAG_DIGITS: usize = 16;
+
+/// Whether `name` is exactly `digits` lowercase hex digits.
+fn hex_named(name: &str, digits: usize) -> bool {
+    name.len() == digits && name.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// The artifact in a cache file's bytes, if the file is whole and matches

@@ -135,7 +135,7 @@ fn the_limit_covers_every_configuration_under_the_root_and_stale_temporaries() {
     assert_ne!(cache.dir, old.dir);
     assert!(cache.load(&plain, &old_key).is_none());
     // ... and its eviction counts it; so is a write that never finished.
-    let torn = cache.dir.join("torn.cwasm.1234.tmp");
+    let torn = cache.dir.join(format!("{}.1234.tmp", "ab".repeat(32)));
     create_private_dir(&cache.dir).unwrap();
     fs::write(&torn, b"partial").unwrap();
     set_used(&torn, 7200);
@@ -163,4 +163,28 @@ fn a_directory_others_may_write_is_not_trusted() {
     assert!(cache.load(&engine, &key).is_none());
     fs::set_permissions(cache.path(&key), fs::Permissions::from_mode(0o600)).unwrap();
     assert!(cache.load(&engine, &key).is_some());
+}
+
+#[test]
+fn eviction_deletes_only_what_this_cache_wrote() {
+    let scratch = Scratch::new();
+    let engine = engine(false);
+    // A root shared with other programs' files, in and beside tag-like directories.
+    let foreign_dir = scratch.0.join("build");
+    fs::create_dir_all(&foreign_dir).unwrap();
+    let foreign = [
+        foreign_dir.join("app.cwasm"),
+        foreign_dir.join("old.tmp"),
+        scratch.0.join("notes.tmp"),
+    ];
+    for path in &foreign {
+        fs::write(path, b"not ours").unwrap();
+        set_used(path, 7200);
+    }
+    let cache = DiskCache::new(&scratch.0, &engine, 0);
+    let (key, compiled) = module(&engine, 4);
+    cache.store(&key, &compiled);
+    for path in &foreign {
+        assert!(path.exists(), "{} was deleted", path.display());
+    }
 }

@@ -230,8 +230,13 @@ impl Imports {
                     )
                 })?;
         }
+        // A module may import one name more than once; the linker takes one
+        // definition of it.
+        let mut defined = std::collections::HashSet::new();
         for import in module.imports() {
-            if wasi && import.module() == WASI_NAMESPACE {
+            if (wasi && import.module() == WASI_NAMESPACE)
+                || !defined.insert((import.module(), import.name()))
+            {
                 continue;
             }
             let qualified: Arc<str> = format!("{}.{}", import.module(), import.name()).into();

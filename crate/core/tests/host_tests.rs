@@ -750,3 +750,26 @@ fn a_panicking_host_closes_the_engine_instead_of_unwinding() {
     let err = expect_kind(engine.stats(Site::Direct), ErrorKind::Closed);
     assert!(err.message().contains("after an internal failure"), "{err}");
 }
+
+#[test]
+fn a_module_importing_one_name_twice_gets_it_both_times() {
+    let host = Arc::new(FakeHost::default());
+    let engine = engine_with_host(config(), imports(), host.clone());
+    let module = module(
+        &engine,
+        r#"(module
+             (import "env" "add" (func $first (param i64 i64) (result i64)))
+             (import "env" "add" (func $second (param i64 i64) (result i64)))
+             (func (export "both") (result i64)
+               (i64.add (call $first (i64.const 1) (i64.const 2)) (call $second (i64.const 3) (i64.const 4)))))"#,
+    );
+    let instance = engine.create_instance(Site::Direct, &module, 1, 0).unwrap();
+    let function = engine
+        .function(Site::Direct, instance.target(), "both")
+        .unwrap();
+    let mut results = [Val::I64(0)];
+    engine
+        .invoke(Site::Direct, &function, &[], &mut results, None)
+        .unwrap();
+    assert_eq!(results[0].unwrap_i64(), 10);
+}
