@@ -173,6 +173,18 @@ export interface EngineStats {
   memoryCacheHits: number
   /** Compiles the backend answered from its on-disk cache. */
   diskCacheHits: number
+  /**
+   * On-disk cache entries the backend found but did not load, compiling
+   * instead: a file another user owns or may write, a symbolic link, a
+   * truncated or altered file (deleted), or an artifact of another wasmtime
+   * build (deleted).
+   */
+  diskCacheRejects: number
+  /**
+   * Compiled modules the backend could not write to its on-disk cache (a
+   * read-only, full or untrusted directory); the compile itself succeeded.
+   */
+  diskCacheWriteFailures: number
 }
 
 /** Size of an instance's exported memory. */

@@ -165,7 +165,11 @@ withPermissionBits('a cached artifact others could have written is never loaded'
   t.like(JSON.parse((await runFixture('compile-once.ts', [dir])).stdout), { compiles: 1, diskCacheHits: 0 })
   const [file] = readdirSync(dir, { recursive: true }).map(String).filter((name) => name.endsWith('.cwasm'))
   chmodSync(join(dir, file), 0o666)
-  t.like(JSON.parse((await runFixture('compile-once.ts', [dir])).stdout), { compiles: 1, diskCacheHits: 0 })
+  t.like(JSON.parse((await runFixture('compile-once.ts', [dir])).stdout), {
+    compiles: 1,
+    diskCacheHits: 0,
+    diskCacheRejects: 1,
+  })
 })
 
 test('a damaged cache file is recompiled and replaced, never loaded', (t) => {
@@ -187,10 +191,71 @@ test('a damaged cache file is recompiled and replaced, never loaded', (t) => {
   flipped[Math.floor(whole.length / 2)] ^= 0x01
   for (const damaged of [whole.subarray(0, whole.length - 100), flipped]) {
     writeFileSync(path, damaged)
-    t.like(compileIn(), { compiles: 1, diskCacheHits: 0 })
+    t.like(compileIn(), { compiles: 1, diskCacheHits: 0, diskCacheRejects: 1 })
     t.deepEqual(readFileSync(path), whole)
     t.like(compileIn(), { compiles: 0, diskCacheHits: 1 })
   }
+})
+
+/** What `largeModule(2000, 7)`'s export `f5` answers to 11, compiled without any cache. */
+function expectedAnswer(): unknown {
+  const engine = new WasmEngine({ compileCache: false })
+  const instance = engine.createInstance(engine.compile(largeModule(2000, 7)), 1, 0)
+  const answer = engine.getFunction(instance, 'f5')(11n)
+  engine.close()
+  return answer
+}
+
+test.serial('a process killed while writing a cache entry never leaves one that loads wrong', async (t) => {
+  const expected = expectedAnswer()
+  const probe = mkdtempSync(join(tmpdir(), 'wasm-engine-cache-'))
+  t.teardown(() => rmSync(probe, { recursive: true, force: true }))
+  const whole = await runFixture('compile-once.ts', [probe])
+  // Kills spread over the second half of the child's life, where the compile ends and the write happens.
+  for (let step = 1; step <= 8; step++) {
+    const dir = mkdtempSync(join(tmpdir(), 'wasm-engine-cache-'))
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+    const child = await runFixture('compile-once.ts', [dir], whole.elapsed * (0.55 + 0.06 * step))
+    const engine = new WasmEngine({ compileCacheDir: dir })
+    const module = engine.compile(largeModule(2000, 7))
+    const stats = engine.stats()
+    t.is(stats.diskCacheRejects, 0, `step ${step}: a killed write left a file that was read`)
+    t.is(stats.compiles + stats.diskCacheHits, 1)
+    t.is(engine.getFunction(engine.createInstance(module, 1, 0), 'f5')(11n), expected)
+    engine.close()
+    t.log(`step ${step}: ${child.killed ? 'killed' : 'finished'}, then ${stats.diskCacheHits ? 'a hit' : 'a compile'}`)
+  }
+})
+
+test('a cache directory that cannot be created is skipped and counted; the compile succeeds', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'wasm-engine-cache-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  // The cache root is a file: no configuration directory can be made under it.
+  const root = join(dir, 'not-a-directory')
+  writeFileSync(root, 'taken')
+  const engine = new WasmEngine({ compileCacheDir: root })
+  const module = engine.compile(FREENET_GUEST)
+  t.is(engine.call3i64(engine.createInstance(module, 5, 0), 'get_id', 0n, 0n, 0n), 5n)
+  t.like(engine.stats(), { compiles: 1, diskCacheHits: 0, diskCacheRejects: 0, diskCacheWriteFailures: 1 })
+  engine.close()
+})
+
+// `ulimit -f` is a Unix shell's.
+const withFileSizeLimit = process.platform === 'win32' ? test.serial.skip : test.serial
+withFileSizeLimit('a full disk fails the cache write, counted, and leaves no partial entry', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'wasm-engine-cache-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  // Every file write past 64 KiB fails as on a full disk; the artifact is larger.
+  const full = await runFixture('compile-once.ts', [dir], 20_000, { fileSizeLimitKiB: 64 })
+  t.is(full.code, 0, full.stderr)
+  t.like(JSON.parse(full.stdout), { compiles: 1, diskCacheHits: 0, diskCacheWriteFailures: 1 })
+  t.deepEqual(
+    readdirSync(dir, { recursive: true }).map(String).filter((name) => /\.(cwasm|tmp)$/.test(name)),
+    [],
+  )
+  // With room again, the entry is written and then loaded.
+  t.like(JSON.parse((await runFixture('compile-once.ts', [dir])).stdout), { compiles: 1, diskCacheWriteFailures: 0 })
+  t.like(JSON.parse((await runFixture('compile-once.ts', [dir])).stdout), { compiles: 0, diskCacheHits: 1 })
 })
 
 test('the on-disk cache stays within compileCacheMaxBytes, evicting the least recently used', (t) => {

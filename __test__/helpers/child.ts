@@ -13,12 +13,27 @@ export interface ChildResult {
   killed: boolean
 }
 
+/** How a fixture's process is started. */
+export interface FixtureOptions {
+  /** Largest file the child may write, in KiB (the shell's `ulimit -f`; Unix only). */
+  fileSizeLimitKiB?: number
+}
+
 /** Runs `__test__/fixtures/<name>` with tsx, killing it after `watchdogMs`. */
-export function runFixture(name: string, args: string[] = [], watchdogMs = 20_000): Promise<ChildResult> {
+export function runFixture(
+  name: string,
+  args: string[] = [],
+  watchdogMs = 20_000,
+  options: FixtureOptions = {},
+): Promise<ChildResult> {
   const started = performance.now()
-  const child = spawn(process.execPath, ['--import=tsx', join(__dirname, '..', 'fixtures', name), ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  const command = [process.execPath, '--import=tsx', join(__dirname, '..', 'fixtures', name), ...args]
+  // Node ignores SIGXFSZ itself, so writes past the limit fail with EFBIG.
+  const limited =
+    options.fileSizeLimitKiB === undefined
+      ? command
+      : ['/bin/sh', '-c', `ulimit -f ${options.fileSizeLimitKiB} && exec "$0" "$@"`, ...command]
+  const child = spawn(limited[0], limited.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (chunk) => (stdout += chunk))

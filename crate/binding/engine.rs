@@ -41,6 +41,8 @@ pub struct EngineStats {
     pub compiles: f64,
     pub memory_cache_hits: f64,
     pub disk_cache_hits: f64,
+    pub disk_cache_rejects: f64,
+    pub disk_cache_write_failures: f64,
 }
 
 /// The native half of `WasmEngine`.
@@ -355,6 +357,8 @@ impl NativeEngine {
             compiles: stats.compiles as f64,
             memory_cache_hits: stats.memory_cache_hits as f64,
             disk_cache_hits: stats.disk_cache_hits as f64,
+            disk_cache_rejects: stats.disk_cache_rejects as f64,
+            disk_cache_write_failures: stats.disk_cache_write_failures as f64,
         })
     }
 

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::Limits;
 use crate::deadline;
-use crate::disk_cache::DiskCache;
+use crate::disk_cache::{DiskCache, Lookup};
 use crate::engine_config::{engine_config, pool_reservation};
 use crate::error::{ErrorKind, WasmError};
 
@@ -43,6 +43,8 @@ struct Counters {
     compiles: AtomicU64,
     memory_hits: AtomicU64,
     disk_hits: AtomicU64,
+    disk_rejects: AtomicU64,
+    disk_write_failures: AtomicU64,
 }
 
 /// A snapshot of a backend's [`Counters`].
@@ -53,6 +55,12 @@ pub struct CompileStats {
     pub memory_hits: u64,
     /// Compiles answered from the on-disk cache.
     pub disk_hits: u64,
+    /// On-disk entries not loaded: untrusted, damaged, or from another
+    /// wasmtime build; each was compiled instead.
+    pub disk_rejects: u64,
+    /// Compiled modules the on-disk cache could not write (read-only or
+    /// full directory, untrusted directory, I/O error).
+    pub disk_write_failures: u64,
 }
 
 impl Backend {
@@ -128,37 +136,42 @@ impl Backend {
             compiles: self.counters.compiles.load(Ordering::Relaxed),
             memory_hits: self.counters.memory_hits.load(Ordering::Relaxed),
             disk_hits: self.counters.disk_hits.load(Ordering::Relaxed),
+            disk_rejects: self.counters.disk_rejects.load(Ordering::Relaxed),
+            disk_write_failures: self.counters.disk_write_failures.load(Ordering::Relaxed),
         }
     }
 
     fn compile_uncached(&self, key: &CodeHash, wasm: &[u8]) -> Result<wasmtime::Module, WasmError> {
-        let from_disk = self
-            .disk_cache
-            .as_ref()
-            .and_then(|disk| disk.load(&self.engine, key));
-        let module = match from_disk {
-            Some(module) => {
-                self.counters.disk_hits.fetch_add(1, Ordering::Relaxed);
-                module
-            }
-            None => {
-                self.counters.compiles.fetch_add(1, Ordering::Relaxed);
-                let module = wasmtime::Module::from_binary(&self.engine, wasm).map_err(|err| {
-                    WasmError::new(
-                        ErrorKind::Compile,
-                        format!(
-                            "module of {} bytes is not valid WebAssembly: {}",
-                            wasm.len(),
-                            crate::error::describe(&err)
-                        ),
-                    )
-                })?;
-                if let Some(disk) = &self.disk_cache {
-                    disk.store(key, &module);
-                }
-                module
-            }
+        let lookup = match &self.disk_cache {
+            Some(disk) => disk.load(&self.engine, key),
+            None => Lookup::Miss,
         };
+        match lookup {
+            Lookup::Hit(module) => {
+                self.counters.disk_hits.fetch_add(1, Ordering::Relaxed);
+                return Ok(module);
+            }
+            Lookup::Rejected => {
+                self.counters.disk_rejects.fetch_add(1, Ordering::Relaxed);
+            }
+            Lookup::Miss => {}
+        }
+        self.counters.compiles.fetch_add(1, Ordering::Relaxed);
+        let module = wasmtime::Module::from_binary(&self.engine, wasm).map_err(|err| {
+            WasmError::new(
+                ErrorKind::Compile,
+                format!(
+                    "module of {} bytes is not valid WebAssembly: {}",
+                    wasm.len(),
+                    crate::error::describe(&err)
+                ),
+            )
+        })?;
+        if let Some(disk) = &self.disk_cache
+            && disk.store(key, &module).is_err()
+        {
+            self.counters.disk_write_failures.fetch_add(1, Ordering::Relaxed);
+        }
         Ok(module)
     }
 }

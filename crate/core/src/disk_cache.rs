@@ -3,11 +3,18 @@
 //! settings, so a second process skips Cranelift entirely.
 //!
 //! Trust: loading a cached artifact runs native code that was written to
-//! disk, so the directory must be writable only by the user running the
-//! engine; files or directories that others may write are ignored. Each
-//! file starts with the BLAKE3 digest of the artifact after it, checked
-//! before wasmtime sees a byte: a truncated, torn or flipped file is
-//! deleted and recompiled, never loaded.
+//! disk, so on Unix the configuration directory and the file must both be
+//! owned by the effective user, writable by nobody else, and no symbolic
+//! link. The directory is opened and checked once, and the file opened
+//! through that handle and checked on its descriptor, so swapping a path
+//! between the check and the read cannot redirect it. Each file starts with
+//! the BLAKE3 digest of the artifact after it, checked before wasmtime sees
+//! a byte: a truncated, torn or flipped file is deleted and recompiled,
+//! never loaded.
+//!
+//! Writes are atomic: an entry is written whole under a temporary name of
+//! its own (process id and a counter, so concurrent writers never share
+//! one), synced, then renamed into place.
 //!
 //! Size: after each write, the least recently used files (by modification
 //! time, which a hit renews) are deleted until all the configurations'
@@ -22,8 +29,9 @@
 
 use std::fs;
 use std::hash::{Hash, Hasher};
-use std::io::Write;
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
@@ -67,6 +75,18 @@ pub(crate) struct DiskCache {
     max_bytes: u64,
 }
 
+/// What [`DiskCache::load`] found.
+pub(crate) enum Lookup {
+    /// A whole, trusted artifact that wasmtime accepted.
+    Hit(wasmtime::Module),
+    /// No entry for the key.
+    Miss,
+    /// An entry that was not loaded: untrusted, damaged, or refused by
+    /// wasmtime (another version or configuration). Damaged and refused
+    /// entries are deleted; untrusted ones are left to their owner.
+    Rejected,
+}
+
 impl DiskCache {
     /// The cache of `engine`'s artifacts under `root`, whose files take at
     /// most `max_bytes` together.
@@ -74,13 +94,9 @@ impl DiskCache {
         let mut hasher = Sha256Hasher(Sha256::new());
         engine.precompile_compatibility_hash().hash(&mut hasher);
         let digest = hasher.0.finalize();
-        let tag: String = digest[..8]
-            .iter()
-            .map(|byte| format!("{byte:02x}"))
-            .collect();
         DiskCache {
             root: root.to_owned(),
-            dir: root.join(tag),
+            dir: root.join(hex(&digest[..TAG_DIGITS / 2])),
             max_bytes,
         }
     }
@@ -105,81 +121,101 @@ impl DiskCache {
         base.map(|dir| dir.join("wasm-engine"))
     }
 
-    fn path(&self, key: &[u8; 32]) -> PathBuf {
-        let name: String = key.iter().map(|byte| format!("{byte:02x}")).collect();
-        self.dir.join(format!("{name}.{EXTENSION}"))
+    /// The file name of the entry for `key`.
+    fn name(key: &[u8; 32]) -> String {
+        format!("{}.{EXTENSION}", hex(key))
     }
 
-    /// The cached compilation of the binary whose hash is `key`, if there is
-    /// a trustworthy one. A file that fails its digest is deleted.
-    pub(crate) fn load(
-        &self,
-        engine: &wasmtime::Engine,
-        key: &[u8; 32],
-    ) -> Option<wasmtime::Module> {
-        let path = self.path(key);
-        if !private(&path) || !private(&self.dir) {
-            return None;
+    /// The cached compilation of the binary whose hash is `key`, if there
+    /// is a trustworthy one. Costs a file read, a BLAKE3 pass over it and
+    /// wasmtime's deserialization on a hit.
+    pub(crate) fn load(&self, engine: &wasmtime::Engine, key: &[u8; 32]) -> Lookup {
+        let name = Self::name(key);
+        let dir = match TrustedDir::open(&self.dir) {
+            Ok(dir) => dir,
+            // A link in the directory's place fails as "not a directory" too.
+            Err(err) if absent(&err) && fs::symlink_metadata(&self.dir).is_err() => {
+                return Lookup::Miss;
+            }
+            Err(_) => return Lookup::Rejected,
+        };
+        let mut file = match dir.open_file(&name) {
+            Ok(file) => file,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return Lookup::Miss,
+            Err(_) => return Lookup::Rejected,
+        };
+        let mut bytes = Vec::new();
+        if file.read_to_end(&mut bytes).is_err() {
+            return Lookup::Rejected;
         }
-        let file = fs::read(&path).ok()?;
-        let Some(artifact) = verified(&file) else {
-            let _ = fs::remove_file(&path);
-            return None;
+        let Some(artifact) = verified(&bytes) else {
+            let _ = dir.remove(&name);
+            return Lookup::Rejected;
         };
         // SAFETY: wasmtime requires the bytes to be the output of
-        // `Module::serialize`. They were written by `store` below, through a
-        // private file renamed into a directory only this user may write
-        // (both checked above), and they match the digest `store` wrote
-        // beside them, so they are that output byte for byte. wasmtime
-        // itself checks the artifact's format and that this engine's
-        // settings can run it, and returns an error for a mismatch.
-        let module = unsafe { wasmtime::Module::deserialize(engine, artifact) }.ok()?;
+        // `Module::serialize`. `store` writes that output after its BLAKE3
+        // digest, and these bytes match the digest; they were read through
+        // a descriptor checked to be a regular file that only this user may
+        // write, opened without following links inside a directory that
+        // only this user may write, also checked on its descriptor (on
+        // Unix; elsewhere the cache trusts the per-user directory it is
+        // given). So only this user's `store` (or this user) wrote them.
+        // wasmtime itself checks the artifact's format and that this
+        // engine's settings can run it, and returns an error for a mismatch.
+        let Ok(module) = (unsafe { wasmtime::Module::deserialize(engine, artifact) }) else {
+            let _ = dir.remove(&name);
+            return Lookup::Rejected;
+        };
         // The modification time orders eviction: a hit keeps a file young.
-        if let Ok(file) = fs::File::options().append(true).open(&path) {
-            let _ = file.set_modified(SystemTime::now());
-        }
-        Some(module)
+        let _ = file.set_modified(SystemTime::now());
+        Lookup::Hit(module)
     }
 
     /// Writes `module`, compiled from the binary whose hash is `key`, then
     /// evicts the least recently used files past the byte limit. The cache
-    /// is best effort: a failure to write only costs a later compile.
-    pub(crate) fn store(&self, key: &[u8; 32], module: &wasmtime::Module) {
-        let Ok(artifact) = module.serialize() else {
-            return;
-        };
-        if create_private_dir(&self.dir).is_err() {
-            return;
-        }
-        let path = self.path(key);
-        // Written whole under a name no reader looks for, then renamed: a
-        // process killed midway leaves only a temporary file, which the
-        // next eviction removes.
-        let temporary = path.with_extension(format!("{}.tmp", std::process::id()));
-        let written = create_private_file(&temporary).and_then(|mut file| {
+    /// is best effort: an error here only costs a later compile, and the
+    /// caller counts it.
+    pub(crate) fn store(&self, key: &[u8; 32], module: &wasmtime::Module) -> io::Result<()> {
+        let artifact = module.serialize().map_err(io::Error::other)?;
+        create_private_dir(&self.dir)?;
+        let dir = TrustedDir::open(&self.dir)?;
+        let name = Self::name(key);
+        static WRITES: AtomicU64 = AtomicU64::new(0);
+        let temporary = format!(
+            "{}.{}-{}.tmp",
+            hex(key),
+            std::process::id(),
+            WRITES.fetch_add(1, Ordering::Relaxed)
+        );
+        let written = dir.create_file(&temporary).and_then(|mut file| {
             file.write_all(MAGIC)?;
             file.write_all(blake3::hash(&artifact).as_bytes())?;
             file.write_all(&artifact)?;
             file.sync_all()
         });
-        if written.is_err() || fs::rename(&temporary, &path).is_err() {
-            let _ = fs::remove_file(&temporary);
+        let renamed = written.and_then(|()| dir.rename(&temporary, &name));
+        if renamed.is_err() {
+            let _ = dir.remove(&temporary);
         }
-        self.evict();
+        self.evict(&self.dir.join(&name));
+        renamed
     }
 
     /// Deletes files, least recently used first, until every cache file
-    /// under the root fits in the byte limit; deletes leftover temporary
-    /// files of writes that never finished.
-    fn evict(&self) {
+    /// under the root fits in the byte limit; `newest` (the file just
+    /// written) counts as the youngest whatever its time stamp says, so
+    /// a coarse clock cannot make it go before older files. Deletes
+    /// leftover temporary files of writes that never finished.
+    fn evict(&self, newest: &Path) {
         let mut files = Vec::new();
-        // Only what this cache writes: the root may be a directory other
-        // programs use too.
+        // Only what this cache writes, in real directories (no links) this
+        // user owns: the root may be a directory other programs use too.
         let dirs = fs::read_dir(&self.root)
             .into_iter()
             .flatten()
             .flatten()
-            .filter(|dir| hex_named(&dir.file_name().to_string_lossy(), TAG_DIGITS));
+            .filter(|dir| hex_named(&dir.file_name().to_string_lossy(), TAG_DIGITS))
+            .filter(|dir| dir.metadata().is_ok_and(|meta| meta.is_dir() && owned(&meta)));
         for entry in dirs.flat_map(|dir| fs::read_dir(dir.path()).into_iter().flatten().flatten()) {
             let path = entry.path();
             let name = entry.file_name().to_string_lossy().into_owned();
@@ -190,9 +226,12 @@ impl DiskCache {
                 continue;
             }
             let Ok(meta) = entry.metadata() else { continue };
+            if !meta.is_file() {
+                continue;
+            }
             let used = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
             if rest == EXTENSION {
-                files.push((used, meta.len(), path));
+                files.push((path == newest, used, meta.len(), path));
             } else if rest.ends_with(".tmp")
                 // Another process may still be writing a young one.
                 && used.elapsed().is_ok_and(|age| age.as_secs() > 3600)
@@ -200,9 +239,9 @@ impl DiskCache {
                 let _ = fs::remove_file(&path);
             }
         }
-        let mut total: u64 = files.iter().map(|(_, len, _)| len).sum();
+        let mut total: u64 = files.iter().map(|(_, _, len, _)| len).sum();
         files.sort();
-        for (_, len, path) in files {
+        for (_, _, len, path) in files {
             if total <= self.max_bytes {
                 break;
             }
@@ -213,8 +252,19 @@ impl DiskCache {
     }
 }
 
+/// Whether `err` says there is nothing at a path (rather than something
+/// untrusted): no such entry, or a file where a directory would be.
+fn absent(err: &io::Error) -> bool {
+    matches!(err.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory)
+}
+
 /// Hex digits in a configuration directory's name.
 const TAG_DIGITS: usize = 16;
+
+/// Lowercase hex of `bytes`.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
 
 /// Whether `name` is exactly `digits` lowercase hex digits.
 fn hex_named(name: &str, digits: usize) -> bool {
@@ -229,48 +279,133 @@ fn verified(file: &[u8]) -> Option<&[u8]> {
     (magic == MAGIC && blake3::hash(artifact).as_bytes() == digest).then_some(artifact)
 }
 
+/// A configuration directory opened once and checked on its descriptor;
+/// files are opened, created, renamed and removed relative to it, so
+/// replacing the path afterwards cannot redirect them.
 #[cfg(unix)]
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+struct TrustedDir(std::os::fd::OwnedFd);
+
+#[cfg(unix)]
+impl TrustedDir {
+    /// Opens `path`, refusing a symbolic link and a directory that another
+    /// user owns or may write.
+    fn open(path: &Path) -> io::Result<TrustedDir> {
+        use rustix::fs::{Mode, OFlags};
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let fd = rustix::fs::open(path, flags, Mode::empty())?;
+        let dir = fs::File::from(fd);
+        trusted(&dir)?;
+        Ok(TrustedDir(dir.into()))
+    }
+
+    /// Opens `name` for reading (and for renewing its time stamp),
+    /// refusing a link, anything but a regular file, and a file another
+    /// user owns or may write.
+    fn open_file(&self, name: &str) -> io::Result<fs::File> {
+        use rustix::fs::{Mode, OFlags};
+        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK;
+        let file = fs::File::from(rustix::fs::openat(&self.0, name, flags, Mode::empty())?);
+        if !file.metadata()?.is_file() {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "not a regular file"));
+        }
+        trusted(&file)?;
+        Ok(file)
+    }
+
+    /// Creates `name`, readable and writable by this user only; fails if
+    /// it exists (a link included).
+    fn create_file(&self, name: &str) -> io::Result<fs::File> {
+        use rustix::fs::{Mode, OFlags};
+        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let fd = rustix::fs::openat(&self.0, name, flags, Mode::RUSR | Mode::WUSR)?;
+        Ok(fs::File::from(fd))
+    }
+
+    fn rename(&self, from: &str, to: &str) -> io::Result<()> {
+        Ok(rustix::fs::renameat(&self.0, from, &self.0, to)?)
+    }
+
+    fn remove(&self, name: &str) -> io::Result<()> {
+        Ok(rustix::fs::unlinkat(&self.0, name, rustix::fs::AtFlags::empty())?)
+    }
+}
+
+/// Fails unless `file` (a descriptor, so no path is looked up again) is
+/// owned by the effective user and writable by nobody else.
+#[cfg(unix)]
+fn trusted(file: &fs::File) -> io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = file.metadata()?;
+    if owned(&meta) && meta.mode() & 0o022 == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            "owned by another user or writable by others",
+        ))
+    }
+}
+
+/// Whether the effective user owns what `meta` describes.
+#[cfg(unix)]
+fn owned(meta: &fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    meta.uid() == rustix::process::geteuid().as_raw()
+}
+
+#[cfg(not(unix))]
+fn owned(_meta: &fs::Metadata) -> bool {
+    true
+}
+
+/// Elsewhere than Unix the directory is the per-user one the caller
+/// names, and access control is the platform's; files go by path.
+#[cfg(not(unix))]
+struct TrustedDir(PathBuf);
+
+#[cfg(not(unix))]
+impl TrustedDir {
+    fn open(path: &Path) -> io::Result<TrustedDir> {
+        if fs::symlink_metadata(path)?.is_dir() {
+            Ok(TrustedDir(path.to_owned()))
+        } else {
+            Err(io::Error::new(io::ErrorKind::InvalidData, "not a directory"))
+        }
+    }
+
+    fn open_file(&self, name: &str) -> io::Result<fs::File> {
+        let path = self.0.join(name);
+        if !fs::symlink_metadata(&path)?.is_file() {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "not a regular file"));
+        }
+        fs::OpenOptions::new().read(true).write(true).open(path)
+    }
+
+    fn create_file(&self, name: &str) -> io::Result<fs::File> {
+        fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(self.0.join(name))
+    }
+
+    fn rename(&self, from: &str, to: &str) -> io::Result<()> {
+        fs::rename(self.0.join(from), self.0.join(to))
+    }
+
+    fn remove(&self, name: &str) -> io::Result<()> {
+        fs::remove_file(self.0.join(name))
+    }
+}
+
+#[cfg(unix)]
+fn create_private_dir(dir: &Path) -> io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-}
-
-#[cfg(unix)]
-fn create_private_file(path: &Path) -> std::io::Result<fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
+    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
 }
 
 #[cfg(not(unix))]
-fn create_private_file(path: &Path) -> std::io::Result<fs::File> {
-    fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-}
-
-#[cfg(not(unix))]
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+fn create_private_dir(dir: &Path) -> io::Result<()> {
     fs::create_dir_all(dir)
-}
-
-/// Whether `path` exists and only its owner may write it.
-#[cfg(unix)]
-fn private(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    fs::metadata(path).is_ok_and(|meta| meta.permissions().mode() & 0o022 == 0)
-}
-
-#[cfg(not(unix))]
-fn private(path: &Path) -> bool {
-    path.exists()
 }
 
 #[cfg(test)]

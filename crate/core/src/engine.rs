@@ -143,6 +143,8 @@ pub struct Stats {
     pub compiles: u64,
     pub memory_cache_hits: u64,
     pub disk_cache_hits: u64,
+    pub disk_cache_rejects: u64,
+    pub disk_cache_write_failures: u64,
 }
 
 /// One engine.
@@ -461,6 +463,8 @@ impl Engine {
             compiles: compile.compiles,
             memory_cache_hits: compile.memory_hits,
             disk_cache_hits: compile.disk_hits,
+            disk_cache_rejects: compile.disk_rejects,
+            disk_cache_write_failures: compile.disk_write_failures,
         })
     }
 
