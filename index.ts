@@ -79,7 +79,12 @@ export interface RuntimeConfig {
   enableMetering?: boolean
   /** Cap on each linear memory in pages (default {@link DEFAULT_MAX_MEMORY_PAGES}, at most 65536). */
   maxMemoryPages?: number
-  /** Compiled modules kept in memory by content hash for reuse (default 1024; 0 turns this cache off). */
+  /**
+   * Compiled modules kept in memory by content hash for reuse (default 1024;
+   * 0 turns this cache off). It also bounds each engine's cache of modules
+   * with their imports resolved, which 0 turns off too, so every
+   * `createInstance` then resolves imports again.
+   */
   moduleCacheCapacity?: number
   /**
    * Keep compiled modules on disk so another process skips compilation (default true).
@@ -109,12 +114,16 @@ export interface RuntimeConfig {
    * same `enableMetering` and `instancePoolSize` share one pool.
    *
    * A pool reserves about 4 GiB of address space per slot (4 TiB for 1000
-   * slots) when its first engine is created and releases it when its last
-   * engine is gone: address space, not memory, out of the 128 TiB of an
-   * x86-64 process. Where a process may not reserve that much (`ulimit -v`),
-   * creating the engine fails with a `WasmError` that says so. With every
-   * slot taken, `createInstance` fails with an `InstantiationError` naming
-   * the pool; dropping an instance frees its slot at once.
+   * slots) when its first engine is created, and releases it when the last
+   * engine and the last `Module` compiled by them are gone: address space,
+   * not memory, out of the 128 TiB of an x86-64 process. Where a process
+   * may not reserve that much (`ulimit -v`, a 39-bit address space), the
+   * default pool gives way to on-demand mapping (`stats().poolSlots` is
+   * then 0), while a size given here fails with a `WasmError` that says so.
+   * With every slot taken, `createInstance` fails with an
+   * `InstantiationError` naming the pool. Dropping an instance frees its
+   * slot at once, and so does a handle the garbage collector finalizes
+   * while its engine is idle (else when the engine's operation ends).
    */
   instancePoolSize?: number
 }
@@ -141,8 +150,8 @@ export interface EngineOptions {
    * caches and `Module`s (a module compiled by either is usable by both).
    * Both must agree on `enableMetering`; the backend's cache and instance
    * pool settings apply.
-   * Each engine keeps its own store, instances, fuel and queue, so engines
-   * run their calls in parallel.
+   * Each engine keeps its own instances (each in a store of its own),
+   * fuel and queue, so engines run their calls in parallel.
    */
   backend?: WasmEngine
 }
@@ -165,7 +174,7 @@ export interface EngineStats {
   instances: number
   /** Blocking calls waiting in this engine's queue (not counting the one running). */
   queued: number
-  /** Stores this engine keeps: one per live instance, dropped with it. */
+  /** Stores this engine keeps: one per live instance, dropped with it, so always equal to `instances`. */
   stores: number
   /** Modules the backend compiled with Cranelift. */
   compiles: number
@@ -185,6 +194,12 @@ export interface EngineStats {
    * read-only, full or untrusted directory); the compile itself succeeded.
    */
   diskCacheWriteFailures: number
+  /**
+   * Slots of the instance pool this engine's instances come from; 0 when
+   * they are mapped on demand (`instancePoolSize: 0`, or the default pool
+   * could not be reserved).
+   */
+  poolSlots: number
 }
 
 /** Size of an instance's exported memory. */

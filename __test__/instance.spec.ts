@@ -227,17 +227,48 @@ test('instancePoolSize outside [0, 10000] is refused', (t) => {
 // `ulimit -v` caps the address space a process may reserve; there is no
 // such cap to set from Node on macOS or Windows.
 const withUlimit = process.platform === 'linux' ? test : test.skip
-withUlimit('a process that cannot reserve the pool gets an error naming instancePoolSize, and on demand still works', (t) => {
+withUlimit('a process that cannot reserve a pool maps on demand by default, and a chosen size fails naming instancePoolSize', (t) => {
   const script = `
     const { WasmEngine } = require(${JSON.stringify(join(__dirname, '..', 'index.js'))})
-    try { new WasmEngine(); console.log('created') } catch (err) { console.log(err.code + ': ' + err.message) }
-    new WasmEngine({ instancePoolSize: 0 }).compile('(module)')
-    console.log('on demand: ok')`
+    const fallback = new WasmEngine()
+    const module = fallback.compile('(module (memory 1))')
+    for (let i = 0; i < 3; i++) fallback.createInstance(module, i, 0)
+    console.log('default: ' + JSON.stringify(fallback.stats()))
+    try { new WasmEngine({ instancePoolSize: 1000 }); console.log('created') } catch (err) { console.log(err.code + ': ' + err.message) }`
   // 64 GiB: room for Node, not for a pool's 4 TiB.
   const child = spawnSync('bash', ['-c', 'ulimit -v 67108864 && exec "$0" -e "$1"', process.execPath, script], { encoding: 'utf8' })
   t.is(child.status, 0, child.stderr)
+  t.regex(child.stdout, /^default: .*"instances":3.*"poolSlots":0/m)
   t.regex(child.stdout, /^OTHER: cannot reserve \d+ GiB of address space for an instance pool of 1000 slots.*instancePoolSize/m)
-  t.regex(child.stdout, /^on demand: ok$/m)
+})
+
+test.serial('a handle the garbage collector finalizes frees its pool slot for every engine sharing the pool', async (t) => {
+  // A pool size no other test uses; both engines share its 5 slots.
+  const holder = new WasmEngine({ instancePoolSize: 5 })
+  const other = new WasmEngine({ instancePoolSize: 5 })
+  t.teardown(() => {
+    holder.close()
+    other.close()
+  })
+  const module = holder.compile(FREENET_GUEST)
+  ;(() => {
+    for (let i = 0; i < 5; i++) holder.createInstance(module, i, 0)
+  })()
+  const otherModule = other.compile(FREENET_GUEST)
+  t.throws(() => other.createInstance(otherModule, 99, 0), { instanceOf: InstantiationError })
+  // The holder is idle and never called again: only its handles' finalizers can free the slots.
+  const live = []
+  for (let round = 0; round < 100 && live.length < 5; round++) {
+    globalThis.gc?.()
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    try {
+      while (live.length < 5) live.push(other.createInstance(otherModule, 100 + live.length, 0))
+    } catch (err) {
+      t.true(err instanceof InstantiationError)
+    }
+  }
+  t.is(live.length, 5)
+  t.is(other.call3i64(live[4], 'get_id', 0n, 0n, 0n), 104n)
 })
 
 test('a __frnt_set_id or __frnt__initiate_buffer that never returns is stopped by the deadline', (t) => {

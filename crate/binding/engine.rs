@@ -43,6 +43,7 @@ pub struct EngineStats {
     pub disk_cache_hits: f64,
     pub disk_cache_rejects: f64,
     pub disk_cache_write_failures: f64,
+    pub pool_slots: f64,
 }
 
 /// The native half of `WasmEngine`.
@@ -359,6 +360,7 @@ impl NativeEngine {
             disk_cache_hits: stats.disk_cache_hits as f64,
             disk_cache_rejects: stats.disk_cache_rejects as f64,
             disk_cache_write_failures: stats.disk_cache_write_failures as f64,
+            pool_slots: stats.pool_slots as f64,
         })
     }
 

@@ -21,7 +21,7 @@ use crate::engine_config::{engine_config, pool_reservation};
 use crate::error::{ErrorKind, WasmError};
 
 /// Content hash of a module's binary: the cache key.
-type CodeHash = [u8; 32];
+pub(crate) type CodeHash = [u8; 32];
 
 /// A wasmtime engine plus the modules it compiled.
 pub struct Backend {
@@ -29,6 +29,8 @@ pub struct Backend {
     /// Whether modules carry fuel accounting; engines sharing a backend
     /// must agree on it.
     pub(crate) metering: bool,
+    /// Slots of the pool instances come from; `None` when on demand.
+    pool_slots: Option<u32>,
     /// Compiled modules by content hash, least recently used evicted first
     /// (CLOCK-Pro); a compile in progress holds its key's placeholder, for
     /// which other compiles of the same bytes wait.
@@ -68,9 +70,17 @@ impl Backend {
     /// every module when they meter fuel (which only metered engines should
     /// pay for), instances from their pool (shared with every other backend
     /// of the same metering and pool size), and their caches.
+    ///
+    /// Where the process cannot reserve the default pool's address space
+    /// (`ulimit -v`, a 39-bit address space), instances are mapped on
+    /// demand instead; a pool size the caller chose fails with an error.
     pub(crate) fn new(limits: &Limits) -> Result<Backend, WasmError> {
         let metering = limits.fuel.is_some();
-        let engine = shared_engine(metering, limits.pool_slots)?;
+        let (engine, pool_slots) = match shared_engine(metering, limits.pool_slots) {
+            Ok(engine) => (engine, limits.pool_slots),
+            Err(_) if !limits.pool_size_chosen => (shared_engine(metering, None)?, None),
+            Err(err) => return Err(err),
+        };
         let disk_cache = limits
             .compile_cache_root
             .as_deref()
@@ -78,6 +88,7 @@ impl Backend {
         Ok(Backend {
             engine,
             metering,
+            pool_slots,
             modules: quick_cache::sync::Cache::new(limits.module_cache_capacity),
             disk_cache,
             counters: Counters::default(),
@@ -87,8 +98,9 @@ impl Backend {
     /// Compiles a binary module on this thread, or returns a cached
     /// compilation of the same bytes, waiting for one in progress on
     /// another thread. Costs a SHA-256 of the input on a memory hit, a file
-    /// read on a disk hit, a Cranelift compile otherwise.
-    pub fn compile(&self, wasm: &[u8]) -> Result<wasmtime::Module, WasmError> {
+    /// read on a disk hit, a Cranelift compile otherwise. Returns the
+    /// content hash with the module.
+    pub fn compile(&self, wasm: &[u8]) -> Result<(CodeHash, wasmtime::Module), WasmError> {
         let key = hash(wasm);
         let mut compiled = false;
         let module = self.modules.get_or_insert_with(&key, || {
@@ -98,7 +110,7 @@ impl Backend {
         if !compiled {
             self.counters.memory_hits.fetch_add(1, Ordering::Relaxed);
         }
-        Ok(module)
+        Ok((key, module))
     }
 
     /// Compiles a binary module on a tokio blocking thread. Concurrent
@@ -106,12 +118,12 @@ impl Backend {
     pub async fn compile_shared(
         self: Arc<Self>,
         wasm: Vec<u8>,
-    ) -> Result<wasmtime::Module, WasmError> {
+    ) -> Result<(CodeHash, wasmtime::Module), WasmError> {
         let key = hash(&wasm);
         let placeholder = match self.modules.get_value_or_guard_async(&key).await {
             Ok(module) => {
                 self.counters.memory_hits.fetch_add(1, Ordering::Relaxed);
-                return Ok(module);
+                return Ok((key, module));
             }
             Err(placeholder) => placeholder,
         };
@@ -127,7 +139,14 @@ impl Backend {
         // Refused only when the cache is off (capacity 0); the callers that
         // waited get the module either way.
         let _ = placeholder.insert(module.clone());
-        Ok(module)
+        Ok((key, module))
+    }
+
+    /// Slots of the instance pool; `None` when instances are mapped on
+    /// demand (by choice, or because the default pool could not be
+    /// reserved).
+    pub fn pool_slots(&self) -> Option<u32> {
+        self.pool_slots
     }
 
     /// How many compiles Cranelift did and how many the caches answered.
@@ -170,7 +189,9 @@ impl Backend {
         if let Some(disk) = &self.disk_cache
             && disk.store(key, &module).is_err()
         {
-            self.counters.disk_write_failures.fetch_add(1, Ordering::Relaxed);
+            self.counters
+                .disk_write_failures
+                .fetch_add(1, Ordering::Relaxed);
         }
         Ok(module)
     }

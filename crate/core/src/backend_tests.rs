@@ -60,10 +60,10 @@ fn a_new_backend_has_compiled_nothing() {
 fn compiling_the_same_bytes_again_is_a_memory_hit_returning_the_same_module() {
     let backend = Backend::new(&limits(None)).unwrap();
     let wasm = small(1);
-    let first = backend.compile(&wasm).unwrap();
+    let first = backend.compile(&wasm).unwrap().1;
     assert_eq!(counts(&backend), (1, 0, 0));
-    let second = backend.compile(&wasm).unwrap();
-    let third = backend.compile(&wasm.clone()).unwrap();
+    let second = backend.compile(&wasm).unwrap().1;
+    let third = backend.compile(&wasm.clone()).unwrap().1;
     assert_eq!(counts(&backend), (1, 2, 0));
     assert!(wasmtime::Module::same(&first, &second));
     assert!(wasmtime::Module::same(&first, &third));
@@ -72,8 +72,8 @@ fn compiling_the_same_bytes_again_is_a_memory_hit_returning_the_same_module() {
 #[test]
 fn other_bytes_are_compiled_on_their_own() {
     let backend = Backend::new(&limits(None)).unwrap();
-    let one = backend.compile(&small(1)).unwrap();
-    let two = backend.compile(&small(2)).unwrap();
+    let one = backend.compile(&small(1)).unwrap().1;
+    let two = backend.compile(&small(2)).unwrap().1;
     assert_eq!(counts(&backend), (2, 0, 0));
     assert!(!wasmtime::Module::same(&one, &two));
     backend.compile(&small(1)).unwrap();
@@ -85,8 +85,8 @@ fn other_bytes_are_compiled_on_their_own() {
 fn a_cache_of_capacity_zero_keeps_nothing() {
     let backend = Backend::new(&limits(Some(0.0))).unwrap();
     let wasm = small(3);
-    let first = backend.compile(&wasm).unwrap();
-    let second = backend.compile(&wasm).unwrap();
+    let first = backend.compile(&wasm).unwrap().1;
+    let second = backend.compile(&wasm).unwrap().1;
     assert_eq!(counts(&backend), (2, 0, 0));
     assert!(!wasmtime::Module::same(&first, &second));
 }
@@ -113,7 +113,7 @@ fn concurrent_compiles_of_the_same_bytes_compile_once() {
             .map(|_| {
                 scope.spawn(|| {
                     barrier.wait();
-                    backend.compile(&wasm).unwrap()
+                    backend.compile(&wasm).unwrap().1
                 })
             })
             .collect();
@@ -168,12 +168,12 @@ fn a_module_that_fails_validation_says_why() {
 #[tokio::test]
 async fn compile_shared_answers_from_the_cache_compile_filled_and_fills_it_for_compile() {
     let backend = Arc::new(Backend::new(&limits(None)).unwrap());
-    let compiled = backend.compile(&small(6)).unwrap();
-    let shared = backend.clone().compile_shared(small(6)).await.unwrap();
+    let compiled = backend.compile(&small(6)).unwrap().1;
+    let shared = backend.clone().compile_shared(small(6)).await.unwrap().1;
     assert!(wasmtime::Module::same(&compiled, &shared));
     assert_eq!(counts(&backend), (1, 1, 0));
-    let shared = backend.clone().compile_shared(small(7)).await.unwrap();
-    let compiled = backend.compile(&small(7)).unwrap();
+    let shared = backend.clone().compile_shared(small(7)).await.unwrap().1;
+    let compiled = backend.compile(&small(7)).unwrap().1;
     assert!(wasmtime::Module::same(&compiled, &shared));
     assert_eq!(counts(&backend), (2, 2, 0));
 }

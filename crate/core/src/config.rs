@@ -78,6 +78,9 @@ pub struct Limits {
     /// Instances the pool holds at once; `None` when instances are
     /// allocated on demand.
     pub pool_slots: Option<u32>,
+    /// Whether the caller chose the pool size: a default pool the process
+    /// cannot reserve falls back to on-demand mapping, a chosen one fails.
+    pub pool_size_chosen: bool,
 }
 
 impl Limits {
@@ -144,6 +147,7 @@ impl Limits {
             compile_cache_root,
             compile_cache_max_bytes,
             pool_slots: (pool_slots > 0).then_some(pool_slots),
+            pool_size_chosen: config.instance_pool_size.is_some(),
         })
     }
 

@@ -215,7 +215,10 @@ impl DiskCache {
             .flatten()
             .flatten()
             .filter(|dir| hex_named(&dir.file_name().to_string_lossy(), TAG_DIGITS))
-            .filter(|dir| dir.metadata().is_ok_and(|meta| meta.is_dir() && owned(&meta)));
+            .filter(|dir| {
+                dir.metadata()
+                    .is_ok_and(|meta| meta.is_dir() && owned(&meta))
+            });
         for entry in dirs.flat_map(|dir| fs::read_dir(dir.path()).into_iter().flatten().flatten()) {
             let path = entry.path();
             let name = entry.file_name().to_string_lossy().into_owned();
@@ -255,7 +258,10 @@ impl DiskCache {
 /// Whether `err` says there is nothing at a path (rather than something
 /// untrusted): no such entry, or a file where a directory would be.
 fn absent(err: &io::Error) -> bool {
-    matches!(err.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory)
+    matches!(
+        err.kind(),
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+    )
 }
 
 /// Hex digits in a configuration directory's name.
@@ -306,7 +312,10 @@ impl TrustedDir {
         let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK;
         let file = fs::File::from(rustix::fs::openat(&self.0, name, flags, Mode::empty())?);
         if !file.metadata()?.is_file() {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "not a regular file"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "not a regular file",
+            ));
         }
         trusted(&file)?;
         Ok(file)
@@ -316,7 +325,8 @@ impl TrustedDir {
     /// it exists (a link included).
     fn create_file(&self, name: &str) -> io::Result<fs::File> {
         use rustix::fs::{Mode, OFlags};
-        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let flags =
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let fd = rustix::fs::openat(&self.0, name, flags, Mode::RUSR | Mode::WUSR)?;
         Ok(fs::File::from(fd))
     }
@@ -326,7 +336,11 @@ impl TrustedDir {
     }
 
     fn remove(&self, name: &str) -> io::Result<()> {
-        Ok(rustix::fs::unlinkat(&self.0, name, rustix::fs::AtFlags::empty())?)
+        Ok(rustix::fs::unlinkat(
+            &self.0,
+            name,
+            rustix::fs::AtFlags::empty(),
+        )?)
     }
 }
 
@@ -369,14 +383,20 @@ impl TrustedDir {
         if fs::symlink_metadata(path)?.is_dir() {
             Ok(TrustedDir(path.to_owned()))
         } else {
-            Err(io::Error::new(io::ErrorKind::InvalidData, "not a directory"))
+            Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "not a directory",
+            ))
         }
     }
 
     fn open_file(&self, name: &str) -> io::Result<fs::File> {
         let path = self.0.join(name);
         if !fs::symlink_metadata(&path)?.is_file() {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "not a regular file"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "not a regular file",
+            ));
         }
         fs::OpenOptions::new().read(true).write(true).open(path)
     }
@@ -400,7 +420,10 @@ impl TrustedDir {
 #[cfg(unix)]
 fn create_private_dir(dir: &Path) -> io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
-    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
 }
 
 #[cfg(not(unix))]

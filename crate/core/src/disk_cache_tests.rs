@@ -283,7 +283,11 @@ fn concurrent_writers_of_one_entry_never_share_a_temporary_file() {
         }
     });
     assert!(cache.load(&engine, &key).hit().is_some());
-    let left: Vec<_> = fs::read_dir(&cache.dir).unwrap().flatten().map(|e| e.file_name()).collect();
+    let left: Vec<_> = fs::read_dir(&cache.dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
     assert_eq!(left.len(), 1, "{left:?}");
 }
 
@@ -297,7 +301,12 @@ fn the_file_just_written_is_evicted_last_even_when_time_stamps_tie() {
     let stamp = SystemTime::now() - Duration::from_secs(60);
     for (key, compiled) in &modules {
         cache.store(key, compiled).unwrap();
-        fs::File::options().append(true).open(cache.path(key)).unwrap().set_modified(stamp).unwrap();
+        fs::File::options()
+            .append(true)
+            .open(cache.path(key))
+            .unwrap()
+            .set_modified(stamp)
+            .unwrap();
     }
     let mut paths: Vec<PathBuf> = modules.iter().map(|(key, _)| cache.path(key)).collect();
     paths.sort();

@@ -17,13 +17,13 @@ use parking_lot::{Mutex, MutexGuard};
 
 use wasmtime::Val;
 
-use crate::backend::Backend;
+use crate::backend::{Backend, CodeHash};
 use crate::config::{Limits, RuntimeConfig};
 use crate::deadline::Flag;
 use crate::error::{ErrorKind, Result, WasmError};
 use crate::function::Function;
 use crate::host::{Host, ImportSpec, Imports, Site, Windows};
-use crate::instance::{Instance, Orphans, Target};
+use crate::instance::{Instance, Orphans, StateCell, Target};
 use crate::memory;
 use crate::scheduler::{Entry, Queue};
 use crate::state::{EngineState, INITIATE_BUFFER_EXPORT};
@@ -36,31 +36,30 @@ static NEXT_ENGINE_ID: AtomicU64 = AtomicU64::new(1);
 pub const ASYNC_IMPORT_NAMESPACES: [&str; 2] =
     ["freenet_delegate_contracts", "freenet_delegate_management"];
 
-static NEXT_MODULE_ID: AtomicU64 = AtomicU64::new(1);
-
 /// A compiled module: immutable and cheap to clone, usable by every engine
 /// that shares the backend that compiled it.
 #[derive(Clone)]
 pub struct Module {
     inner: wasmtime::Module,
     backend: Arc<Backend>,
-    /// Never reused in the process: engines cache the module's resolved
-    /// imports under it.
-    id: u64,
+    /// SHA-256 of the binary: engines cache the module's resolved imports
+    /// under it, so compiling the same bytes again finds them.
+    hash: CodeHash,
 }
 
 impl Module {
-    fn new(inner: wasmtime::Module, backend: Arc<Backend>) -> Module {
+    fn new((hash, inner): (CodeHash, wasmtime::Module), backend: Arc<Backend>) -> Module {
         Module {
             inner,
             backend,
-            id: NEXT_MODULE_ID.fetch_add(1, Ordering::Relaxed),
+            hash,
         }
     }
 
-    /// The process-unique number of this compile's result (clones share it).
-    pub(crate) fn id(&self) -> u64 {
-        self.id
+    /// SHA-256 of the binary it was compiled from (text is hashed after
+    /// translation).
+    pub(crate) fn hash(&self) -> &CodeHash {
+        &self.hash
     }
 
     /// Names of the functions, memories, tables and globals the module exports.
@@ -145,12 +144,14 @@ pub struct Stats {
     pub disk_cache_hits: u64,
     pub disk_cache_rejects: u64,
     pub disk_cache_write_failures: u64,
+    /// Slots of the instance pool; 0 when instances are mapped on demand.
+    pub pool_slots: u32,
 }
 
 /// One engine.
 pub struct Engine {
     id: u64,
-    state: Mutex<Option<EngineState>>,
+    state: Arc<StateCell>,
     queue: Arc<Queue>,
     orphans: Arc<Orphans>,
     /// Set by `close()`; running guests stop at their next tick.
@@ -199,7 +200,7 @@ impl Engine {
         );
         Ok(Engine {
             id: NEXT_ENGINE_ID.fetch_add(1, Ordering::Relaxed),
-            state: Mutex::new(Some(state)),
+            state: Arc::new(Mutex::new(Some(state))),
             queue: Arc::default(),
             orphans: Arc::default(),
             closing,
@@ -268,7 +269,7 @@ impl Engine {
         let key = self.enter(site, |state| {
             state.create_instance(module, id, req_bytes, None, None)
         })?;
-        Ok(Instance::new(self.id, key, id, &self.orphans))
+        Ok(Instance::new(self.id, key, id, &self.orphans, &self.state))
     }
 
     /// Runs `module` as a WASI command: a fresh instance with the WASI
@@ -344,7 +345,7 @@ impl Engine {
         let key = self.enter(site, |state| {
             state.create_instance(module, id, req_bytes, None, Some(wasi))
         })?;
-        Ok(Instance::new(self.id, key, id, &self.orphans))
+        Ok(Instance::new(self.id, key, id, &self.orphans, &self.state))
     }
 
     /// What a WASI instance wrote to its standard output and error since the
@@ -465,6 +466,7 @@ impl Engine {
             disk_cache_hits: compile.disk_hits,
             disk_cache_rejects: compile.disk_rejects,
             disk_cache_write_failures: compile.disk_write_failures,
+            pool_slots: self.backend.pool_slots().unwrap_or(0),
         })
     }
 
@@ -570,6 +572,8 @@ impl Engine {
             state.enter_from(site);
             let result = op(state);
             state.enter_from(Site::Worker);
+            // Handles dropped while `op` ran free their slots now.
+            state.collect_orphans(&self.orphans);
             result
         }));
         match outcome {
@@ -583,8 +587,11 @@ impl Engine {
                 self.healthy.store(false, Ordering::Release);
                 self.closing.store(true, Ordering::Release);
                 // The state may be half-updated: never run a guest on it
-                // again, and do not run its destructors either.
-                std::mem::forget(slot.take());
+                // again. Its instances are dropped (their pool slots are
+                // shared with other engines); should a destructor panic
+                // too, what is left of the state leaks instead.
+                let state = slot.take();
+                let _ = catch_unwind(AssertUnwindSafe(move || drop(state)));
                 Err(WasmError::new(
                     ErrorKind::Other,
                     format!(

@@ -212,7 +212,7 @@ impl Imports {
     /// `wasi`, then from `natives`, then from the embedder's functions.
     /// Costs a definition per import, which each instantiation from the
     /// result no longer pays.
-    pub(crate) fn prepare(
+    pub(crate) fn resolve(
         self: &Arc<Self>,
         engine: &wasmtime::Engine,
         module: &wasmtime::Module,

@@ -1,15 +1,21 @@
 //! Instances: the handle a caller holds, and what the engine keeps for
 //! each live instance.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
 
+use crate::state::EngineState;
 use crate::store::HostState;
 
+/// An engine's state behind its lock; `None` once the engine is closed.
+pub(crate) type StateCell = Mutex<Option<EngineState>>;
+
 /// Keys of instances whose handles were dropped while the instance was
-/// still alive; the engine drops those instances at its next operation.
+/// still alive and the engine busy; the engine drops those instances when
+/// its operation ends, or at the latest at its next operation.
 #[derive(Default)]
 pub(crate) struct Orphans {
     keys: Mutex<Vec<u64>>,
@@ -36,22 +42,30 @@ impl Orphans {
 ///
 /// Only the engine that created it accepts it. After `drop_instance` or the
 /// engine's `close()` it is refused with an `InvalidHandle` or `Closed`
-/// error. Dropping it without `drop_instance` frees the instance at the
-/// engine's next operation.
+/// error. Dropping it without `drop_instance` frees the instance at once
+/// when the engine is idle, else when its operation ends.
 pub struct Instance {
     pub(crate) engine_id: u64,
     pub(crate) key: u64,
     pub(crate) id: i64,
     orphans: Weak<Orphans>,
+    state: Weak<StateCell>,
 }
 
 impl Instance {
-    pub(crate) fn new(engine_id: u64, key: u64, id: i64, orphans: &Arc<Orphans>) -> Instance {
+    pub(crate) fn new(
+        engine_id: u64,
+        key: u64,
+        id: i64,
+        orphans: &Arc<Orphans>,
+        state: &Arc<StateCell>,
+    ) -> Instance {
         Instance {
             engine_id,
             key,
             id,
             orphans: Arc::downgrade(orphans),
+            state: Arc::downgrade(state),
         }
     }
 
@@ -72,9 +86,26 @@ impl Instance {
 }
 
 impl Drop for Instance {
+    /// Costs a lock attempt and, when the engine is idle, dropping the
+    /// instance's store. A pool slot held until this engine's next
+    /// operation would look taken to every engine sharing the pool, so
+    /// the slot is freed now unless the engine is busy (never waiting:
+    /// this may run in a finalizer, or while the same thread holds the
+    /// lock).
     fn drop(&mut self) {
-        if let Some(orphans) = self.orphans.upgrade() {
-            orphans.push(self.key);
+        let Some(orphans) = self.orphans.upgrade() else {
+            return;
+        };
+        orphans.push(self.key);
+        let Some(cell) = self.state.upgrade() else {
+            return;
+        };
+        if let Some(mut guard) = cell.try_lock()
+            && let Some(state) = guard.as_mut()
+        {
+            // A destructor must not unwind into its caller (a finalizer
+            // called from C); a store that fails to drop is left behind.
+            let _ = catch_unwind(AssertUnwindSafe(|| state.collect_orphans(&orphans)));
         }
     }
 }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use wasmtime::{InstancePre, Store, Trap, TypedFunc, Val, WasmParams, WasmResults};
 
+use crate::backend::CodeHash;
 use crate::config::{Limits, WASM_PAGE_SIZE};
 use crate::deadline::Flag;
 use crate::engine::Module;
@@ -45,10 +46,10 @@ pub(crate) struct EngineState {
     next_key: u64,
     limits: Limits,
     runner: Runner,
-    /// Modules with their imports resolved, by module id, natives id and
+    /// Modules with their imports resolved, by content hash, natives id and
     /// whether WASI is linked, least recently used evicted past the module
     /// cache's capacity.
-    prepared: quick_cache::unsync::Cache<(u64, u64, bool), InstancePre<HostState>>,
+    prepared: quick_cache::unsync::Cache<(CodeHash, u64, bool), InstancePre<HostState>>,
 }
 
 /// How the next guest entry runs: where, on what fuel, until when. Apart
@@ -231,29 +232,28 @@ impl EngineState {
             memory,
             output,
         };
-        self.prepare(&mut live, req_bytes)?;
+        self.initialise(&mut live, req_bytes)?;
         let key = self.next_key;
         self.next_key += 1;
         self.instances.insert(key, live);
         Ok(key)
     }
 
-    /// `module` with its imports resolved for this engine, `natives` and
-    /// WASI when `wasi`,
-    /// from the cache when it was resolved before.
+    /// `module` with its imports resolved: this engine's, `natives`', and
+    /// WASI's when `wasi`. From the cache when they were resolved before.
     fn prepared(
         &mut self,
         module: &Module,
         natives: Option<&dyn Natives>,
         wasi: bool,
     ) -> Result<InstancePre<HostState>, WasmError> {
-        let key = (module.id(), natives.map_or(0, |n| n.id()), wasi);
+        let key = (*module.hash(), natives.map_or(0, |n| n.id()), wasi);
         if let Some(pre) = self.prepared.get(&key) {
             return Ok(pre.clone());
         }
         let pre = self
             .imports
-            .prepare(&self.engine, module.wasmtime(), natives, wasi)?;
+            .resolve(&self.engine, module.wasmtime(), natives, wasi)?;
         if self.limits.module_cache_capacity > 0 {
             self.prepared.insert(key, pre.clone());
         }
@@ -263,7 +263,7 @@ impl EngineState {
     /// Runs the guest's `__frnt_set_id(id)`, when exported, and reserves
     /// `req_bytes` of memory: the steps of `createInstance` after
     /// instantiation.
-    fn prepare(&mut self, live: &mut LiveInstance, req_bytes: usize) -> Result<(), WasmError> {
+    fn initialise(&mut self, live: &mut LiveInstance, req_bytes: usize) -> Result<(), WasmError> {
         let id = live.id;
         if live.output.is_some()
             && live
@@ -551,3 +551,7 @@ fn instantiation_error(
     )
     .at_instance(id)
 }
+
+#[cfg(test)]
+#[path = "state_tests.rs"]
+mod tests;

@@ -43,9 +43,10 @@ impl HostState {
         self.memory
     }
 
-    /// The instance's WASI context. An instance created without one that
-    /// still reaches a WASI function gets an empty one, which grants
-    /// nothing: stdin at its end, output discarded, no files.
+    /// The instance's WASI context. WASI imports are linked only into
+    /// instances created with a context, so for them this is always set;
+    /// the empty context is only what the signature wasmtime-wasi asks for
+    /// must give the others, and it grants nothing.
     pub(crate) fn wasi(&mut self) -> &mut WasiP1Ctx {
         self.wasi
             .get_or_insert_with(|| wasmtime_wasi::WasiCtxBuilder::new().build_p1())
@@ -104,8 +105,9 @@ impl HostState {
 ///
 /// One instance per store: wasmtime frees an instance's memory (or
 /// returns its pool slot) only when its whole store drops, so a store
-/// shared by short-lived instances kept all their memory until it was
-/// retired (Freenet's lessons 4 and 5). Costs about a microsecond.
+/// shared by short-lived instances would keep all their memory until the
+/// store itself went (Freenet's lessons 4 and 5). Costs about a
+/// microsecond.
 pub(crate) fn new_store(
     engine: &wasmtime::Engine,
     max_memory_bytes: usize,

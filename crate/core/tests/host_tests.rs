@@ -773,3 +773,37 @@ fn a_module_importing_one_name_twice_gets_it_both_times() {
         .unwrap();
     assert_eq!(results[0].unwrap_i64(), 10);
 }
+
+#[test]
+fn an_engine_closed_by_a_panic_gives_its_pool_slots_back() {
+    // A pool size no other test uses; both engines share its slots.
+    let pooled = || RuntimeConfig {
+        instance_pool_size: Some(3.0),
+        ..config()
+    };
+    let failing = engine_with_host(pooled(), imports(), Arc::new(PanickingHost));
+    let guest = module(&failing, GUEST);
+    let held: Vec<_> = (0..3)
+        .map(|id| {
+            failing
+                .create_instance(Site::Direct, &guest, id, 0)
+                .unwrap()
+        })
+        .collect();
+    let add = failing
+        .function(Site::Direct, held[0].target(), "call_add")
+        .unwrap();
+    let mut results = [Val::I64(0)];
+    let args = [Val::I64(1), Val::I64(2)];
+    expect_kind(
+        failing.invoke(Site::Direct, &add, &args, &mut results, None),
+        ErrorKind::Other,
+    );
+    // The handles are still held; the closed engine's instances are gone.
+    let other = engine_with_host(pooled(), imports(), Arc::new(FakeHost::default()));
+    let guest = module(&other, GUEST);
+    let taken: Vec<_> = (0..3)
+        .map(|id| other.create_instance(Site::Direct, &guest, id, 0).unwrap())
+        .collect();
+    assert_eq!(taken.len(), held.len());
+}
