@@ -3,7 +3,7 @@ import { native } from './lib/native';
 import { type WasiOptions, type WasiResult } from './lib/wasi';
 export { AbortedError, CompileError, ContractError, type ContractErrorKind, EngineBusyError, EngineClosedError, ExportError, InstantiationError, InvalidHandleError, MemoryError, OtherError, OutOfGasError, RuntimeError, SchedulerOverloadedError, TimeoutError, TRAP_CODES, type TrapCode, WASM_ERROR_CODES, WasmError, type WasmErrorCode, } from './lib/errors';
 export type { AsyncHostFunction, Caller, HostFunction, HostResult, ImportObject, WasmValue } from './lib/host';
-export type { WasiDeterminism, WasiOptions, WasiPreopen, WasiResult } from './lib/wasi';
+export type { OutputListener, WasiDeterminism, WasiOptions, WasiPreopen, WasiResult } from './lib/wasi';
 /** A compiled module; opaque. Usable by the engine that compiled it. */
 export declare const Module: typeof import("./binding").Module;
 /** A compiled module; opaque. Usable by the engine that compiled it. */
@@ -202,7 +202,7 @@ export declare class WasmEngine {
      * least `reqBytes`. With metering on, fuel is reset to the full budget.
      *
      * With `options.wasi`, the instance gets a WASI context (what the module
-     * may see, as for `runWasi`, whose `signal` does not apply here) and its
+     * may see, as for `runWasi`, whose `signal`, `onStdout` and `onStderr` do not apply here) and its
      * `_initialize` runs first when exported: a WASI reactor or library whose
      * exports are then called as any others, and whose output
      * `takeWasiOutput` collects. JavaScript imports and WASI combine.

@@ -45,7 +45,7 @@ export {
   type WasmErrorCode,
 } from './lib/errors'
 export type { AsyncHostFunction, Caller, HostFunction, HostResult, ImportObject, WasmValue } from './lib/host'
-export type { WasiDeterminism, WasiOptions, WasiPreopen, WasiResult } from './lib/wasi'
+export type { OutputListener, WasiDeterminism, WasiOptions, WasiPreopen, WasiResult } from './lib/wasi'
 
 /** A compiled module; opaque. Usable by the engine that compiled it. */
 export const Module = native.Module
@@ -297,7 +297,7 @@ export class WasmEngine {
    * least `reqBytes`. With metering on, fuel is reset to the full budget.
    *
    * With `options.wasi`, the instance gets a WASI context (what the module
-   * may see, as for `runWasi`, whose `signal` does not apply here) and its
+   * may see, as for `runWasi`, whose `signal`, `onStdout` and `onStderr` do not apply here) and its
    * `_initialize` runs first when exported: a WASI reactor or library whose
    * exports are then called as any others, and whose output
    * `takeWasiOutput` collects. JavaScript imports and WASI combine.
@@ -306,6 +306,9 @@ export class WasmEngine {
     const wasi = options?.wasi
     if (wasi === undefined) return this.#native.createInstance(module, id, reqBytes)
     if (wasi.signal !== undefined) throw new TypeError('options.wasi.signal is for runWasi: an instance lives past any one call')
+    if (wasi.onStdout !== undefined || wasi.onStderr !== undefined) {
+      throw new TypeError("options.wasi.onStdout and onStderr are for runWasi and runWasiSync: take an instance's output with takeWasiOutput")
+    }
     return this.#native.createInstance(module, id, reqBytes, wasiSpec(wasi))
   }
 

@@ -1,5 +1,5 @@
 /** The `wasm-engine` command-line tool, run as a user would. */
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -146,6 +146,22 @@ test('run --wasi prints the program output and exits with its exit code', async 
   t.is(stopped.code, 1)
   t.is(stopped.stdout, 'spinning\n')
   t.regex(stopped.stderr, /^error: TimeoutError \(TIMEOUT\)/m)
+})
+
+test('run --wasi streams the output as the program writes it', async (t) => {
+  const child = spawn(process.execPath, [CLI, 'run', TOOL, '--wasi', '--', 'sleep', '1500'])
+  const started = Date.now()
+  let firstOutput = -1
+  let stdout = ''
+  child.stdout.on('data', (chunk) => {
+    if (firstOutput < 0) firstOutput = Date.now() - started
+    stdout += chunk
+  })
+  const code = await new Promise((resolve) => child.on('exit', resolve))
+  const exited = Date.now() - started
+  t.is(code, 0)
+  t.is(stdout, 'sleeping\nawake\n')
+  t.true(firstOutput >= 0 && exited - firstOutput >= 1000, `first output at ${firstOutput} ms, exit at ${exited} ms`)
 })
 
 test('run --wasi gives the program only --env, --stdin and --dir, read-only with :ro', async (t) => {

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 
 import test from 'ava'
 
-import { CompileError, EngineClosedError, InvalidHandleError, Module, WasmEngine } from '../index'
+import { CompileError, EngineClosedError, type HostResult, InvalidHandleError, Module, WasmEngine } from '../index'
 import { runFixture } from './helpers/child'
 import { FREENET_GUEST, V2_DELEGATE, largeModule } from './helpers/guests'
 import { longestEventLoopGap, timed } from './helpers/timing'
@@ -198,7 +198,7 @@ test('a damaged cache file is recompiled and replaced, never loaded', (t) => {
 })
 
 /** What `largeModule(2000, 7)`'s export `f5` answers to 11, compiled without any cache. */
-function expectedAnswer(): unknown {
+function expectedAnswer(): HostResult {
   const engine = new WasmEngine({ compileCache: false })
   const instance = engine.createInstance(engine.compile(largeModule(2000, 7)), 1, 0)
   const answer = engine.getFunction(instance, 'f5')(11n)

@@ -210,6 +210,78 @@ test('an AbortSignal stops a running program, keeping its output; one aborted be
   t.throws(() => engine.runWasiSync(module, { signal: controller.signal }), { instanceOf: TypeError, message: /runWasi/ })
 })
 
+test('runWasiSync hands output to onStdout and onStderr at each write, while the program runs', (t) => {
+  const chunks: Array<[string, string, number]> = []
+  const started = Date.now()
+  const listen = (stream: string) => (chunk: Uint8Array) => chunks.push([stream, text(chunk), Date.now() - started])
+  const result = tool(['sleep', '100'], { onStdout: listen('out'), onStderr: listen('err') })
+  const ended = Date.now() - started
+  t.true(chunks.every(([stream]) => stream === 'out'))
+  t.is(chunks.map(([, chunk]) => chunk).join(''), 'sleeping\nawake\n')
+  // What the program wrote before it slept was seen then, not when it ended.
+  const early = chunks.filter(([, , at]) => ended - at >= 90).map(([, chunk]) => chunk)
+  t.is(early.join(''), 'sleeping\n', `chunks ${JSON.stringify(chunks)}, end at ${ended} ms`)
+  t.is(text(result.stdout), 'sleeping\nawake\n')
+  const errors: string[] = []
+  t.is(tool(['stderr', 'oops'], { onStderr: (chunk) => errors.push(text(chunk)) }).exitCode, 0)
+  t.deepEqual(errors, ['oops'])
+})
+
+test.serial('runWasi hands output to listeners on the event loop while the program runs on a worker, all before it settles', async (t) => {
+  const engine = new WasmEngine()
+  t.teardown(() => engine.close())
+  const module = engine.compile(TOOL)
+  const started = Date.now()
+  const seen: Array<[string, number]> = []
+  let settled = false
+  const run = engine.runWasi(module, {
+    args: ['tool', 'sleep', '300'],
+    onStdout: (chunk) => seen.push([text(chunk), Date.now() - started]),
+  })
+  void run.then(() => (settled = true))
+  while (seen.length === 0 && Date.now() - started < 5000) await new Promise((resolve) => setTimeout(resolve, 5))
+  t.false(settled, 'the first chunk came while the program still slept')
+  const result = await run
+  const ended = Date.now() - started
+  t.deepEqual(seen.map(([chunk]) => chunk).join(''), 'sleeping\nawake\n')
+  t.true(ended - seen[0][1] >= 200, `first chunk at ${seen[0][1]} ms, settled at ${ended} ms, after a 300 ms sleep`)
+  t.is(text(result.stdout), 'sleeping\nawake\n')
+})
+
+test('listeners see no more than maxOutputBytes, and many writes reach runWasi listeners joined', async (t) => {
+  const engine = new WasmEngine()
+  t.teardown(() => engine.close())
+  const module = engine.compile(TOOL)
+  let sync = 0
+  const capped = engine.runWasiSync(module, { args: ['tool', 'flood', '5000'], maxOutputBytes: 2500, onStdout: (chunk) => (sync += chunk.length) })
+  t.is(capped.exitCode, 1)
+  t.is(sync, 2500)
+  const sizes: number[] = []
+  const flooded = await engine.runWasi(module, { args: ['tool', 'flood', '1000000'], onStdout: (chunk) => sizes.push(chunk.length) })
+  t.is(flooded.exitCode, 0)
+  t.is(sizes.reduce((sum, n) => sum + n, 0), 1_000_000)
+  // 1,000 writes of 1,000 bytes: the event loop took them in fewer, larger chunks.
+  t.true(sizes.length <= 1000, `${sizes.length} chunks`)
+})
+
+test('a listener that throws stops the program, and the run fails with what it threw', async (t) => {
+  const engine = new WasmEngine({ maxExecutionSeconds: 30 })
+  t.teardown(() => engine.close())
+  const module = engine.compile(TOOL)
+  const refusal = new Error('no more output, please')
+  const refuse = () => {
+    throw refusal
+  }
+  const started = Date.now()
+  t.is(t.throws(() => engine.runWasiSync(module, { args: ['tool', 'spin'], onStdout: refuse })), refusal)
+  t.is(await t.throwsAsync(engine.runWasi(module, { args: ['tool', 'spin'], onStdout: refuse })), refusal)
+  // Stopped at once, not by the 30 s deadline.
+  t.true(Date.now() - started < 10_000, `took ${Date.now() - started} ms`)
+  // One that throws after the program's last write still fails the run.
+  t.is(await t.throwsAsync(engine.runWasi(module, { args: ['tool', 'echo', 'hi'], onStdout: refuse })), refusal)
+  t.true(engine.isHealthy())
+})
+
 test('options are checked, each bad one named', (t) => {
   const engine = new WasmEngine()
   t.teardown(() => engine.close())
@@ -224,6 +296,8 @@ test('options are checked, each bad one named', (t) => {
     [{ maxOutputBytes: -1 }, /options\.maxOutputBytes/],
     [{ deterministic: { startMs: 1.5 } }, /startMs/],
     [{ deterministic: { seed: -1n } }, /seed/],
+    [{ onStdout: 'print' }, /options\.onStdout must be a function/],
+    [{ onStderr: {} }, /options\.onStderr must be a function/],
   ]
   for (const [options, message] of bad) {
     t.throws(() => engine.runWasiSync(module, options as WasiOptions), { message }, JSON.stringify(options, (_, v) => (typeof v === 'bigint' ? `${v}n` : v)))
@@ -261,4 +335,5 @@ test('a WASI reactor from createInstance is initialised, combines WASI with Java
   const plain = engine.createInstance(engine.compile('(module)'), 3, 0)
   t.throws(() => engine.takeWasiOutput(plain), { message: /without a wasi option/ })
   t.throws(() => engine.createInstance(reactor, 4, 0, { wasi: { signal: AbortSignal.abort() } }), { instanceOf: TypeError })
+  t.throws(() => engine.createInstance(reactor, 4, 0, { wasi: { onStdout: () => {} } }), { instanceOf: TypeError, message: /takeWasiOutput/ })
 })

@@ -21,8 +21,9 @@ fuel it consumed, the peak size of its memory and the time it took.
 run --wasi: runs a WASI command (its _start) deny-by-default: it sees the
 args after the file (its argv[0] is the file's name), the --env variables,
 the --stdin file and the --dir directories (":ro" makes one read-only), and
-nothing else. Its stdout and stderr are printed when it ends, and wasm-engine
-exits with its exit code (1 when it is stopped: trap, timeout, fuel).
+nothing else. Its stdout and stderr are streamed as it writes them (with
+--json, they are part of the report instead), and wasm-engine exits with
+its exit code (1 when it is stopped: trap, timeout, fuel).
 
 contract: runs one operation of a Freenet contract the way freenet-core does
 (wasm-engine/freenet) and prints the decoded result or the contract's error.
@@ -198,7 +199,10 @@ function run({ file, exportName, args, options }) {
   }
 }
 
-/** Runs a WASI command; its output is part of the report, its exit code the report's `exitCode`. */
+/**
+ * Runs a WASI command; its exit code is the report's `exitCode`. Its output
+ * is streamed to this process's, or with --json kept for the report.
+ */
 async function runWasi({ file, args, options }) {
   const engine = new WasmEngine({
     enableMetering: options.metering,
@@ -214,6 +218,7 @@ async function runWasi({ file, args, options }) {
       env: options.env,
       stdin: options.stdin === undefined ? undefined : readFileSync(options.stdin),
       preopens: options.preopens,
+      ...(options.json ? {} : { onStdout: (chunk) => process.stdout.write(chunk), onStderr: (chunk) => process.stderr.write(chunk) }),
     })
     output = result
     report.exitCode = result.exitCode
@@ -235,8 +240,7 @@ function printWasi(report, json) {
     console.log(JSON.stringify(report, null, 2))
     return
   }
-  process.stdout.write(report.stdout)
-  process.stderr.write(report.stderr)
+  // The output was streamed as it was written.
   if (report.error) printError(report.error)
 }
 

@@ -56,7 +56,26 @@ export interface WasiOptions {
   deterministic?: boolean | WasiDeterminism
   /** Stops the run (`runWasi` only): before it starts it never runs; while it runs the program is interrupted, and the promise rejects with `AbortedError`. */
   signal?: AbortSignal
+  /**
+   * Called with each chunk of standard output as the program writes it
+   * (`runWasi` and `runWasiSync`; an instance's output is taken with
+   * `takeWasiOutput`). The chunk is the listener's to keep. The output is
+   * still kept for the result too, and `maxOutputBytes` bounds what
+   * listeners see as well.
+   *
+   * `runWasiSync` calls it on this thread while the program runs, at each
+   * write. `runWasi` calls it on the event loop while the program runs on a
+   * worker, with writes that came together joined into one chunk, and
+   * always before its promise settles. A listener that throws stops the
+   * program, and the run fails with what it threw.
+   */
+  onStdout?: OutputListener
+  /** As `onStdout`, for standard error. */
+  onStderr?: OutputListener
 }
+
+/** Takes a chunk of a program's output as it is written. */
+export type OutputListener = (chunk: Uint8Array) => void
 
 /** How a WASI program ended. */
 export interface WasiResult {
@@ -82,23 +101,81 @@ interface NativeRun {
   elapsedMs: number
 }
 
+/**
+ * The output listeners of one run, behind the one callback the native side
+ * calls; it never throws, and answers false once a listener has thrown.
+ */
+class Listeners {
+  readonly #stdout: OutputListener | undefined
+  readonly #stderr: OutputListener | undefined
+  /** What the first listener to throw threw. */
+  failure: { thrown: unknown } | undefined
+  /** Aborted when a listener throws, to stop a run on a worker. */
+  readonly stopped = new AbortController()
+
+  private constructor(stdout: OutputListener | undefined, stderr: OutputListener | undefined) {
+    this.#stdout = stdout
+    this.#stderr = stderr
+  }
+
+  /** The listeners of `options`, checked; `undefined` when there are none. */
+  static of({ onStdout, onStderr }: WasiOptions): Listeners | undefined {
+    for (const [name, listener] of [['onStdout', onStdout], ['onStderr', onStderr]] as const) {
+      if (listener !== undefined && typeof listener !== 'function') throw new TypeError(`options.${name} must be a function`)
+    }
+    return onStdout === undefined && onStderr === undefined ? undefined : new Listeners(onStdout, onStderr)
+  }
+
+  /** Stream 1 is standard output, 2 standard error. */
+  readonly dispatch = (stream: number, chunk: Uint8Array): boolean => {
+    if (this.failure !== undefined) return false
+    try {
+      ;(stream === 1 ? this.#stdout : this.#stderr)?.(chunk)
+      return true
+    } catch (thrown) {
+      this.failure = { thrown }
+      this.stopped.abort(thrown)
+      return false
+    }
+  }
+}
+
 /** Runs `module` as a WASI command on this thread. */
 export function runWasiSync(engine: NativeEngine, module: Module, options: WasiOptions = {}): WasiResult {
   if (options.signal !== undefined) {
     throw new TypeError('options.signal is for runWasi: a run on this thread cannot be aborted from it')
   }
-  return settle(engine.runWasiSync(module, wasiSpec(options)) as NativeRun)
+  const spec = wasiSpec(options)
+  const listeners = Listeners.of(options)
+  const run = engine.runWasiSync(module, spec, listeners?.dispatch) as NativeRun
+  if (listeners?.failure !== undefined) throw listeners.failure.thrown
+  return settle(run)
 }
 
 /** Runs `module` as a WASI command on the engine's workers. */
 export async function runWasi(engine: NativeEngine, module: Module, options: WasiOptions = {}): Promise<WasiResult> {
-  const started = wasiSpec(options)
-  const run = options.signal === undefined
-    ? engine.runWasi(module, started, undefined)
-    : withSignal(options.signal, (token) => engine.runWasi(module, started, token))
+  const spec = wasiSpec(options)
+  const listeners = Listeners.of(options)
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+    throw new TypeError('options.signal must be an AbortSignal')
+  }
+  const signal =
+    listeners === undefined
+      ? options.signal
+      : options.signal === undefined
+        ? listeners.stopped.signal
+        : AbortSignal.any([options.signal, listeners.stopped.signal])
+  const run = signal === undefined
+    ? engine.runWasi(module, spec, undefined, listeners?.dispatch)
+    : withSignal(signal, (token) => engine.runWasi(module, spec, token, listeners?.dispatch))
   try {
-    return settle((await run) as NativeRun)
+    const result = settle((await run) as NativeRun)
+    // A listener threw after the program's last write.
+    if (listeners?.failure !== undefined) throw listeners.failure.thrown
+    return result
   } catch (err) {
+    // A listener threw: that is why the run stopped.
+    if (listeners?.failure !== undefined) throw listeners.failure.thrown
     // The run never started (engine closed, queue overloaded, aborted before its turn): it wrote nothing.
     if (err instanceof WasmError && err.stdout === undefined) {
       Object.assign(err, { stdout: new Uint8Array(), stderr: new Uint8Array() })

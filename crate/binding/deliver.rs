@@ -82,6 +82,12 @@ pub(crate) enum Delivery {
         log: Arc<JsValue>,
         lines: Vec<(i64, String)>,
     },
+    /// Hand what a WASI program on a worker wrote to its output callback.
+    Output {
+        callback: Arc<JsValue>,
+        stream: wasm_engine_core::wasi::Stream,
+        bytes: Vec<u8>,
+    },
 }
 
 /// A Node-API reference, deleted only on its environment's thread.
@@ -214,6 +220,33 @@ impl Deliverer {
         if was_empty && !self.immediate.load(Ordering::Acquire) {
             self.wake(&queue);
         }
+    }
+
+    /// Queues `bytes` for `callback`, appended to the last delivery when
+    /// that is output for the same callback and stream: a program making
+    /// many small writes costs one crossing per batch, not one per write.
+    pub(crate) fn push_output(
+        &self,
+        callback: &Arc<JsValue>,
+        stream: wasm_engine_core::wasi::Stream,
+        bytes: &[u8],
+    ) {
+        if let Some(Delivery::Output {
+            callback: last,
+            stream: last_stream,
+            bytes: pending,
+        }) = lock(&self.queue).items.last_mut()
+            && Arc::ptr_eq(last, callback)
+            && *last_stream == stream
+        {
+            pending.extend_from_slice(bytes);
+            return;
+        }
+        self.push(Delivery::Output {
+            callback: callback.clone(),
+            stream,
+            bytes: bytes.to_vec(),
+        });
     }
 
     /// Wakes the JavaScript thread; `queue` is held, so teardown cannot
@@ -357,6 +390,13 @@ impl Deliverer {
                     } => store.answer_posted(env, token, request, reply),
                     Delivery::Logs { log, lines } => {
                         let _ = crate::freenet::deliver_logs(env, &log, &lines);
+                    }
+                    Delivery::Output {
+                        callback,
+                        stream,
+                        bytes,
+                    } => {
+                        let _ = crate::wasi::call_output(env, &callback, stream, &bytes);
                     }
                 })
             };

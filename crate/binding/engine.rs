@@ -224,7 +224,7 @@ impl NativeEngine {
                     &module.inner,
                     id,
                     req_bytes,
-                    &spec.options()?,
+                    &spec.options(None)?,
                 ),
             }
         });

@@ -3,9 +3,13 @@
 //! The TypeScript layer checks the caller's options and hands over a
 //! [`WasiSpec`]; either call answers with a plain object holding the exit
 //! code or the error, plus the output kept, which the TypeScript layer
-//! turns into a result or a thrown error carrying the output.
+//! turns into a result or a thrown error carrying the output. Output
+//! callbacks get each write as it happens: at once on the JavaScript
+//! thread for `runWasiSync`, through the deliverer for `runWasi`.
 
 use std::path::PathBuf;
+use std::ptr;
+use std::sync::Arc;
 
 use napi::JsValue as _;
 use napi::bindgen_prelude::{BigInt, Env, Uint8Array, Unknown};
@@ -13,11 +17,11 @@ use napi::sys::{self, napi_env, napi_value};
 use napi_derive::napi;
 use wasm_engine_core::engine::WasiRun;
 use wasm_engine_core::scheduler::Entry;
-use wasm_engine_core::wasi::{Determinism, Preopen, WasiOptions};
+use wasm_engine_core::wasi::{Determinism, OutputSink, Preopen, Sink, Stream, WasiOptions};
 use wasm_engine_core::{Site, WasmError};
 
 use crate::convert;
-use crate::deliver::{Delivery, Settled};
+use crate::deliver::{Deliverer, Delivery, JsValue, Settled};
 use crate::engine::NativeEngine;
 use crate::env::EnvData;
 use crate::errors::{self, or_throw};
@@ -48,7 +52,7 @@ pub struct WasiSpec {
 }
 
 impl WasiSpec {
-    pub(crate) fn options(&self) -> Result<WasiOptions, WasmError> {
+    pub(crate) fn options(&self, sink: Option<Sink>) -> Result<WasiOptions, WasmError> {
         let deterministic = match (self.start_ms, &self.seed) {
             (Some(start_ms), Some(seed)) => Some(Determinism {
                 // Checked by the TypeScript layer: a whole number of
@@ -77,6 +81,7 @@ impl WasiSpec {
                 .collect(),
             max_output_bytes: self.max_output_bytes.map(|n| n as usize),
             deterministic,
+            sink,
         })
     }
 }
@@ -85,16 +90,22 @@ impl WasiSpec {
 impl NativeEngine {
     /// Runs `module` as a WASI command on this thread; answers
     /// `{ exitCode | error, stdout, stderr, fuelConsumed, elapsedMs }`.
-    #[napi(catch_unwind, ts_args_type = "module: Module, spec: WasiSpec")]
+    #[napi(
+        catch_unwind,
+        ts_args_type = "module: Module, spec: WasiSpec, output: ((stream: number, chunk: Uint8Array) => boolean) | undefined"
+    )]
     pub fn run_wasi_sync<'e>(
         &self,
         env: Env,
         module: Unknown<'_>,
         spec: WasiSpec,
+        output: Unknown<'_>,
     ) -> napi::Result<Unknown<'e>> {
         let raw = env.raw();
         let module = or_throw(raw, convert::module(raw, module.raw()))?;
-        let options = or_throw(raw, spec.options())?;
+        // SAFETY: a Node-API callback on `raw`'s thread.
+        let sink = unsafe { JsOutput::of(raw, output.raw()) }.map_err(errors::failed)?;
+        let options = or_throw(raw, spec.options(sink))?;
         let run = self
             .core()
             .run_wasi(Site::Direct, &module.inner, &options, None);
@@ -111,7 +122,7 @@ impl NativeEngine {
     /// overloaded, aborted before its turn).
     #[napi(
         catch_unwind,
-        ts_args_type = "module: Module, spec: WasiSpec, signal: CallSignal | undefined",
+        ts_args_type = "module: Module, spec: WasiSpec, signal: CallSignal | undefined, output: ((stream: number, chunk: Uint8Array) => boolean) | undefined",
         ts_return_type = "Promise<unknown>"
     )]
     pub fn run_wasi<'e>(
@@ -120,12 +131,15 @@ impl NativeEngine {
         module: Unknown<'_>,
         spec: WasiSpec,
         signal: Unknown<'_>,
+        output: Unknown<'_>,
     ) -> napi::Result<Unknown<'e>> {
         let raw = env.raw();
         let module = or_throw(raw, convert::module(raw, module.raw()))?
             .inner
             .clone();
-        let options = or_throw(raw, spec.options())?;
+        // SAFETY: a Node-API callback on `raw`'s thread.
+        let sink = unsafe { JsOutput::of(raw, output.raw()) }.map_err(errors::failed)?;
+        let options = or_throw(raw, spec.options(sink))?;
         // SAFETY: a Node-API callback on `raw`'s thread.
         unsafe {
             let abort = or_throw(raw, signal::flag_of(raw, signal.raw()))?;
@@ -203,5 +217,101 @@ pub(crate) unsafe fn run_to_js(env: napi_env, run: &WasiRun) -> Raw<napi_value> 
         let elapsed = run.elapsed.as_secs_f64() * 1000.0;
         js::set_property(env, object, "elapsedMs", js::double(env, elapsed)?)?;
         Ok(object)
+    }
+}
+
+/// Hands a WASI program's output to `(stream, chunk) => boolean`, the
+/// TypeScript layer's dispatcher of `onStdout` (stream 1) and `onStderr`
+/// (stream 2); `false` stops the program.
+struct JsOutput {
+    env: napi_env,
+    callback: Arc<JsValue>,
+    deliverer: Arc<Deliverer>,
+}
+
+// SAFETY: `env` is used only after `on_js_thread` says this is its thread,
+// and `callback` is only called there; `JsValue` and `Deliverer` are
+// themselves `Send` and `Sync`.
+unsafe impl Send for JsOutput {}
+// SAFETY: as above.
+unsafe impl Sync for JsOutput {}
+
+impl JsOutput {
+    /// The sink for `callback`, or `None` when it is `undefined`.
+    ///
+    /// # Safety
+    /// On `env`'s thread inside a callback or handle scope.
+    unsafe fn of(env: napi_env, callback: napi_value) -> Raw<Option<Sink>> {
+        // SAFETY: the caller's contract.
+        unsafe {
+            if js::type_of(env, callback)? != sys::ValueType::napi_function {
+                return Ok(None);
+            }
+            let output = JsOutput {
+                env,
+                callback: Arc::new(JsValue::strong(env, callback)?),
+                deliverer: EnvData::of(env)?.deliverer.clone(),
+            };
+            Ok(Some(Sink(Arc::new(output))))
+        }
+    }
+}
+
+impl OutputSink for JsOutput {
+    fn write(&self, stream: Stream, bytes: &[u8]) -> bool {
+        if self.deliverer.on_js_thread() {
+            // SAFETY: on `env`'s thread, inside `runWasiSync` (the only run
+            // on this thread), whose program is writing.
+            return unsafe {
+                js::scoped(self.env, || {
+                    call_output(self.env, &self.callback, stream, bytes)
+                })
+            }
+            .is_ok_and(|kept| kept.unwrap_or(false));
+        }
+        self.deliverer.push_output(&self.callback, stream, bytes);
+        true
+    }
+}
+
+/// Calls `callback(stream, chunk)`; whether the program may go on. A
+/// callback that throws stops it (the TypeScript layer's dispatcher never
+/// throws; the exception is cleared here so that none is left pending).
+///
+/// # Safety
+/// On `env`'s thread inside a callback or handle scope.
+pub(crate) unsafe fn call_output(
+    env: napi_env,
+    callback: &JsValue,
+    stream: Stream,
+    bytes: &[u8],
+) -> Raw<bool> {
+    // SAFETY: the caller's contract.
+    unsafe {
+        let Some(function) = callback.get(env)? else {
+            return Ok(false);
+        };
+        let number = match stream {
+            Stream::Stdout => 1.0,
+            Stream::Stderr => 2.0,
+        };
+        let argv = [js::double(env, number)?, uint8_array(env, bytes)?];
+        let mut result = ptr::null_mut();
+        let status = sys::napi_call_function(
+            env,
+            js::undefined(env)?,
+            function,
+            argv.len(),
+            argv.as_ptr(),
+            &mut result,
+        );
+        if status == sys::Status::napi_pending_exception {
+            let mut exception = ptr::null_mut();
+            sys::napi_get_and_clear_last_exception(env, &mut exception);
+            return Ok(false);
+        }
+        js::ok(status)?;
+        let mut go_on = false;
+        Ok(sys::napi_get_value_bool(env, result, &mut go_on) == sys::Status::napi_ok && go_on)
     }
 }

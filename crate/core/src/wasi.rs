@@ -6,7 +6,8 @@
 //!
 //! Standard output and error are captured in memory, each up to a byte
 //! limit: past it, a write fails the way a closed pipe does (`EPIPE`) and
-//! what fit is kept.
+//! what fit is kept. An [`OutputSink`] also sees each write as it happens,
+//! within the same limit.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -45,6 +46,34 @@ pub struct WasiOptions {
     pub max_output_bytes: Option<usize>,
     /// Fixed clocks and seeded randomness instead of the host's.
     pub deterministic: Option<Determinism>,
+    /// Sees the output as the program writes it.
+    pub sink: Option<Sink>,
+}
+
+/// Which output stream a write went to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// Sees a program's output as it is written, on the thread running the
+/// program, after the bytes are kept. Called once per write, with the part
+/// that fit under the output limit (never an empty chunk).
+pub trait OutputSink: Send + Sync {
+    /// Takes `bytes` written to `stream`. `false` stops the program: the
+    /// write traps, and the run ends with that trap.
+    fn write(&self, stream: Stream, bytes: &[u8]) -> bool;
+}
+
+/// An [`OutputSink`] in [`WasiOptions`].
+#[derive(Clone)]
+pub struct Sink(pub Arc<dyn OutputSink>);
+
+impl std::fmt::Debug for Sink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Sink")
+    }
 }
 
 /// A host directory the program sees at `guest`.
@@ -82,13 +111,16 @@ pub struct Output {
 pub struct Capture {
     bytes: Arc<Mutex<Vec<u8>>>,
     limit: usize,
+    /// Where each write goes as well, and as which stream.
+    sink: Option<(Sink, Stream)>,
 }
 
 impl Capture {
-    fn new(limit: usize) -> Capture {
+    fn new(limit: usize, stream: Stream, sink: Option<&Sink>) -> Capture {
         Capture {
             bytes: Arc::default(),
             limit,
+            sink: sink.map(|sink| (sink.clone(), stream)),
         }
     }
 
@@ -139,10 +171,28 @@ impl StdoutStream for Capture {
 
 impl OutputStream for Capture {
     fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
-        let mut kept = self.bytes.lock();
-        let room = self.limit.saturating_sub(kept.len());
-        kept.extend_from_slice(&bytes[..bytes.len().min(room)]);
-        if bytes.len() > room {
+        let fits = {
+            let mut kept = self.bytes.lock();
+            let room = self.limit.saturating_sub(kept.len());
+            let fits = &bytes[..bytes.len().min(room)];
+            kept.extend_from_slice(fits);
+            fits
+        };
+        // Outside the lock: the sink may run JavaScript, which may read
+        // the output so far.
+        if let Some((sink, stream)) = &self.sink
+            && !fits.is_empty()
+            && !sink.0.write(*stream, fits)
+        {
+            return Err(StreamError::Trap(wasmtime::Error::msg(format!(
+                "the program's {} was refused by its output callback",
+                match stream {
+                    Stream::Stdout => "standard output",
+                    Stream::Stderr => "standard error",
+                }
+            ))));
+        }
+        if fits.len() < bytes.len() {
             return Err(broken_pipe());
         }
         Ok(())
@@ -213,8 +263,8 @@ impl HostMonotonicClock for SteppingClock {
 pub(crate) fn context(options: &WasiOptions) -> Result<(WasiP1Ctx, Output), WasmError> {
     let limit = options.max_output_bytes.unwrap_or(DEFAULT_MAX_OUTPUT_BYTES);
     let output = Output {
-        stdout: Capture::new(limit),
-        stderr: Capture::new(limit),
+        stdout: Capture::new(limit, Stream::Stdout, options.sink.as_ref()),
+        stderr: Capture::new(limit, Stream::Stderr, options.sink.as_ref()),
     };
     let mut builder = WasiCtxBuilder::new();
     builder

@@ -4,7 +4,7 @@ use super::*;
 
 #[test]
 fn a_capture_keeps_what_fits_and_then_reports_a_broken_pipe() {
-    let mut capture = Capture::new(5);
+    let mut capture = Capture::new(5, Stream::Stdout, None);
     assert_eq!(capture.check_write().unwrap(), 5);
     capture.write(Bytes::from_static(b"abc")).unwrap();
     assert_eq!(capture.check_write().unwrap(), 2);

@@ -6,7 +6,10 @@
 mod common;
 
 use common::{config, engine, engine_with, expect_kind, module};
-use wasm_engine_core::wasi::{Determinism, WasiOptions};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use wasm_engine_core::wasi::{Determinism, OutputSink, Sink, Stream, WasiOptions};
 use wasm_engine_core::{ErrorKind, RuntimeConfig, Site};
 
 /// WASI preview 1 imports the guests below use, and a `say` helper that
@@ -401,4 +404,79 @@ fn a_short_sleep_waits_its_time_and_a_ready_descriptor_does_not_wait() {
         1
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(3));
+}
+
+/// Records what a program writes, as it writes it; refuses a write once
+/// `refuse_after` writes were taken.
+struct Recorder {
+    writes: Mutex<Vec<(Stream, Vec<u8>)>>,
+    refuse_after: usize,
+}
+
+impl OutputSink for Recorder {
+    fn write(&self, stream: Stream, bytes: &[u8]) -> bool {
+        let mut writes = self.writes.lock();
+        if writes.len() >= self.refuse_after {
+            return false;
+        }
+        writes.push((stream, bytes.to_vec()));
+        true
+    }
+}
+
+fn recording(refuse_after: usize, max_output_bytes: Option<usize>) -> (Arc<Recorder>, WasiOptions) {
+    let recorder = Arc::new(Recorder {
+        writes: Mutex::default(),
+        refuse_after,
+    });
+    let options = WasiOptions {
+        sink: Some(Sink(recorder.clone())),
+        max_output_bytes,
+        ..WasiOptions::default()
+    };
+    (recorder, options)
+}
+
+#[test]
+fn a_sink_sees_each_write_in_order_within_the_output_cap() {
+    let engine = engine();
+    let twice = hello("(drop (call $say (i32.const 1) (i32.const 100) (i32.const 6)))");
+    let (recorder, options) = recording(usize::MAX, None);
+    let ran = run(&engine, &twice, &options);
+    assert_eq!(ran.result.unwrap(), 0);
+    assert_eq!(
+        *recorder.writes.lock(),
+        [
+            (Stream::Stdout, b"hello\n".to_vec()),
+            (Stream::Stderr, b"oops\n".to_vec()),
+            (Stream::Stdout, b"hello\n".to_vec()),
+        ]
+    );
+    assert_eq!(ran.stdout, b"hello\nhello\n");
+    // The cap counts what the sink saw: 8 bytes per stream.
+    let (recorder, options) = recording(usize::MAX, Some(8));
+    let ran = run(&engine, &twice, &options);
+    assert_eq!(ran.result.unwrap(), 0);
+    assert_eq!(
+        *recorder.writes.lock(),
+        [
+            (Stream::Stdout, b"hello\n".to_vec()),
+            (Stream::Stderr, b"oops\n".to_vec()),
+            (Stream::Stdout, b"he".to_vec()),
+        ]
+    );
+}
+
+#[test]
+fn a_sink_that_refuses_a_write_stops_the_program_with_a_trap() {
+    let engine = engine();
+    let (recorder, options) = recording(1, None);
+    let ran = run(&engine, &hello("(loop $forever (br $forever))"), &options);
+    let err = expect_kind(ran.result, ErrorKind::Runtime);
+    assert!(
+        err.message()
+            .contains("standard error was refused by its output callback"),
+        "{err}"
+    );
+    assert_eq!(recorder.writes.lock().len(), 1);
 }
