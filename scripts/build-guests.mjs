@@ -1,7 +1,8 @@
-// Builds the C test guests into committed binaries with fixed flags: those
-// of the Freenet runtime (the guest side of freenet-stdlib 0.6.0's
-// contract/delegate ABI) into __test__/freenet/guests/build/*.wasm, and the
-// WASI test programs (wasi-libc) into __test__/wasi/programs/build/*.wasm.
+// Builds the test guests into committed binaries with fixed flags: the C
+// guests of the Freenet runtime (the guest side of freenet-stdlib 0.6.0's
+// contract/delegate ABI) into __test__/freenet/guests/build/*.wasm, the C
+// WASI test programs (wasi-libc) into __test__/wasi/programs/build/*.wasm,
+// and the Go WASI test program into __test__/wasi/programs/go/build/.
 //
 //   node scripts/build-guests.mjs           rebuild the committed binaries
 //   node scripts/build-guests.mjs --check   rebuild into a temporary directory and
@@ -12,10 +13,13 @@
 // Needs clang and wasm-ld, and for the WASI programs wasi-libc and the
 // wasm32 compiler runtime (Debian/Ubuntu: `apt-get install clang lld
 // wasi-libc libclang-rt-14-dev-wasm32`); the CLANG environment variable may
-// name another clang binary. The binaries are
+// name another clang binary. The C binaries are
 // reproducible for a given clang/lld version; the `producers` custom section
 // (which names the compiler vendor and version) is removed so that equal code
-// gives equal bytes.
+// gives equal bytes. The Go program needs a `go` command of Go 1.21 or later:
+// GOTOOLCHAIN pins the release that builds it (fetched from the Go module
+// proxy when the local one differs), and -trimpath keeps paths out, so its
+// bytes are reproducible too.
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -24,6 +28,8 @@ import { fileURLToPath } from 'node:url'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const clang = process.env.CLANG || 'clang'
+/** The Go release that built the committed Go program. */
+const GO_TOOLCHAIN = 'go1.26.8'
 
 /** Each group: its source directory (binaries go to `build/` in it), flags, and guests (output, C source, extra flags). */
 const GROUPS = [
@@ -46,6 +52,11 @@ const GROUPS = [
       { out: 'tool.wasm', src: 'tool.c', extra: [] },
       { out: 'reactor.wasm', src: 'reactor.c', extra: ['-mexec-model=reactor', '-Wl,--allow-undefined'] },
     ],
+  },
+  {
+    sources: join(root, '__test__', 'wasi', 'programs', 'go'),
+    go: true,
+    guests: [{ out: 'gotool.wasm', src: '.' }],
   },
 ]
 const GUESTS = GROUPS.flatMap((group) => group.guests.map((guest) => ({ ...guest, group })))
@@ -96,11 +107,26 @@ function dropCustomSection(bytes, name) {
   return Buffer.concat(kept)
 }
 
+/** Builds the Go package `guest.src` into `target` for WASI preview 1. */
+function buildGo(guest, target) {
+  const env = { ...process.env, GOOS: 'wasip1', GOARCH: 'wasm', GOTOOLCHAIN: GO_TOOLCHAIN, CGO_ENABLED: '0' }
+  const args = ['build', '-trimpath', '-o', target, guest.src]
+  const run = spawnSync('go', args, { cwd: guest.group.sources, env, encoding: 'utf8' })
+  if (run.error || run.status !== 0) {
+    fail(`building ${guest.out} failed:\n  go ${args.join(' ')}\n${run.stdout ?? ''}${run.stderr ?? ''}${run.error ? String(run.error) : ''}\n` +
+      `  It needs Go 1.21 or later (https://go.dev/dl/), which fetches ${GO_TOOLCHAIN} from the Go module proxy.`)
+  }
+}
+
 /** Builds every guest into `outDir(group)`. */
 function build(outDir) {
   for (const guest of GUESTS) {
     mkdirSync(outDir(guest.group), { recursive: true })
     const target = join(outDir(guest.group), guest.out)
+    if (guest.group.go) {
+      buildGo(guest, target)
+      continue
+    }
     const args = [...guest.group.flags, ...guest.extra, '-o', target, guest.src]
     // Relative source paths from a fixed directory: nothing machine-specific reaches the binary.
     const run = spawnSync(clang, args, { cwd: guest.group.sources, encoding: 'utf8' })

@@ -1,0 +1,3 @@
+module wasm-engine.test/gotool
+
+go 1.26
