@@ -20,6 +20,7 @@ import {
   watToWasm,
 } from '../index'
 import { collectGarbage } from './helpers/process'
+import { V8WebAssembly } from './helpers/v8'
 
 const I64_MIN = -(2n ** 63n)
 const I64_MAX = 2n ** 63n - 1n
@@ -158,15 +159,6 @@ interface Host {
 
 type V8Exports = Record<string, (...args: unknown[]) => unknown>
 
-/** Node's own (V8's) WebAssembly, typed just enough: the reference these tests compare with. */
-const V8WebAssembly = (
-  globalThis as unknown as {
-    WebAssembly: {
-      Module: new (bytes: Uint8Array) => object
-      Instance: new (module: object, imports: object) => { exports: object }
-    }
-  }
-).WebAssembly
 
 /** The guest on the engine and on V8, sharing one set of imports. */
 function setup() {
