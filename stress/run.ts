@@ -11,7 +11,9 @@ import { join } from 'node:path'
 import { WasmEngine, WasmError, watToWasm, WASM_PAGE_SIZE } from '../index'
 import * as guests from '../__test__/helpers/guests'
 import { collectGarbage, mapCount, threadCount, uncounted } from '../__test__/helpers/process'
+import { loadTest } from './load'
 import { randomModule } from './random-module'
+import { rng } from './seeded'
 
 // Compiles here must not fill the user's on-disk compile cache.
 process.env.WASM_ENGINE_CACHE_DIR = 'off'
@@ -55,17 +57,6 @@ function grewLess(...readings: Array<[what: string, before: number | undefined, 
       return `${what} ${before.toFixed(0)} -> ${after.toFixed(0)}`
     })
     .join(', ')
-}
-
-/** Seeded xorshift, so a failure can be replayed. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1
-  return () => {
-    x ^= x << 13
-    x ^= x >>> 17
-    x ^= x << 5
-    return (x >>> 0) / 4294967296
-  }
 }
 
 /** Compiles, instantiates and runs every export of `bytes` under fuel and a deadline; returns what happened. */
@@ -151,6 +142,20 @@ async function main(): Promise<void> {
     const [threadsAfter, rssAfter] = [threads(), rssMiB()]
     engine.close()
     return grewLess(['threads', threadsBefore, threadsAfter, 2], ['RSS MiB', rss, rssAfter, 32])
+  })
+
+  await check(`64 engines x ${scale(10_000)} blocking calls: aborts, deadlines, async imports, closes; nothing lost`, async () => {
+    const report = await loadTest({ engines: 64, callsPerEngine: scale(10_000), window: 1, seed, threads })
+    const outcomes = Object.entries(report.byOutcome)
+      .sort(([, a], [, b]) => b - a)
+      .map(([outcome, n]) => `${outcome} ${n}`)
+      .join(', ')
+    assert(report.neverSettled === 0, `${report.neverSettled} calls never settled`)
+    assert(report.settledTwice === 0, `${report.settledTwice} calls settled twice`)
+    assert(report.settledOnce === report.calls, `${report.settledOnce} of ${report.calls} calls settled`)
+    assert(report.undeserved.length === 0, `undeserved outcomes:\n  ${report.undeserved.join('\n  ')}`)
+    const calls = `${report.calls} calls in ${(report.elapsedMs / 1000).toFixed(1)} s, each settled once (${outcomes}); ${report.closedEngines} engines closed mid-flight`
+    return `${calls}; ${grewLess(['threads', ...report.threads, 3], ['RSS MiB', ...report.rssMiB, 64])}`
   })
 
   await check('50,000 create/call/drop cycles on one engine: maps and RSS bounded', () => {
