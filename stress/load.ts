@@ -55,6 +55,8 @@ export interface LoadOptions {
   seed: number
   /** Returns live threads of the process, when they can be counted. */
   threads: () => number | undefined
+  /** Returns the process's RSS in MiB, when it is to be bounded. */
+  rss: () => number | undefined
 }
 
 export interface LoadReport {
@@ -68,10 +70,8 @@ export interface LoadReport {
   closedEngines: number
   elapsedMs: number
   threads: [before: number | undefined, after: number | undefined]
-  rssMiB: [before: number, after: number]
+  rssMiB: [before: number | undefined, after: number | undefined]
 }
-
-const rss = () => process.memoryUsage().rss / 1048576
 
 /** Runs the load; never throws for a wrong outcome, which the report lists instead. */
 export async function loadTest(options: LoadOptions): Promise<LoadReport> {
@@ -82,7 +82,7 @@ export async function loadTest(options: LoadOptions): Promise<LoadReport> {
   await warm.call3i64Blocking(warm.createInstance(warm.compile('(module (func (export "f") (param i64 i64 i64) (result i64) (local.get 0)))'), 0, 0), 'f', 0n, 0n, 0n)
   warm.close()
   await collectGarbage()
-  const baseline = { threads: options.threads(), rss: rss() }
+  const baseline = { threads: options.threads(), rss: options.rss() }
   const started = performance.now()
   const byOutcome: Record<string, number> = {}
   const undeserved: string[] = []
@@ -228,6 +228,6 @@ export async function loadTest(options: LoadOptions): Promise<LoadReport> {
     closedEngines,
     elapsedMs,
     threads: [baseline.threads, threadsAfter],
-    rssMiB: [baseline.rss, rss()],
+    rssMiB: [baseline.rss, options.rss()],
   }
 }
