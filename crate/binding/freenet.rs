@@ -6,12 +6,11 @@
 //! reach the runtime's `log` function just before the operation's result,
 //! in the order the guest wrote them, also when the operation failed.
 
-use std::ptr;
 use std::sync::Arc;
 
 use napi::JsValue as _;
 use napi::bindgen_prelude::{Env, Function, Unknown};
-use napi::sys::{self, napi_env, napi_value};
+use napi::sys::{napi_env, napi_value};
 use napi_derive::napi;
 use wasm_engine_core::freenet::hooks::{MemoryStore, Store};
 use wasm_engine_core::freenet::{CallOptions, DelegateCall, Loaded, Outcome, Runtime, Stores};
@@ -357,23 +356,10 @@ pub(crate) unsafe fn deliver_logs(
         let Some(function) = log.get(env)? else {
             return Ok(());
         };
-        let this = js::undefined(env)?;
         for (id, line) in lines {
             let argv = [js::string(env, line)?, js::bigint(env, *id)?];
-            let mut ignored = ptr::null_mut();
-            let status = sys::napi_call_function(
-                env,
-                this,
-                function,
-                argv.len(),
-                argv.as_ptr(),
-                &mut ignored,
-            );
-            if status == sys::Status::napi_pending_exception {
-                // A throwing logger must not lose the operation's result.
-                let mut exception = ptr::null_mut();
-                sys::napi_get_and_clear_last_exception(env, &mut exception);
-            }
+            // A throwing logger must not lose the operation's result.
+            let _ = js::call(env, function, &argv)?;
         }
         Ok(())
     }

@@ -103,25 +103,16 @@ impl JsStore {
                     js::double(env, f64::from(kind(request))).map_err(broken)?,
                 ];
                 arguments(env, request, &mut argv).map_err(broken)?;
-                let mut returned = ptr::null_mut();
-                let status = sys::napi_call_function(
-                    env,
-                    js::undefined(env).map_err(broken)?,
-                    store,
-                    argv.len(),
-                    argv.as_ptr(),
-                    &mut returned,
-                );
-                if status == sys::Status::napi_pending_exception {
-                    let mut exception = ptr::null_mut();
-                    sys::napi_get_and_clear_last_exception(env, &mut exception);
-                    return Err(HostFailure::new(format!(
-                        "{} threw: {}",
-                        what(request),
-                        describe(env, exception)
-                    )));
-                }
-                ok(status).map_err(broken)?;
+                let returned = match js::call(env, store, &argv).map_err(broken)? {
+                    Ok(returned) => returned,
+                    Err(exception) => {
+                        return Err(HostFailure::new(format!(
+                            "{} threw: {}",
+                            what(request),
+                            describe(env, exception)
+                        )));
+                    }
+                };
                 let mut is_array = false;
                 ok(sys::napi_is_array(env, returned, &mut is_array)).map_err(broken)?;
                 if !is_array {

@@ -236,3 +236,35 @@ pub(crate) unsafe fn uint8_array(env: napi_env, data: &[u8]) -> Raw<napi_value> 
         Ok(array)
     }
 }
+
+/// Calls `function(...argv)` with `this` undefined: `Ok(returned)`, or
+/// `Err(exception)` when it threw, the exception cleared so that none is
+/// left pending for the caller's next Node-API call.
+///
+/// # Safety
+/// On `env`'s thread inside a callback or handle scope.
+pub(crate) unsafe fn call(
+    env: napi_env,
+    function: napi_value,
+    argv: &[napi_value],
+) -> Raw<Result<napi_value, napi_value>> {
+    // SAFETY: the caller's contract.
+    unsafe {
+        let mut returned = ptr::null_mut();
+        let status = sys::napi_call_function(
+            env,
+            undefined(env)?,
+            function,
+            argv.len(),
+            argv.as_ptr(),
+            &mut returned,
+        );
+        if status == sys::Status::napi_pending_exception {
+            let mut exception = ptr::null_mut();
+            ok(sys::napi_get_and_clear_last_exception(env, &mut exception))?;
+            return Ok(Err(exception));
+        }
+        ok(status)?;
+        Ok(Ok(returned))
+    }
+}

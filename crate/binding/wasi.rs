@@ -8,7 +8,6 @@
 //! thread for `runWasiSync`, through the deliverer for `runWasi`.
 
 use std::path::PathBuf;
-use std::ptr;
 use std::sync::Arc;
 
 use napi::JsValue as _;
@@ -296,21 +295,9 @@ pub(crate) unsafe fn call_output(
             Stream::Stderr => 2.0,
         };
         let argv = [js::double(env, number)?, uint8_array(env, bytes)?];
-        let mut result = ptr::null_mut();
-        let status = sys::napi_call_function(
-            env,
-            js::undefined(env)?,
-            function,
-            argv.len(),
-            argv.as_ptr(),
-            &mut result,
-        );
-        if status == sys::Status::napi_pending_exception {
-            let mut exception = ptr::null_mut();
-            sys::napi_get_and_clear_last_exception(env, &mut exception);
+        let Ok(result) = js::call(env, function, &argv)? else {
             return Ok(false);
-        }
-        js::ok(status)?;
+        };
         let mut go_on = false;
         Ok(sys::napi_get_value_bool(env, result, &mut go_on) == sys::Status::napi_ok && go_on)
     }
