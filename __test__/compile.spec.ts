@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, chownSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -256,6 +256,22 @@ withFileSizeLimit('a full disk fails the cache write, counted, and leaves no par
   // With room again, the entry is written and then loaded.
   t.like(JSON.parse((await runFixture('compile-once.ts', [dir])).stdout), { compiles: 1, diskCacheWriteFailures: 0 })
   t.like(JSON.parse((await runFixture('compile-once.ts', [dir])).stdout), { compiles: 0, diskCacheHits: 1 })
+})
+
+// Permission bits bind every user but root, so the child runs as `nobody`.
+const asAnotherUser = process.platform === 'linux' && process.getuid?.() === 0 ? test.serial : test.serial.skip
+asAnotherUser('a cache directory that becomes read-only still answers hits; new entries are skipped and counted', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'wasm-engine-cache-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  chownSync(dir, 65534, 65534)
+  const asNobody = (salt: string) => runFixture('compile-once.ts', [dir, 'on', salt], 20_000, { user: 'nobody' })
+  const first = await asNobody('7')
+  t.is(first.code, 0, first.stderr)
+  t.like(JSON.parse(first.stdout), { compiles: 1, diskCacheWriteFailures: 0 })
+  for (const entry of readdirSync(dir, { recursive: true })) chmodSync(join(dir, String(entry)), 0o500)
+  chmodSync(dir, 0o500)
+  t.like(JSON.parse((await asNobody('7')).stdout), { compiles: 0, diskCacheHits: 1 })
+  t.like(JSON.parse((await asNobody('8')).stdout), { compiles: 1, diskCacheHits: 0, diskCacheRejects: 0, diskCacheWriteFailures: 1 })
 })
 
 test('the on-disk cache stays within compileCacheMaxBytes, evicting the least recently used', (t) => {

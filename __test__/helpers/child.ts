@@ -17,6 +17,8 @@ export interface ChildResult {
 export interface FixtureOptions {
   /** Largest file the child may write, in KiB (the shell's `ulimit -f`; Unix only). */
   fileSizeLimitKiB?: number
+  /** Another user to run the child as (`runuser`; Linux, as root only). */
+  user?: string
 }
 
 /** Runs `__test__/fixtures/<name>` with tsx, killing it after `watchdogMs`. */
@@ -33,7 +35,8 @@ export function runFixture(
     options.fileSizeLimitKiB === undefined
       ? command
       : ['/bin/sh', '-c', `ulimit -f ${options.fileSizeLimitKiB} && exec "$0" "$@"`, ...command]
-  const child = spawn(limited[0], limited.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] })
+  const run = options.user === undefined ? limited : ['runuser', '-u', options.user, '--', ...limited]
+  const child = spawn(run[0], run.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (chunk) => (stdout += chunk))
