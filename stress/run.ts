@@ -7,6 +7,7 @@
  * memory. Prints one line per check and a closing `N passed, N failed`
  * line.
  */
+import { spawnSync } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 
@@ -160,6 +161,21 @@ async function main(): Promise<void> {
     const calls = `${report.calls} calls in ${(report.elapsedMs / 1000).toFixed(1)} s, each settled once (${outcomes}); ${report.closedEngines} engines closed mid-flight`
     return `${calls}; ${grewLess(['threads', ...report.threads, 3], ['RSS MiB', ...report.rssMiB, 64])}`
   })
+
+  // In a process of its own: V8's instances and this engine's stay apart from the other checks'.
+  const versusV8 = (args: string[]) => {
+    const run = spawnSync(process.execPath, ['--import=tsx', join(__dirname, 'versus-v8.ts'), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
+    const summary = run.stdout.trim().split('\n').at(-1) ?? ''
+    assert(run.status === 0, `${run.stdout}\nexit ${run.status}`)
+    return summary.replace(/^versus V8: /, '')
+  }
+  if (quick) {
+    const rotating = Math.floor(Date.now() / 1000) % 1_000_000_000
+    await check('differential against V8: wasm-smith modules from the fixed seed (60 s)', () => versusV8(['--seed', '1', '--time-box', '60']))
+    await check(`differential against V8: from the rotating seed ${rotating} (30 s)`, () => versusV8(['--seed', String(rotating), '--time-box', '30']))
+  } else {
+    await check('differential against V8: 10,000 wasm-smith modules', () => versusV8(['--seed', '1', '--modules', '10000']))
+  }
 
   await check('50,000 create/call/drop cycles on one engine: maps and RSS bounded', () => {
     const engine = new WasmEngine()

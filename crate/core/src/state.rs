@@ -516,7 +516,11 @@ fn instantiation_error(
         return WasmError::from_guest(err, &format!("start function of instance {id}"))
             .at_instance(id);
     }
-    if let Some(bytes) = refused {
+    // A trap is the start function's (or a segment's): a growth the cap
+    // refused on the way is not why instantiation failed.
+    if let Some(bytes) = refused
+        && !err.is::<Trap>()
+    {
         return WasmError::new(
             ErrorKind::Instantiation,
             format!(
@@ -540,10 +544,17 @@ fn instantiation_error(
         )
         .at_instance(id);
     }
-    let why = if err.is::<Trap>() {
+    // A trap with guest frames is the start function's; one without is
+    // wasmtime copying a data or element segment that does not fit.
+    let why = if !err.is::<Trap>() {
+        ""
+    } else if err
+        .downcast_ref::<wasmtime::WasmBacktrace>()
+        .is_some_and(|trace| !trace.frames().is_empty())
+    {
         "its start function trapped: "
     } else {
-        ""
+        "a data or element segment does not fit its memory or table: "
     };
     WasmError::new(
         ErrorKind::Instantiation,

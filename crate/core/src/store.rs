@@ -75,7 +75,9 @@ impl ResourceLimiter for PageLimiter {
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         let allowed = self.limits.memory_growing(current, desired, maximum)?;
-        if !allowed {
+        // Only the engine's cap is worth naming; past the module's own
+        // maximum, the module refused itself.
+        if !allowed && maximum.is_none_or(|max| desired <= max) {
             self.refused = Some(desired);
         }
         Ok(allowed)

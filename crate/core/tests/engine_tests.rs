@@ -688,6 +688,48 @@ fn a_refused_growth_does_not_explain_a_later_instantiation_failure() {
 }
 
 #[test]
+fn a_start_function_that_traps_after_a_refused_growth_is_a_trap_not_the_cap() {
+    // Found by the differential suite: a start function grew its memory
+    // past the module's own maximum (refused, as it must be), then hit
+    // `unreachable`; the error blamed the engine's memory cap.
+    let engine = engine();
+    let module = common::module(
+        &engine,
+        r#"(module
+             (memory 1 2)
+             (func $start (drop (memory.grow (i32.const 5))) (unreachable))
+             (start $start))"#,
+    );
+    let err = expect_kind(
+        engine.create_instance(Site::Direct, &module, 1, 0),
+        ErrorKind::Instantiation,
+    );
+    assert!(err.message().contains("start function trapped"), "{err}");
+    assert!(!err.message().contains("over the cap"), "{err}");
+}
+
+#[test]
+fn a_data_segment_that_does_not_fit_is_named_as_such_not_as_a_start_trap() {
+    // Found by the differential suite: wasmtime reports the segment as a
+    // trap, which the message blamed on the start function.
+    let engine = engine();
+    let module = common::module(
+        &engine,
+        r#"(module (memory 1) (data (i32.const 65530) "0123456789"))"#,
+    );
+    let err = expect_kind(
+        engine.create_instance(Site::Direct, &module, 1, 0),
+        ErrorKind::Instantiation,
+    );
+    assert!(
+        err.message()
+            .contains("a data or element segment does not fit"),
+        "{err}"
+    );
+    assert!(!err.message().contains("start function"), "{err}");
+}
+
+#[test]
 fn the_deadline_and_fuel_also_bound_instantiation() {
     let engine = engine_with(RuntimeConfig {
         max_execution_seconds: Some(0.1),
