@@ -77,6 +77,15 @@ export interface RuntimeConfig {
      * while its engine is idle (else when the engine's operation ends).
      */
     instancePoolSize?: number;
+    /**
+     * Instances this engine may hold at once (at least 1). Default: while
+     * other engines use its pool, nine tenths of the pool's slots (rounded
+     * up; every slot for pools under 10 slots), so that one engine that never
+     * drops its instances leaves a tenth of a shared pool to the others; alone
+     * on its pool, all of it; no limit when instances are mapped on demand. Past it, `createInstance` fails with an
+     * `InstantiationError` naming `maxInstances`.
+     */
+    maxInstances?: number;
 }
 /** Options that shape the host side of an engine. */
 export interface EngineOptions {
@@ -147,6 +156,22 @@ export interface EngineStats {
      * could not be reserved).
      */
     poolSlots: number;
+    /** Instances this engine may hold at once (see `RuntimeConfig.maxInstances`); `undefined` when only the pool limits it. */
+    maxInstances?: number;
+    /** Guest calls (sync and blocking), WASI runs and Freenet operations that completed (a contract's own error included). */
+    callsCompleted: number;
+    /** Calls that trapped or whose host function failed (`RuntimeError`). */
+    callsTrapped: number;
+    /** Calls stopped at their deadline (`TimeoutError`). */
+    callsTimedOut: number;
+    /** Calls that ran out of fuel (`OutOfGasError`). */
+    callsOutOfFuel: number;
+    /** Calls stopped by their `AbortSignal`, before or while running (`AbortedError`). */
+    callsAborted: number;
+    /** Blocking calls that waited in the queue past their deadline and never ran (`SchedulerOverloadedError`). */
+    callsOverloaded: number;
+    /** Calls that failed otherwise: a closed or busy engine, a dropped instance, a refused start. */
+    callsFailed: number;
 }
 /** Size of an instance's exported memory. */
 export interface MemoryInfo {
@@ -285,9 +310,23 @@ export declare class WasmEngine {
     call3i64AsyncImports(handle: InstanceHandle, name: string, a: bigint | number, b: bigint | number, c: bigint | number, options?: CallOptions): Promise<bigint>;
     /** Calls the export `name` of type `(i64, i64, i64) -> i64` like {@link WasmEngine.call2i64Blocking}. */
     call3i64Blocking(handle: InstanceHandle, name: string, a: bigint | number, b: bigint | number, c: bigint | number, options?: CallOptions): Promise<bigint>;
-    /** Fuel left in the engine's budget, or `undefined` when metering is off. */
+    /**
+     * Calls the export `name` whatever its signature on a native thread,
+     * queued like {@link WasmEngine.call2i64Blocking}; arguments follow its
+     * parameter types as for {@link WasmEngine.call}, and the promise
+     * resolves with `undefined`, one value or an array. A last argument that
+     * is an object (not a number or bigint) is the call's {@link CallOptions}.
+     */
+    callBlocking(handle: InstanceHandle, name: string, ...args: Array<WasmValue | CallOptions>): Promise<HostResult>;
+    /** Calls the export `name` of type `() -> ()` on a native thread, queued like {@link WasmEngine.call2i64Blocking}. */
+    callVoidBlocking(handle: InstanceHandle, name: string, options?: CallOptions): Promise<void>;
+    /**
+     * Fuel left in the engine's budget after its last guest entry, or
+     * `undefined` when metering is off. Answers at once, also while a
+     * blocking call runs.
+     */
     remainingFuel(): bigint | undefined;
-    /** Counters for monitoring: instances, stores and what the compile caches saved. */
+    /** Counters for monitoring: instances, call outcomes, stores and what the compile caches saved. Answers at once, also while a blocking call runs. */
     stats(): EngineStats;
     /**
      * Releases every instance and store. A running blocking call is stopped

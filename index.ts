@@ -126,6 +126,15 @@ export interface RuntimeConfig {
    * while its engine is idle (else when the engine's operation ends).
    */
   instancePoolSize?: number
+  /**
+   * Instances this engine may hold at once (at least 1). Default: while
+   * other engines use its pool, nine tenths of the pool's slots (rounded
+   * up; every slot for pools under 10 slots), so that one engine that never
+   * drops its instances leaves a tenth of a shared pool to the others; alone
+   * on its pool, all of it; no limit when instances are mapped on demand. Past it, `createInstance` fails with an
+   * `InstantiationError` naming `maxInstances`.
+   */
+  maxInstances?: number
 }
 
 /** Options that shape the host side of an engine. */
@@ -200,6 +209,22 @@ export interface EngineStats {
    * could not be reserved).
    */
   poolSlots: number
+  /** Instances this engine may hold at once (see `RuntimeConfig.maxInstances`); `undefined` when only the pool limits it. */
+  maxInstances?: number
+  /** Guest calls (sync and blocking), WASI runs and Freenet operations that completed (a contract's own error included). */
+  callsCompleted: number
+  /** Calls that trapped or whose host function failed (`RuntimeError`). */
+  callsTrapped: number
+  /** Calls stopped at their deadline (`TimeoutError`). */
+  callsTimedOut: number
+  /** Calls that ran out of fuel (`OutOfGasError`). */
+  callsOutOfFuel: number
+  /** Calls stopped by their `AbortSignal`, before or while running (`AbortedError`). */
+  callsAborted: number
+  /** Blocking calls that waited in the queue past their deadline and never ran (`SchedulerOverloadedError`). */
+  callsOverloaded: number
+  /** Calls that failed otherwise: a closed or busy engine, a dropped instance, a refused start. */
+  callsFailed: number
 }
 
 /** Size of an instance's exported memory. */
@@ -245,13 +270,13 @@ export class WasmEngine {
     this.#hasAsyncImports = table.some((entry) => entry.asynchronous)
     this.#dispatch = table.length > 0 ? makeDispatcher(this, table, () => this.#native) : undefined
     const descriptors = table.map(({ module, name, asynchronous }) => ({ module, name, asynchronous }))
-    this.#native = new native.NativeEngine(
+    this.#native = new native.NativeEngine({
       config,
-      options.hostMem,
-      shared === undefined ? undefined : shared.#native,
-      descriptors,
-      this.#dispatch as ((arg?: unknown) => unknown) | undefined,
-    )
+      hostMem: options.hostMem,
+      backend: shared === undefined ? undefined : shared.#native,
+      imports: descriptors,
+      dispatcher: this.#dispatch as ((arg?: unknown) => unknown) | undefined,
+    })
   }
 
   /** True until the engine is closed or an internal failure poisons it. */
@@ -455,12 +480,34 @@ export class WasmEngine {
     return this.#blocking(Expect.I64x3, handle, name, options, a, b, c) as Promise<bigint>
   }
 
-  /** Fuel left in the engine's budget, or `undefined` when metering is off. */
+  /**
+   * Calls the export `name` whatever its signature on a native thread,
+   * queued like {@link WasmEngine.call2i64Blocking}; arguments follow its
+   * parameter types as for {@link WasmEngine.call}, and the promise
+   * resolves with `undefined`, one value or an array. A last argument that
+   * is an object (not a number or bigint) is the call's {@link CallOptions}.
+   */
+  callBlocking(handle: InstanceHandle, name: string, ...args: Array<WasmValue | CallOptions>): Promise<HostResult> {
+    const last = args.at(-1)
+    const options = typeof last === 'object' && last !== null ? (args.pop() as CallOptions) : undefined
+    return this.#blocking(Expect.Any, handle, name, options, ...(args as WasmValue[])) as Promise<HostResult>
+  }
+
+  /** Calls the export `name` of type `() -> ()` on a native thread, queued like {@link WasmEngine.call2i64Blocking}. */
+  callVoidBlocking(handle: InstanceHandle, name: string, options?: CallOptions): Promise<void> {
+    return this.#blocking(Expect.Void, handle, name, options) as Promise<void>
+  }
+
+  /**
+   * Fuel left in the engine's budget after its last guest entry, or
+   * `undefined` when metering is off. Answers at once, also while a
+   * blocking call runs.
+   */
   remainingFuel(): bigint | undefined {
     return this.#native.remainingFuel() ?? undefined
   }
 
-  /** Counters for monitoring: instances, stores and what the compile caches saved. */
+  /** Counters for monitoring: instances, call outcomes, stores and what the compile caches saved. Answers at once, also while a blocking call runs. */
   stats(): EngineStats {
     return this.#native.stats()
   }
@@ -498,7 +545,7 @@ export class WasmEngine {
   }
 
   /** Queues a call of the export `name` on the engine's workers, with the abort wiring of `options.signal`. */
-  #blocking(expect: 1 | 2 | 3, handle: InstanceHandle, name: string, options: CallOptions | undefined, ...args: WasmValue[]): Promise<unknown> {
+  #blocking(expect: 0 | 1 | 2 | 3, handle: InstanceHandle, name: string, options: CallOptions | undefined, ...args: WasmValue[]): Promise<unknown> {
     try {
       if (this.#hasAsyncImports && insideHostOf(this)) {
         // Queued behind the call that is waiting for this host function, it would never start.

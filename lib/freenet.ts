@@ -214,8 +214,8 @@ export class ContractRuntime {
     if (clock !== undefined && typeof clock !== 'function') throw new TypeError('host.clock must be a function')
     checkStore(secrets, 'secrets', ['get', 'set', 'remove'])
     checkStore(contracts, 'contracts', ['get', 'put', 'update', 'subscribe'])
-    this.#engine = new native.NativeEngine(config, undefined, undefined, [], undefined)
-    const store = secrets === undefined && contracts === undefined ? undefined : storeDispatcher(secrets, contracts, () => this.#native)
+    this.#engine = new native.NativeEngine({ config })
+    const store = secrets === undefined && contracts === undefined ? undefined : storeDispatcher(secrets, contracts)
     const logger = lineLogger(log)
     heldHooks.set(this, [store, logger])
     this.#native = new native.NativeFreenet(this.#engine, logger, store, secrets !== undefined, contracts !== undefined)
@@ -307,13 +307,12 @@ function checkStore(store: object | undefined, option: string, names: string[]):
 /**
  * What the native side calls for each store request:
  * `store(token, kind, ...args)`. A value at hand comes back as `[value]`;
- * a promise settles the request later through `resolveStore`/`rejectStore`
+ * a promise settles the request later through `resolveRequest`/`rejectRequest`
  * (token 0 marks a synchronous call, which cannot wait).
  */
 function storeDispatcher(
   secrets: SecretStore | undefined,
   contracts: ContractStore | undefined,
-  nativeOf: () => NativeFreenet,
 ): (token: number, kind: number, ...args: unknown[]) => unknown {
   const run = (kind: number, args: unknown[]): unknown => {
     const [a, b, c] = args as [never, never, never]
@@ -350,8 +349,8 @@ function storeDispatcher(
       return undefined
     }
     value.then(
-      (resolved) => nativeOf().resolveStore(token, resolved),
-      (reason) => nativeOf().rejectStore(token, reason),
+      (resolved) => native.resolveRequest(token, resolved),
+      (reason) => native.rejectRequest(token, reason),
     )
     return undefined
   }

@@ -6,11 +6,9 @@ import { AsyncLocalStorage } from 'node:async_hooks'
 
 import { native, type NativeEngine } from './native'
 
-/** A WebAssembly value as JavaScript sees it: i32, f32 and f64 are numbers, i64 is a bigint. */
-export type WasmValue = number | bigint
+import type { HostResult, WasmValue } from './types'
 
-/** What a host function returns: nothing, one value, or an array for several results. */
-export type HostResult = WasmValue | void | WasmValue[]
+export type { HostResult, WasmValue } from './types'
 
 /** The calling instance, as a host function sees it. */
 export interface Caller {
@@ -119,7 +117,7 @@ export type Dispatcher = (index: number, token: number, instanceId: number | big
  * Makes the dispatcher of `engine`, whose native half `nativeOf` returns.
  * A sync import's value (or throw) goes straight back to the native side,
  * which converts and checks it; an async import's promise settles the call
- * later through `resolveHostCall`/`rejectHostCall`.
+ * later through `resolveRequest`/`rejectRequest`.
  */
 export function makeDispatcher(engine: object, table: Registered[], nativeOf: () => NativeEngine): Dispatcher {
   return (index, token, instanceId, ...args) => {
@@ -132,12 +130,12 @@ export function makeDispatcher(engine: object, table: Registered[], nativeOf: ()
     try {
       result = runningHosts.run(inside, () => entry.fn(caller, ...args))
     } catch (err) {
-      native.rejectHostCall(token, err)
+      native.rejectRequest(token, err)
       return undefined
     }
     Promise.resolve(result).then(
-      (value) => native.resolveHostCall(token, value),
-      (reason) => native.rejectHostCall(token, reason),
+      (value) => native.resolveRequest(token, value),
+      (reason) => native.rejectRequest(token, reason),
     )
     return undefined
   }

@@ -3,7 +3,7 @@
  * generates (it picks the `.node` file for this platform).
  */
 import type * as Binding from '../binding'
-import type { WasmValue } from './host'
+import type { WasmValue } from './types'
 
 /** An export as a function, made by `NativeEngine.getFunction`. */
 export type NativeFunction = (...args: WasmValue[]) => unknown
@@ -19,7 +19,7 @@ interface RawEntryPoints {
     engine: Binding.NativeEngine,
     handle: Binding.InstanceHandle,
     name: string,
-    expect: 1 | 2 | 3,
+    expect: 0 | 1 | 2 | 3,
     signal: Binding.CallSignal | undefined,
     ...args: WasmValue[]
   ): Promise<unknown>

@@ -218,6 +218,7 @@ pub(crate) fn runtime_config(env: napi_env, value: napi_value) -> Result<Runtime
             compile_cache_dir: text("compileCacheDir")?,
             compile_cache_max_bytes: number("compileCacheMaxBytes")?,
             instance_pool_size: number("instancePoolSize")?,
+            max_instances: number("maxInstances")?,
         })
     }
 }

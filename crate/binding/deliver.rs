@@ -19,25 +19,19 @@
 //! milliseconds. With `setImmediate`, the event loop turns between batches.
 
 use std::cell::Cell;
-use std::collections::HashMap;
 use std::ffi::c_void;
 use std::ptr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::ThreadId;
 
-use napi::bindgen_prelude::ToNapiValue;
 use napi::sys::{self, napi_env, napi_ref, napi_value};
 use parking_lot::{Mutex, MutexGuard};
-use wasm_engine_core::host::Reply;
-use wasm_engine_core::{Kind, PostedCall, Val, WasmError};
+use wasm_engine_core::WasmError;
 
 use crate::env::EnvData;
 use crate::errors;
-use crate::host::JsHost;
 use crate::js::{self, Raw, ok};
-use crate::module::Module;
-use crate::values;
 
 /// A promise's resolving end, settled on the JavaScript thread only.
 pub(crate) struct Deferred(sys::napi_deferred);
@@ -47,48 +41,18 @@ pub(crate) struct Deferred(sys::napi_deferred);
 // created it.
 unsafe impl Send for Deferred {}
 
-/// What a settled promise resolves with.
-pub(crate) enum Settled {
-    /// The results of a call.
-    Values(Vec<Val>),
-    /// A compiled module.
-    Module(wasm_engine_core::Module),
-    /// A Freenet contract's or delegate's decoded answer.
-    Freenet(Box<crate::freenet::Answer>),
-    /// How a WASI program's run ended, and its output.
-    Wasi(Box<wasm_engine_core::engine::WasiRun>),
+/// What a settled promise resolves with, made into its JavaScript value
+/// on the JavaScript thread. Each feature implements it for its answers;
+/// the deliverer knows none of them.
+pub(crate) trait Answer: Send {
+    /// # Safety
+    /// On `env`'s thread inside a callback or handle scope.
+    unsafe fn to_js(self: Box<Self>, env: napi_env) -> Raw<napi_value>;
 }
 
-/// One piece of work for the JavaScript thread.
-pub(crate) enum Delivery {
-    /// Settle the promise of a blocking call or an async compile.
-    Settle {
-        deferred: Deferred,
-        outcome: Result<Settled, WasmError>,
-    },
-    /// Run a host function for a guest on a worker.
-    Host { call: PostedCall, host: Arc<JsHost> },
-    /// Delete a reference dropped on another thread.
-    Release(Reference),
-    /// Ask a JavaScript store for a delegate on a worker.
-    Store {
-        store: Arc<crate::freenet_store::JsStore>,
-        token: u64,
-        request: wasm_engine_core::freenet::hooks::Request,
-        reply: wasm_engine_core::freenet::hooks::Reply,
-    },
-    /// Hand a guest's log lines to `log(message, instanceId)`.
-    Logs {
-        log: Arc<JsValue>,
-        lines: Vec<(i64, String)>,
-    },
-    /// Hand what a WASI program on a worker wrote to its output callback.
-    Output {
-        callback: Arc<JsValue>,
-        stream: wasm_engine_core::wasi::Stream,
-        bytes: Vec<u8>,
-    },
-}
+/// One piece of work for the JavaScript thread: a closure that gets the
+/// environment, inside a handle scope of its own.
+pub(crate) type Delivery = Box<dyn FnOnce(napi_env) + Send>;
 
 /// A Node-API reference, deleted only on its environment's thread.
 pub(crate) struct Reference(napi_ref);
@@ -97,11 +61,13 @@ pub(crate) struct Reference(napi_ref);
 // thread (see `JsValue`), carried here only to get there.
 unsafe impl Send for Reference {}
 
-/// An async host call waiting for its promise.
-pub(crate) struct Pending {
-    pub(crate) reply: Reply,
-    pub(crate) results: Arc<[Kind]>,
-    pub(crate) import: Arc<str>,
+impl Reference {
+    /// # Safety
+    /// On the thread of the `env` the reference was created in.
+    unsafe fn delete(self, env: napi_env) {
+        // SAFETY: the caller's contract.
+        unsafe { sys::napi_delete_reference(env, self.0) };
+    }
 }
 
 /// The deliveries waiting for the JavaScript thread.
@@ -118,9 +84,6 @@ pub(crate) struct Deliverer {
     tsfn: sys::napi_threadsafe_function,
     thread: ThreadId,
     queue: Mutex<Queue>,
-    /// Async host calls by token, until their promise settles or the
-    /// worker gives up.
-    pending: Mutex<HashMap<u64, Pending>>,
     /// A `setImmediate` callback will drain the queue: pushes need not wake.
     immediate: AtomicBool,
     /// `setImmediate` and the native function it is given, to schedule the
@@ -195,7 +158,6 @@ impl Deliverer {
             tsfn,
             thread: std::thread::current().id(),
             queue: Mutex::default(),
-            pending: Mutex::default(),
             immediate: AtomicBool::new(false),
             set_immediate,
             drain_later,
@@ -220,33 +182,6 @@ impl Deliverer {
         if was_empty && !self.immediate.load(Ordering::Acquire) {
             self.wake(&queue);
         }
-    }
-
-    /// Queues `bytes` for `callback`, appended to the last delivery when
-    /// that is output for the same callback and stream: a program making
-    /// many small writes costs one crossing per batch, not one per write.
-    pub(crate) fn push_output(
-        &self,
-        callback: &Arc<JsValue>,
-        stream: wasm_engine_core::wasi::Stream,
-        bytes: &[u8],
-    ) {
-        if let Some(Delivery::Output {
-            callback: last,
-            stream: last_stream,
-            bytes: pending,
-        }) = lock(&self.queue).items.last_mut()
-            && Arc::ptr_eq(last, callback)
-            && *last_stream == stream
-        {
-            pending.extend_from_slice(bytes);
-            return;
-        }
-        self.push(Delivery::Output {
-            callback: callback.clone(),
-            stream,
-            bytes: bytes.to_vec(),
-        });
     }
 
     /// Wakes the JavaScript thread; `queue` is held, so teardown cannot
@@ -325,18 +260,13 @@ impl Deliverer {
         &self,
         env: napi_env,
         deferred: Deferred,
-        outcome: Result<Settled, WasmError>,
+        outcome: Result<Box<dyn Answer>, WasmError>,
     ) -> Raw<()> {
         // SAFETY: the caller's contract.
         unsafe {
             self.end(env);
-            let data = EnvData::of(env)?;
             let settled = match outcome {
-                Ok(Settled::Values(values)) => values::results_to_js(env, data, &values),
-                Ok(Settled::Module(inner)) => Module::to_napi_value(env, Module::from(inner))
-                    .map_err(|_| js::Failed(sys::Status::napi_generic_failure)),
-                Ok(Settled::Freenet(answer)) => answer.to_js(env),
-                Ok(Settled::Wasi(run)) => crate::wasi::run_to_js(env, &run),
+                Ok(answer) => answer.to_js(env),
                 Err(err) => {
                     let error = errors::to_js(env, &err)?;
                     return ok(sys::napi_reject_deferred(env, deferred.0, error));
@@ -359,47 +289,13 @@ impl Deliverer {
         }
     }
 
-    pub(crate) fn wait_for(&self, token: u64, pending: Pending) {
-        lock(&self.pending).insert(token, pending);
-    }
-
-    pub(crate) fn take_pending(&self, token: u64) -> Option<Pending> {
-        lock(&self.pending).remove(&token)
-    }
-
     /// Handles every queued delivery, oldest first.
     unsafe fn run(&self, env: napi_env) {
         let batch = std::mem::take(&mut lock(&self.queue).items);
         for delivery in batch {
             // SAFETY: on the JavaScript thread, inside the threadsafe
             // function's callback; each delivery gets its own scope.
-            let _ = unsafe {
-                js::scoped(env, || match delivery {
-                    Delivery::Settle { deferred, outcome } => {
-                        let _ = self.settle(env, deferred, outcome);
-                    }
-                    Delivery::Host { call, host } => host.answer_posted(env, call),
-                    Delivery::Release(reference) => {
-                        sys::napi_delete_reference(env, reference.0);
-                    }
-                    Delivery::Store {
-                        store,
-                        token,
-                        request,
-                        reply,
-                    } => store.answer_posted(env, token, request, reply),
-                    Delivery::Logs { log, lines } => {
-                        let _ = crate::freenet::deliver_logs(env, &log, &lines);
-                    }
-                    Delivery::Output {
-                        callback,
-                        stream,
-                        bytes,
-                    } => {
-                        let _ = crate::wasi::call_output(env, &callback, stream, &bytes);
-                    }
-                })
-            };
+            let _ = unsafe { js::scoped(env, || delivery(env)) };
         }
         if !lock(&self.queue).items.is_empty() && !self.immediate.swap(true, Ordering::AcqRel) {
             // SAFETY: on the JavaScript thread, inside a callback.
@@ -567,14 +463,40 @@ impl JsValue {
     }
 }
 
+impl JsValue {
+    /// Holds the value strongly until [`JsValue::unhold`], also when it was
+    /// kept weakly: for work in flight that needs it (a queued call needs
+    /// its engine's host functions, whatever the caller drops).
+    ///
+    /// # Safety
+    /// On the thread of the `env` it was created in, inside a callback.
+    pub(crate) unsafe fn hold(&self, env: napi_env) -> Raw<()> {
+        let mut count = 0;
+        // SAFETY: the caller's contract; the reference is live until drop.
+        ok(unsafe { sys::napi_reference_ref(env, self.reference, &mut count) })
+    }
+
+    /// Ends one [`JsValue::hold`].
+    ///
+    /// # Safety
+    /// As for [`JsValue::hold`], after a successful one.
+    pub(crate) unsafe fn unhold(&self, env: napi_env) {
+        let mut count = 0;
+        // SAFETY: the caller's contract.
+        unsafe { sys::napi_reference_unref(env, self.reference, &mut count) };
+    }
+}
+
 impl Drop for JsValue {
     fn drop(&mut self) {
         if self.deliverer.on_js_thread() {
             // SAFETY: on the environment's thread, where `env` is alive.
             unsafe { sys::napi_delete_reference(self.env, self.reference) };
         } else {
+            let reference = Reference(self.reference);
+            // SAFETY: deliveries run on the environment's thread.
             self.deliverer
-                .push(Delivery::Release(Reference(self.reference)));
+                .push(Box::new(move |env| unsafe { reference.delete(env) }));
         }
     }
 }

@@ -7,21 +7,33 @@
 use std::sync::Arc;
 
 use napi::JsValue as _;
-use napi::bindgen_prelude::{BigInt, Env, Function, Object, Uint8Array, Unknown};
+use napi::bindgen_prelude::ToNapiValue;
+use napi::bindgen_prelude::{BigInt, ClassInstance, Env, Function, Uint8Array, Unknown};
 use napi::sys::{self, napi_env, napi_value};
 use napi_derive::napi;
-use wasm_engine_core::{Engine, ErrorKind, ImportSpec, Site, WasmError, parse_text};
+use wasm_engine_core::{Engine, ErrorKind, ImportSpec, RuntimeConfig, Site, WasmError, parse_text};
 
 use crate::convert::{self, argument};
-use crate::deliver::{Delivery, Settled};
-use crate::env::EnvData;
+use crate::deliver::{Answer, JsValue};
 use crate::errors::{self, or_throw};
 use crate::function::{self, Callable};
 use crate::host::JsHost;
 use crate::instance::InstanceHandle;
 use crate::js;
 use crate::module::Module;
+use crate::submit::{self, Lane, Work};
 use crate::wasi::WasiSpec;
+
+/// A compiled module, as `compileAsync`'s promise resolves.
+struct Compiled(wasm_engine_core::Module);
+
+impl Answer for Compiled {
+    unsafe fn to_js(self: Box<Self>, env: napi_env) -> js::Raw<napi_value> {
+        // SAFETY: the caller's contract.
+        unsafe { Module::to_napi_value(env, Module::from(self.0)) }
+            .map_err(|_| js::Failed(sys::Status::napi_generic_failure))
+    }
+}
 
 /// A JavaScript import, as the TypeScript layer registers it.
 #[napi(object)]
@@ -36,6 +48,14 @@ pub struct ImportDescriptor {
 #[napi(object)]
 pub struct EngineStats {
     pub instances: f64,
+    pub max_instances: Option<f64>,
+    pub calls_completed: f64,
+    pub calls_trapped: f64,
+    pub calls_timed_out: f64,
+    pub calls_out_of_fuel: f64,
+    pub calls_aborted: f64,
+    pub calls_overloaded: f64,
+    pub calls_failed: f64,
     pub queued: f64,
     pub stores: f64,
     pub compiles: f64,
@@ -46,10 +66,27 @@ pub struct EngineStats {
     pub pool_slots: f64,
 }
 
+/// What a native engine is made from, as the TypeScript layer gives it.
+#[napi(object)]
+pub struct NativeEngineOptions {
+    /// The `RuntimeConfig`, checked natively.
+    pub config: Option<Unknown<'static>>,
+    /// `true` is refused, as Freenet refuses it.
+    pub host_mem: Option<bool>,
+    /// An engine whose backend (compiled code, caches) to share.
+    pub backend: Option<ClassInstance<'static, NativeEngine>>,
+    /// The JavaScript imports, in the order the dispatcher indexes them.
+    pub imports: Option<Vec<ImportDescriptor>>,
+    /// `dispatch(index, token, instanceId, ...args)`, which runs them.
+    pub dispatcher: Option<Function<'static>>,
+}
+
 /// The native half of `WasmEngine`.
 #[napi]
 pub struct NativeEngine {
     engine: Arc<Engine>,
+    /// Runs the engine's JavaScript imports, when it has any.
+    host: Option<Arc<JsHost>>,
 }
 
 impl NativeEngine {
@@ -57,22 +94,31 @@ impl NativeEngine {
     pub(crate) fn core(&self) -> &Arc<Engine> {
         &self.engine
     }
+
+    /// The JavaScript values the engine's guests may call (its dispatcher),
+    /// for work in flight to hold.
+    pub(crate) fn host_values(&self) -> Vec<Arc<JsValue>> {
+        self.host
+            .iter()
+            .map(|host| host.dispatcher.clone())
+            .collect()
+    }
 }
 
 #[napi]
 impl NativeEngine {
-    /// Creates an engine with `config`; with `share`, on that engine's
-    /// backend. `imports` are run by `dispatcher`. `hostMem: true` is
-    /// refused, as Freenet refuses it.
+    /// Creates an engine from `options`: its config; with `backend`, on
+    /// that engine's backend; `imports` run by `dispatcher`. `hostMem:
+    /// true` is refused, as Freenet refuses it.
     #[napi(constructor, catch_unwind)]
-    pub fn new(
-        env: Env,
-        config: Unknown<'_>,
-        host_mem: Option<bool>,
-        share: Option<&NativeEngine>,
-        imports: Option<Vec<ImportDescriptor>>,
-        dispatcher: Option<Function<'_>>,
-    ) -> napi::Result<NativeEngine> {
+    pub fn new(env: Env, options: NativeEngineOptions) -> napi::Result<NativeEngine> {
+        let NativeEngineOptions {
+            config,
+            host_mem,
+            backend,
+            imports,
+            dispatcher,
+        } = options;
         let raw = env.raw();
         if host_mem == Some(true) {
             let refused = WasmError::new(
@@ -82,7 +128,10 @@ impl NativeEngine {
             // SAFETY: a Node-API callback on `raw`'s thread.
             return Err(unsafe { errors::throw(raw, &refused) });
         }
-        let config = or_throw(raw, convert::runtime_config(raw, config.raw()))?;
+        let config = match config {
+            Some(config) => or_throw(raw, convert::runtime_config(raw, config.raw()))?,
+            None => RuntimeConfig::default(),
+        };
         let specs = imports
             .unwrap_or_default()
             .into_iter()
@@ -101,12 +150,13 @@ impl NativeEngine {
         };
         let engine = Engine::new(
             &config,
-            share.map(|other| &*other.engine),
+            backend.as_ref().map(|other| &*other.engine),
             specs,
-            host.map(|h| h as _),
+            host.clone().map(|h| h as _),
         );
         Ok(NativeEngine {
             engine: Arc::new(or_throw(raw, engine)?),
+            host,
         })
     }
 
@@ -125,8 +175,8 @@ impl NativeEngine {
         Ok(Module::from(or_throw(raw, compiled)?))
     }
 
-    /// Compiles like `compile`, on a tokio thread; concurrent compiles of
-    /// the same bytes are done once.
+    /// Compiles like `compile`, on a worker (waiting for no engine);
+    /// concurrent compiles of the same bytes are done once.
     #[napi(
         catch_unwind,
         ts_args_type = "code: Uint8Array | ArrayBuffer | string",
@@ -147,28 +197,22 @@ impl NativeEngine {
         };
         let input = or_throw(raw, input)?;
         let compiler = or_throw(raw, self.engine.compiler())?;
+        let work = Work {
+            what: "a compile".into(),
+            abort: None,
+            keep: Vec::new(),
+            run: Box::new(move || {
+                let wasm = match input {
+                    Ok(bytes) => bytes,
+                    Err(text) => parse_text(&text)?,
+                };
+                let module = compiler.compile(&wasm)?;
+                Ok(Box::new(Compiled(module)) as Box<dyn Answer>)
+            }),
+        };
         // SAFETY: a Node-API callback on `raw`'s thread.
         unsafe {
-            let deliverer = EnvData::of(raw).map_err(errors::failed)?.deliverer.clone();
-            let (deferred, promise) = deliverer.promise(raw).map_err(errors::failed)?;
-            napi::bindgen_prelude::spawn(async move {
-                let wasm = match input {
-                    Ok(bytes) => Ok(bytes),
-                    Err(text) => tokio::task::spawn_blocking(move || parse_text(&text))
-                        .await
-                        .unwrap_or_else(|err| {
-                            Err(WasmError::new(
-                                ErrorKind::Other,
-                                format!("the parsing thread failed: {err}"),
-                            ))
-                        }),
-                };
-                let outcome = match wasm {
-                    Ok(wasm) => compiler.compile(wasm).await.map(Settled::Module),
-                    Err(err) => Err(err),
-                };
-                deliverer.push(Delivery::Settle { deferred, outcome });
-            });
+            let promise = submit::submit(raw, Lane::Alone, work).map_err(errors::failed)?;
             Ok(Unknown::from_raw_unchecked(raw, promise))
         }
     }
@@ -343,16 +387,25 @@ impl NativeEngine {
     /// Fuel left, or `null` when metering is off.
     #[napi(catch_unwind)]
     pub fn remaining_fuel(&self, env: Env) -> napi::Result<Option<BigInt>> {
-        let fuel = or_throw(env.raw(), self.engine.remaining_fuel(Site::Direct))?;
+        let fuel = or_throw(env.raw(), self.engine.remaining_fuel())?;
         Ok(fuel.map(BigInt::from))
     }
 
     /// Counters of this engine and its backend.
     #[napi(catch_unwind)]
     pub fn stats(&self, env: Env) -> napi::Result<EngineStats> {
-        let stats = or_throw(env.raw(), self.engine.stats(Site::Direct))?;
+        let stats = or_throw(env.raw(), self.engine.stats())?;
+        let calls = stats.calls;
         Ok(EngineStats {
             instances: stats.instances as f64,
+            max_instances: stats.max_instances.map(|n| n as f64),
+            calls_completed: calls.completed as f64,
+            calls_trapped: calls.trapped as f64,
+            calls_timed_out: calls.timed_out as f64,
+            calls_out_of_fuel: calls.out_of_fuel as f64,
+            calls_aborted: calls.aborted as f64,
+            calls_overloaded: calls.overloaded as f64,
+            calls_failed: calls.failed as f64,
             queued: stats.queued as f64,
             stores: stats.stores as f64,
             compiles: stats.compiles as f64,
@@ -441,26 +494,4 @@ fn on_handle<T>(
         raw,
         convert::handle(raw, handle.raw()).and_then(|h| op(raw, h)),
     )
-}
-
-/// Adds the raw entry points to the module's exports.
-#[napi(module_exports)]
-pub fn register_raw(exports: Object<'_>, env: Env) -> napi::Result<()> {
-    let raw = env.raw();
-    let name = "callBlocking";
-    let mut function = std::ptr::null_mut();
-    // SAFETY: module initialisation, on `raw`'s thread.
-    unsafe {
-        js::ok(sys::napi_create_function(
-            raw,
-            name.as_ptr().cast(),
-            name.len() as isize,
-            Some(function::call_blocking),
-            std::ptr::null_mut(),
-            &mut function,
-        ))
-        .map_err(errors::failed)?;
-        js::set_property(raw, exports.raw(), name, function).map_err(errors::failed)?;
-    }
-    Ok(())
 }

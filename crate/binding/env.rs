@@ -14,6 +14,7 @@ use wasm_engine_core::ErrorKind;
 
 use crate::deliver::Deliverer;
 use crate::js::{self, Raw, ok};
+use crate::requests::Requests;
 
 /// Per-environment state. Touched only on its environment's thread, except
 /// for the deliverer, which is built for other threads.
@@ -22,6 +23,8 @@ pub(crate) struct EnvData {
     /// A one-element `Float64Array` and its storage, for NaNs (see [`EnvData::number`]).
     nan: Cell<Option<(napi_ref, *mut f64)>>,
     pub(crate) deliverer: Arc<Deliverer>,
+    /// Questions of guests on workers waiting for JavaScript.
+    pub(crate) requests: Arc<Requests>,
 }
 
 impl EnvData {
@@ -43,6 +46,7 @@ impl EnvData {
                 classes: RefCell::default(),
                 nan: Cell::new(None),
                 deliverer,
+                requests: Arc::default(),
             }));
             // SAFETY: `created` is a live box; `finalize` frees it when the
             // environment is torn down, after which nothing can ask for it.

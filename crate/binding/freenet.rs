@@ -14,11 +14,10 @@ use napi::sys::{napi_env, napi_value};
 use napi_derive::napi;
 use wasm_engine_core::freenet::hooks::{MemoryStore, Store};
 use wasm_engine_core::freenet::{CallOptions, DelegateCall, Loaded, Outcome, Runtime, Stores};
-use wasm_engine_core::scheduler::Entry;
 use wasm_engine_core::{Site, WasmError};
 
 use crate::convert;
-use crate::deliver::{Delivery, JsValue, Settled};
+use crate::deliver::{Answer, JsValue};
 use crate::engine::NativeEngine;
 use crate::env::EnvData;
 use crate::errors::{self, or_throw};
@@ -26,6 +25,7 @@ use crate::freenet_store::JsStore;
 use crate::freenet_values as values;
 use crate::js::uint8_array;
 use crate::js::{self, Raw};
+use crate::submit::{self, Lane, Work};
 
 /// The native half of `ContractRuntime`.
 #[napi]
@@ -87,27 +87,34 @@ fn bytes<'e>(env: Env, data: &[u8]) -> napi::Result<Unknown<'e>> {
 }
 
 /// What an operation answered, ready to become a JavaScript value.
-pub(crate) enum Answer {
+pub(crate) enum Answered {
     Contract(Box<wasm_engine_core::freenet::ContractAnswer>),
     Delegate(Vec<wasm_engine_core::freenet::wire::OutboundDelegateMsg>),
 }
 
-impl Answer {
+impl Answered {
     /// # Safety
     /// On `env`'s thread inside a callback or handle scope.
-    pub(crate) unsafe fn to_js(&self, env: napi_env) -> Raw<napi_value> {
+    unsafe fn js(&self, env: napi_env) -> Raw<napi_value> {
         // SAFETY: the caller's contract.
         unsafe {
             match self {
-                Answer::Contract(answer) => values::answer_to_js(env, answer),
-                Answer::Delegate(messages) => values::outbound_list_to_js(env, messages),
+                Answered::Contract(answer) => values::answer_to_js(env, answer),
+                Answered::Delegate(messages) => values::outbound_list_to_js(env, messages),
             }
         }
     }
 }
 
+impl Answer for Answered {
+    unsafe fn to_js(self: Box<Self>, env: napi_env) -> Raw<napi_value> {
+        // SAFETY: the caller's contract.
+        unsafe { self.js(env) }
+    }
+}
+
 /// One operation, ready to run on any thread.
-type Operation = Box<dyn FnOnce(&Runtime, Site) -> Outcome<Answer> + Send>;
+type Operation = Box<dyn FnOnce(&Runtime, Site) -> Outcome<Answered> + Send>;
 
 #[napi]
 impl NativeFreenet {
@@ -159,24 +166,6 @@ impl NativeFreenet {
             log,
             store,
         })
-    }
-
-    /// Settles the store request `token` with the value its promise resolved to.
-    #[napi(ts_args_type = "token: number, value: unknown")]
-    pub fn resolve_store(&self, env: Env, token: f64, value: Unknown<'_>) {
-        if let Some(store) = &self.store {
-            // SAFETY: a Node-API callback on `env`'s thread.
-            unsafe { store.settle(env.raw(), token as u64, Ok(value.raw())) };
-        }
-    }
-
-    /// Fails the store request `token`: its promise rejected with `reason`.
-    #[napi(ts_args_type = "token: number, reason: unknown")]
-    pub fn reject_store(&self, env: Env, token: f64, reason: Unknown<'_>) {
-        if let Some(store) = &self.store {
-            // SAFETY: a Node-API callback on `env`'s thread.
-            unsafe { store.settle(env.raw(), token as u64, Err(reason.raw())) };
-        }
     }
 
     /// What the runtime needs to know about `module`, compiled by its
@@ -231,7 +220,7 @@ impl NativeFreenet {
             Box::new(move |runtime, site| {
                 runtime
                     .call_contract(site, &loaded, call, &options)
-                    .map(|answer| Answer::Contract(Box::new(answer)))
+                    .map(|answer| Answered::Contract(Box::new(answer)))
             }),
         )
     }
@@ -274,7 +263,7 @@ impl NativeFreenet {
             Box::new(move |runtime, site| {
                 runtime
                     .process_delegate(site, &loaded, call, &options)
-                    .map(Answer::Delegate)
+                    .map(Answered::Delegate)
             }),
         )
     }
@@ -307,36 +296,42 @@ impl NativeFreenet {
                     deliver_logs(raw, log, &outcome.logs).map_err(errors::failed)?;
                 }
                 let answer = or_throw(raw, outcome.result)?;
-                let value = answer.to_js(raw).map_err(errors::failed)?;
+                let value = answer.js(raw).map_err(errors::failed)?;
                 return Ok(Unknown::from_raw_unchecked(raw, value));
             }
         }
+        let runtime = self.runtime.clone();
+        let log = self.log.clone();
+        let engine = runtime.engine().clone();
+        let mut keep: Vec<Arc<JsValue>> = log.iter().cloned().collect();
+        keep.extend(self.store.iter().map(|store| store.store.clone()));
+        // SAFETY: a Node-API callback on `raw`'s thread.
+        let deliverer = unsafe { EnvData::of(raw) }
+            .map_err(errors::failed)?
+            .deliverer
+            .clone();
+        let work = Work {
+            what: format!("{export} of a Freenet module").into(),
+            abort: None,
+            keep,
+            run: Box::new(move || {
+                let outcome = operation(&runtime, Site::Worker);
+                if let Some(log) = log.filter(|_| !outcome.logs.is_empty()) {
+                    let lines = outcome.logs;
+                    deliverer.push(Box::new(move |env| {
+                        // SAFETY: deliveries run on `env`'s thread, in a scope.
+                        let _ = unsafe { deliver_logs(env, &log, &lines) };
+                    }));
+                }
+                outcome
+                    .result
+                    .map(|answer| Box::new(answer) as Box<dyn Answer>)
+            }),
+        };
         // SAFETY: a Node-API callback on `raw`'s thread.
         unsafe {
-            let deliverer = EnvData::of(raw).map_err(errors::failed)?.deliverer.clone();
-            let (deferred, promise) = deliverer.promise(raw).map_err(errors::failed)?;
-            let runtime = self.runtime.clone();
-            let log = self.log.clone();
-            let engine = runtime.engine().clone();
-            engine.submit(Entry {
-                what: format!("{export} of a Freenet module").into(),
-                budget: engine.limits().deadline,
-                abort: None,
-                job: Box::new(move |verdict| {
-                    let outcome = verdict.and_then(|()| {
-                        let outcome = operation(&runtime, Site::Worker);
-                        if let Some(log) = log.filter(|_| !outcome.logs.is_empty()) {
-                            deliverer.push(Delivery::Logs {
-                                log,
-                                lines: outcome.logs,
-                            });
-                        }
-                        outcome.result
-                    });
-                    let outcome = outcome.map(|answer| Settled::Freenet(Box::new(answer)));
-                    deliverer.push(Delivery::Settle { deferred, outcome });
-                }),
-            });
+            let promise =
+                submit::submit(raw, Lane::Engine(&engine), work).map_err(errors::failed)?;
             Ok(Unknown::from_raw_unchecked(raw, promise))
         }
     }
@@ -346,11 +341,7 @@ impl NativeFreenet {
 ///
 /// # Safety
 /// On `env`'s thread inside a callback or handle scope.
-pub(crate) unsafe fn deliver_logs(
-    env: napi_env,
-    log: &JsValue,
-    lines: &[(i64, String)],
-) -> Raw<()> {
+unsafe fn deliver_logs(env: napi_env, log: &JsValue, lines: &[(i64, String)]) -> Raw<()> {
     // SAFETY: the caller's contract.
     unsafe {
         let Some(function) = log.get(env)? else {

@@ -5,58 +5,74 @@
 //! `store(token, kind, ...args)`, that runs the request of `kind` against
 //! the user's objects. It returns `[value]` when the answer is at hand, or
 //! `undefined` when it is a promise, which settles later through
-//! `resolveStore(token, value)` / `rejectStore(token, reason)`. A guest
+//! `resolveRequest(token, value)` / `rejectRequest(token, reason)` (see
+//! `requests`: a request whose guest gave up is never run). A guest
 //! entered synchronously from JavaScript is answered right there (a promise
 //! cannot be awaited there and fails the request); a guest on a worker
 //! posts its request to the JavaScript thread and waits.
 
-use std::collections::{HashMap, HashSet};
 use std::ptr;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 
 use napi::sys::{self, napi_env, napi_value};
-use parking_lot::Mutex;
 use wasm_engine_core::freenet::hooks::{Answer, Reply, Request, Store};
 use wasm_engine_core::freenet::wire::DelegateKey;
 use wasm_engine_core::{HostFailure, Site};
 
-use crate::deliver::{Deliverer, Delivery, JsValue};
+use crate::deliver::{Deliverer, JsValue};
 use crate::env::EnvData;
 use crate::freenet_values::delegate_key_to_js;
 use crate::js::uint8_array;
 use crate::js::{self, Raw, ok};
+use crate::requests::{Outcome, Pending, Ran, Requests};
 use crate::values::describe;
 
-/// A request waiting for its promise, and what it asked.
+/// The user's stores, reached through the runtime's `store` function.
+pub(crate) struct JsStore {
+    /// Held weakly: the runtime's JavaScript object holds it, so a store
+    /// that captures the runtime does not keep it alive forever. Work in
+    /// flight holds it strongly (see `submit`).
+    pub(crate) store: Arc<JsValue>,
+    env: napi_env,
+    deliverer: Arc<Deliverer>,
+    requests: Arc<Requests>,
+}
+
+// SAFETY: `env` and `store` are only used on the JavaScript thread:
+// `answer_here` checks the thread, posted requests run in the deliverer's
+// callback there.
+unsafe impl Send for JsStore {}
+// SAFETY: as above.
+unsafe impl Sync for JsStore {}
+
+/// A posted request waiting for JavaScript: where its answer goes.
 struct Waiting {
     reply: Reply,
     request: Request,
 }
 
-/// The user's stores, reached through the runtime's `store` function.
-pub(crate) struct JsStore {
-    /// Held weakly: the runtime's JavaScript object holds it, so a store
-    /// that captures the runtime does not keep it alive forever.
-    store: JsValue,
-    env: napi_env,
-    deliverer: Arc<Deliverer>,
-    waiting: Mutex<Pending>,
-    this: Weak<JsStore>,
-}
+impl Pending for Waiting {
+    unsafe fn settle(self: Box<Self>, env: napi_env, outcome: Outcome) {
+        let Waiting { reply, request } = *self;
+        // SAFETY: the caller's contract.
+        let answer = unsafe {
+            match outcome {
+                Ok(value) => answer(env, &request, value),
+                Err(thrown) => Err(HostFailure::new(format!(
+                    "{} {}: {}",
+                    what(&request),
+                    thrown.verb(),
+                    describe(env, thrown.value)
+                ))),
+            }
+        };
+        reply.send(answer);
+    }
 
-/// Requests whose promise has not settled, and requests whose guest gave
-/// up before the JavaScript thread reached them.
-#[derive(Default)]
-struct Pending {
-    waiting: HashMap<u64, Waiting>,
-    abandoned: HashSet<u64>,
+    fn fail(self: Box<Self>, failure: HostFailure) {
+        self.reply.send(Err(failure));
+    }
 }
-
-// SAFETY: `env` and `store` are only used on the JavaScript thread:
-// `answer_here` checks the thread, `answer_posted` and `settle` run there.
-unsafe impl Send for JsStore {}
-// SAFETY: as above.
-unsafe impl Sync for JsStore {}
 
 impl JsStore {
     /// The store behind `store(token, kind, ...args)`.
@@ -66,34 +82,30 @@ impl JsStore {
     pub(crate) unsafe fn new(env: napi_env, store: napi_value) -> Raw<Arc<JsStore>> {
         // SAFETY: the caller's contract.
         let (store, data) = unsafe { (JsValue::weak(env, store)?, EnvData::of(env)?) };
-        Ok(Arc::new_cyclic(|this| JsStore {
-            store,
+        Ok(Arc::new(JsStore {
+            store: Arc::new(store),
             env,
             deliverer: data.deliverer.clone(),
-            waiting: Mutex::default(),
-            this: this.clone(),
+            requests: data.requests.clone(),
         }))
     }
 
-    /// Calls `store(token, kind, ...args)` for `request`: `Some` with the
-    /// answer when it came at once, `None` when a promise will bring it.
-    unsafe fn call(
-        &self,
-        env: napi_env,
-        token: u64,
-        request: &Request,
-    ) -> Option<Result<Answer, HostFailure>> {
+    /// Calls `store(token, kind, ...args)` for `request`: the value at
+    /// hand, `Later` when a promise will bring it, or what it threw.
+    ///
+    /// # Safety
+    /// On `env`'s thread inside a callback or handle scope.
+    unsafe fn call(store: &JsValue, env: napi_env, token: u64, request: &Request) -> Ran {
         let broken = |_| {
             HostFailure::new(format!(
                 "cannot ask the store ({}): Node-API failed",
                 what(request)
             ))
         };
-        // SAFETY: on `env`'s thread (the caller's contract); every value
-        // lives in the scope opened here.
-        let outcome = unsafe {
-            js::scoped(env, || -> Result<Option<Answer>, HostFailure> {
-                let Some(store) = self.store.get(env).map_err(broken)? else {
+        // SAFETY: the caller's contract.
+        let ran = unsafe {
+            (|| -> Result<Ran, HostFailure> {
+                let Some(store) = store.get(env).map_err(broken)? else {
                     return Err(HostFailure::new(
                         "the runtime's stores are gone: its ContractRuntime was garbage-collected",
                     ));
@@ -105,91 +117,19 @@ impl JsStore {
                 arguments(env, request, &mut argv).map_err(broken)?;
                 let returned = match js::call(env, store, &argv).map_err(broken)? {
                     Ok(returned) => returned,
-                    Err(exception) => {
-                        return Err(HostFailure::new(format!(
-                            "{} threw: {}",
-                            what(request),
-                            describe(env, exception)
-                        )));
-                    }
+                    Err(exception) => return Ok(Ran::Threw(exception)),
                 };
                 let mut is_array = false;
                 ok(sys::napi_is_array(env, returned, &mut is_array)).map_err(broken)?;
                 if !is_array {
-                    return Ok(None);
+                    return Ok(Ran::Later);
                 }
                 let mut value = ptr::null_mut();
                 ok(sys::napi_get_element(env, returned, 0, &mut value)).map_err(broken)?;
-                answer(env, request, value).map(Some)
-            })
+                Ok(Ran::Answered(value))
+            })()
         };
-        match outcome {
-            Ok(Ok(Some(answer))) => Some(Ok(answer)),
-            Ok(Ok(None)) => None,
-            Ok(Err(failure)) => Some(Err(failure)),
-            Err(failed) => Some(Err(broken(failed))),
-        }
-    }
-
-    /// Answers a request a worker posted; runs in the deliverer's callback.
-    ///
-    /// # Safety
-    /// On `env`'s thread, in the deliverer's callback.
-    pub(crate) unsafe fn answer_posted(
-        &self,
-        env: napi_env,
-        token: u64,
-        request: Request,
-        reply: Reply,
-    ) {
-        {
-            let mut pending = self.waiting.lock();
-            if pending.abandoned.remove(&token) {
-                return;
-            }
-            // Registered first: the promise may settle before `call` returns.
-            pending.waiting.insert(
-                token,
-                Waiting {
-                    reply,
-                    request: request.clone(),
-                },
-            );
-        }
-        // SAFETY: the caller's contract.
-        if let Some(answer) = unsafe { self.call(env, token, &request) }
-            && let Some(waiting) = self.waiting.lock().waiting.remove(&token)
-        {
-            waiting.reply.send(answer);
-        }
-    }
-
-    /// Settles request `token` with what its promise resolved to (`Ok`) or
-    /// rejected with (`Err`).
-    ///
-    /// # Safety
-    /// On `env`'s thread inside a callback.
-    pub(crate) unsafe fn settle(
-        &self,
-        env: napi_env,
-        token: u64,
-        outcome: Result<napi_value, napi_value>,
-    ) {
-        let Some(Waiting { reply, request }) = self.waiting.lock().waiting.remove(&token) else {
-            return;
-        };
-        // SAFETY: the caller's contract.
-        let answer = unsafe {
-            match outcome {
-                Ok(value) => answer(env, &request, value),
-                Err(reason) => Err(HostFailure::new(format!(
-                    "{} rejected: {}",
-                    what(&request),
-                    describe(env, reason)
-                ))),
-            }
-        };
-        reply.send(answer);
+        ran.unwrap_or_else(Ran::Failed)
     }
 }
 
@@ -198,34 +138,48 @@ impl Store for JsStore {
         if site != Site::Direct || !self.deliverer.on_js_thread() {
             return None;
         }
+        let env = self.env;
         // SAFETY: on the JavaScript thread (checked above), inside the
-        // Node-API callback of the synchronous call that entered the guest.
-        Some(unsafe { self.call(self.env, 0, request) }.unwrap_or_else(|| {
+        // Node-API callback of the synchronous call that entered the guest;
+        // every value lives in the scope opened here.
+        let answered = unsafe {
+            js::scoped(env, || match JsStore::call(&self.store, env, 0, request) {
+                Ran::Answered(value) => answer(env, request, value),
+                Ran::Threw(exception) => Err(HostFailure::new(format!(
+                    "{} threw: {}",
+                    what(request),
+                    describe(env, exception)
+                ))),
+                Ran::Later => Err(HostFailure::new(format!(
+                    "{} returned a promise, which a synchronous call cannot wait for: use process()",
+                    what(request)
+                ))),
+                Ran::Failed(failure) => Err(failure),
+            })
+        };
+        Some(answered.unwrap_or_else(|_| {
             Err(HostFailure::new(format!(
-                "{} returned a promise, which a synchronous call cannot wait for: use process()",
+                "cannot ask the store ({}): Node-API failed",
                 what(request)
             )))
         }))
     }
 
     fn post(&self, token: u64, request: Request, reply: Reply) -> Result<(), HostFailure> {
-        let Some(store) = self.this.upgrade() else {
-            return Err(HostFailure::new("the runtime's store is gone"));
-        };
-        self.deliverer.push(Delivery::Store {
-            store,
+        let store = self.store.clone();
+        let asked = request.clone();
+        self.requests.post(
+            &self.deliverer,
             token,
-            request,
-            reply,
-        });
+            Box::new(Waiting { reply, request }),
+            // SAFETY: deliveries run on `env`'s thread in a scope.
+            move |env, token| unsafe { JsStore::call(&store, env, token, &asked) },
+        );
         Ok(())
     }
 
     fn abandon(&self, token: u64) {
-        let mut pending = self.waiting.lock();
-        if pending.waiting.remove(&token).is_none() {
-            pending.abandoned.insert(token);
-        }
+        self.requests.abandon(token);
     }
 }
 

@@ -4,8 +4,8 @@
 //! returns a plain JavaScript function bound to it (Node-API directly, no
 //! class wrapper, no per-call lookup). A call converts its arguments,
 //! enters the guest on this thread and converts the results; that is all.
-//! `callBlocking` queues a call on the engine's workers instead and returns
-//! a promise.
+//! `callBlocking` (in `blocking`) queues a call on the engine's workers
+//! instead and returns a promise.
 
 use std::ffi::c_void;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -13,20 +13,16 @@ use std::ptr;
 use std::sync::Arc;
 
 use napi::sys::{self, napi_callback_info, napi_env, napi_value};
-use wasm_engine_core::scheduler::Entry;
 use wasm_engine_core::{Engine, ErrorKind, Function, Kind, Site, Val, WasmError};
 
-use crate::convert::{self, broken};
-use crate::deliver::{Delivery, Settled};
-use crate::engine::NativeEngine;
+use crate::convert::broken;
 use crate::env::EnvData;
 use crate::errors;
 use crate::js::{self, Args, ok};
-use crate::signal;
 use crate::values::{self, hint};
 
 /// Arguments read onto the stack; calls with more take a heap buffer.
-const STACK_ARGS: usize = 8;
+pub(crate) const STACK_ARGS: usize = 8;
 
 /// What a function object holds: its engine and its export.
 pub(crate) struct Callable {
@@ -54,7 +50,7 @@ impl Callable {
 
 /// `values` converted to the `params` types of the export `what`, or an
 /// `ARGUMENT` error naming the argument.
-unsafe fn arguments(
+pub(crate) unsafe fn arguments(
     env: napi_env,
     values: &[napi_value],
     params: &[Kind],
@@ -137,7 +133,7 @@ unsafe extern "C" fn finalize(_env: napi_env, data: *mut c_void, _hint: *mut c_v
 
 /// Runs `body` as a Node-API callback: a failure is thrown as its
 /// JavaScript error, a panic as an internal error; nothing unwinds into Node.
-unsafe fn callback(
+pub(crate) unsafe fn callback(
     env: napi_env,
     body: impl FnOnce() -> Result<napi_value, WasmError>,
 ) -> napi_value {
@@ -197,81 +193,6 @@ unsafe extern "C" fn call(env: napi_env, info: napi_callback_info) -> napi_value
                 .invoke(Site::Direct, &callable.function, params, out, None)?;
             let data = EnvData::of(env).map_err(broken)?;
             values::results_to_js(env, data, out).map_err(broken)
-        })
-    }
-}
-
-/// `callBlocking(engine, handle, name, expect, signal, ...args)`: queues a
-/// call of the export `name` of `handle`'s instance on `engine`'s workers;
-/// returns a promise of its results that rejects with the call's error.
-/// `expect` (1, 2 or 3, see [`expected`]) fixes the signature, so the
-/// arguments are converted here; the export is looked up on the worker,
-/// under the engine's lock, which the JavaScript thread may not wait for.
-/// `signal` is a `CallSignal` or `undefined`.
-pub(crate) unsafe extern "C" fn call_blocking(
-    env: napi_env,
-    info: napi_callback_info,
-) -> napi_value {
-    // SAFETY: Node calls this on `env`'s thread with the callback's `info`.
-    unsafe {
-        callback(env, || {
-            let args = Args::<{ STACK_ARGS + 5 }>::read(env, info).map_err(broken)?;
-            let all = if args.count > args.values.len() {
-                js::all_args(env, info, args.count).map_err(broken)?
-            } else {
-                args.values[..args.count].to_vec()
-            };
-            let [engine, handle, name, expect, signal, rest @ ..] = all.as_slice() else {
-                return Err(WasmError::new(
-                    ErrorKind::Argument,
-                    "callBlocking(engine, handle, name, expect, signal, ...args)",
-                ));
-            };
-            let engine = js::class::<NativeEngine>(env, *engine)
-                .ok_or_else(|| {
-                    WasmError::new(ErrorKind::Argument, "engine must be a NativeEngine")
-                })?
-                .core()
-                .clone();
-            let target = convert::handle(env, *handle)?.inner.target();
-            let name = convert::string(env, *name, "name")?;
-            let expect = convert::u32(env, *expect, "expect")?;
-            let (params, results) = expected(expect).filter(|_| expect != 0).ok_or_else(|| {
-                WasmError::new(
-                    ErrorKind::Argument,
-                    format!("expect must be 1, 2 or 3 for a blocking call, got {expect}"),
-                )
-            })?;
-            let what: Arc<str> = format!("export \"{name}\" of instance {}", target.id()).into();
-            let abort = signal::flag_of(env, *signal)?;
-            let mut values = vec![Val::I32(0); params.len()];
-            arguments(env, rest, params, &what, &mut values)?;
-            let deliverer = EnvData::of(env).map_err(broken)?.deliverer.clone();
-            let (deferred, promise) = deliverer.promise(env).map_err(broken)?;
-            let job_engine = engine.clone();
-            let job_abort = abort.clone();
-            engine.submit(Entry {
-                what,
-                budget: engine.limits().deadline,
-                abort,
-                job: Box::new(move |verdict| {
-                    let outcome = verdict.and_then(|()| {
-                        let function = job_engine.function(Site::Worker, target, &name)?;
-                        function.ensure_signature(params, results)?;
-                        let mut out = vec![Val::I32(0); results.len()];
-                        job_engine.invoke(
-                            Site::Worker,
-                            &function,
-                            &values,
-                            &mut out,
-                            job_abort.as_ref(),
-                        )?;
-                        Ok(Settled::Values(out))
-                    });
-                    deliverer.push(Delivery::Settle { deferred, outcome });
-                }),
-            });
-            Ok(promise)
         })
     }
 }

@@ -14,36 +14,68 @@
 //! A host function's thrown value travels inside the failure, as a
 //! reference, and becomes the `RuntimeError`'s `cause`.
 
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 
-use napi::Env;
-use napi::JsValue as _;
-use napi::bindgen_prelude::Unknown;
 use napi::sys::{self, napi_env, napi_value};
-use napi_derive::napi;
+use wasm_engine_core::host::Reply;
 use wasm_engine_core::{Host, HostCall, HostFailure, Kind, PostedCall, Val};
 
-use crate::deliver::{Deliverer, Delivery, JsValue, Pending};
+use crate::deliver::{Deliverer, JsValue};
 use crate::env::EnvData;
-use crate::errors;
 use crate::js::{self, Raw, ok};
+use crate::requests::{Outcome, Pending, Ran, Requests};
 use crate::values::{self, MAX_SAFE_INTEGER, describe, hint};
 
 /// Runs an engine's JavaScript imports through its dispatcher.
 pub(crate) struct JsHost {
     /// Held weakly: the engine's JavaScript object holds it, so a cycle
     /// through user code that captures the engine can still be collected.
-    dispatcher: JsValue,
+    /// Work in flight holds it strongly (see `submit`).
+    pub(crate) dispatcher: Arc<JsValue>,
     env: napi_env,
     deliverer: Arc<Deliverer>,
-    this: Weak<JsHost>,
+    requests: Arc<Requests>,
 }
 
 // SAFETY: `env` is only used on its JavaScript thread: `call_here` checks
-// the thread, and `answer_posted` runs in the deliverer's callback there.
+// the thread, and posted calls run in the deliverer's callback there.
 unsafe impl Send for JsHost {}
 // SAFETY: as above.
 unsafe impl Sync for JsHost {}
+
+/// A posted host call waiting for JavaScript: where its results go.
+struct Waiting {
+    reply: Reply,
+    results: Arc<[Kind]>,
+    import: Arc<str>,
+    asynchronous: bool,
+}
+
+impl Pending for Waiting {
+    unsafe fn settle(self: Box<Self>, env: napi_env, outcome: Outcome) {
+        // An async import's function that throws rejects its call.
+        let verb = if self.asynchronous {
+            "rejected"
+        } else {
+            "threw"
+        };
+        // SAFETY: the caller's contract.
+        let answer = unsafe {
+            match outcome {
+                Ok(value) => {
+                    let mut values = vec![Val::I32(0); self.results.len()];
+                    convert(env, value, &self.results, &self.import, &mut values).map(|()| values)
+                }
+                Err(thrown) => Err(failure_with_cause(env, thrown.value, &self.import, verb)),
+            }
+        };
+        self.reply.send(answer);
+    }
+
+    fn fail(self: Box<Self>, failure: HostFailure) {
+        self.reply.send(Err(failure));
+    }
+}
 
 impl JsHost {
     /// The host of an engine whose dispatcher is `dispatcher`.
@@ -53,112 +85,48 @@ impl JsHost {
     pub(crate) unsafe fn new(env: napi_env, dispatcher: napi_value) -> Raw<Arc<JsHost>> {
         // SAFETY: the caller's contract.
         let (dispatcher, data) = unsafe { (JsValue::weak(env, dispatcher)?, EnvData::of(env)?) };
-        Ok(Arc::new_cyclic(|this| JsHost {
-            dispatcher,
+        Ok(Arc::new(JsHost {
+            dispatcher: Arc::new(dispatcher),
             env,
             deliverer: data.deliverer.clone(),
-            this: this.clone(),
+            requests: data.requests.clone(),
         }))
     }
 
-    /// Calls the dispatcher for `call` and, unless the import is
-    /// asynchronous, converts its return value into `results`.
-    unsafe fn run(
-        &self,
+    /// Calls the dispatcher for `call`: what it returned (an async
+    /// import's dispatcher returns nothing and settles the call later).
+    ///
+    /// # Safety
+    /// On `env`'s thread inside a callback or handle scope.
+    unsafe fn dispatch(
+        dispatcher: &JsValue,
         env: napi_env,
         call: &HostCall<'_>,
-        asynchronous: bool,
-        results: &mut [Val],
-    ) -> Result<(), HostFailure> {
+    ) -> Result<Result<napi_value, napi_value>, HostFailure> {
         let broken = |_| {
             HostFailure::new(format!(
                 "cannot call the host function {} (Node-API failed)",
                 call.import
             ))
         };
-        // SAFETY: on `env`'s thread (the caller's contract); every value
-        // created lives in the scope opened here.
-        let outcome = unsafe {
-            js::scoped(env, || -> Result<(), HostFailure> {
-                let data = EnvData::of(env).map_err(broken)?;
-                let Some(dispatcher) = self.dispatcher.get(env).map_err(broken)? else {
-                    return Err(HostFailure::new(format!(
-                        "cannot call the host function {}: its engine was garbage-collected",
-                        call.import
-                    )));
-                };
-                let mut argv = Vec::with_capacity(3 + call.args.len());
-                argv.push(js::double(env, f64::from(call.index)).map_err(broken)?);
-                argv.push(js::double(env, call.token as f64).map_err(broken)?);
-                argv.push(instance_id(env, call.instance_id).map_err(broken)?);
-                for arg in call.args {
-                    argv.push(values::to_js(env, data, arg).map_err(broken)?);
-                }
-                let mut returned = std::ptr::null_mut();
-                let status = sys::napi_call_function(
-                    env,
-                    js::undefined(env).map_err(broken)?,
-                    dispatcher,
-                    argv.len(),
-                    argv.as_ptr(),
-                    &mut returned,
-                );
-                if status == sys::Status::napi_pending_exception {
-                    let verb = if asynchronous { "rejected" } else { "threw" };
-                    return Err(thrown(env, call.import, verb));
-                }
-                ok(status).map_err(broken)?;
-                if asynchronous {
-                    return Ok(());
-                }
-                convert(env, returned, call.results, call.import, results)
-            })
-        };
-        outcome.map_err(broken)?
-    }
-
-    /// Answers a call a worker posted; runs in the deliverer's callback.
-    ///
-    /// # Safety
-    /// On `env`'s thread, in the deliverer's callback.
-    pub(crate) unsafe fn answer_posted(&self, env: napi_env, posted: PostedCall) {
-        let PostedCall {
-            index,
-            token,
-            instance_id,
-            import,
-            asynchronous,
-            args,
-            results,
-            reply,
-        } = posted;
-        let call = HostCall {
-            index,
-            token,
-            instance_id,
-            import: &import,
-            args: &args,
-            results: &results,
-        };
-        if asynchronous {
-            let pending = Pending {
-                reply,
-                results: results.clone(),
-                import: import.clone(),
-            };
-            self.deliverer.wait_for(token, pending);
-            // SAFETY: the caller's contract.
-            if let Err(failure) = unsafe { self.run(env, &call, true, &mut []) }
-                && let Some(pending) = self.deliverer.take_pending(token)
-            {
-                pending.reply.send(Err(failure));
-            }
-            return;
-        }
-        let mut values = vec![Val::I32(0); results.len()];
         // SAFETY: the caller's contract.
-        let outcome = unsafe { self.run(env, &call, false, &mut values) };
-        reply.send(outcome.map(|()| values));
+        unsafe {
+            let data = EnvData::of(env).map_err(broken)?;
+            let Some(dispatcher) = dispatcher.get(env).map_err(broken)? else {
+                return Err(HostFailure::new(format!(
+                    "cannot call the host function {}: its engine was garbage-collected",
+                    call.import
+                )));
+            };
+            let mut argv = Vec::with_capacity(3 + call.args.len());
+            argv.push(js::double(env, f64::from(call.index)).map_err(broken)?);
+            argv.push(js::double(env, call.token as f64).map_err(broken)?);
+            argv.push(instance_id(env, call.instance_id).map_err(broken)?);
+            for arg in call.args {
+                argv.push(values::to_js(env, data, arg).map_err(broken)?);
+            }
+            js::call(env, dispatcher, &argv).map_err(broken)
+        }
     }
 }
 
@@ -169,21 +137,71 @@ impl Host for JsHost {
                 "a JavaScript host call left the JavaScript thread",
             ));
         }
+        let env = self.env;
         // SAFETY: on the JavaScript thread (checked above), inside the
-        // Node-API callback of the synchronous call that entered the guest.
-        unsafe { self.run(self.env, call, false, results) }
+        // Node-API callback of the synchronous call that entered the guest;
+        // every value created lives in the scope opened here.
+        let outcome = unsafe {
+            js::scoped(env, || {
+                match JsHost::dispatch(&self.dispatcher, env, call)? {
+                    Ok(returned) => convert(env, returned, call.results, call.import, results),
+                    Err(thrown) => Err(failure_with_cause(env, thrown, call.import, "threw")),
+                }
+            })
+        };
+        outcome.map_err(|_| {
+            HostFailure::new(format!(
+                "cannot call the host function {} (Node-API failed)",
+                call.import
+            ))
+        })?
     }
 
     fn post(&self, call: PostedCall) -> Result<(), HostFailure> {
-        let Some(host) = self.this.upgrade() else {
-            return Err(HostFailure::new("the engine's host is gone"));
+        let PostedCall {
+            index,
+            token,
+            instance_id,
+            import,
+            asynchronous,
+            args,
+            results,
+            reply,
+        } = call;
+        let waiting = Waiting {
+            reply,
+            results: results.clone(),
+            import: import.clone(),
+            asynchronous,
         };
-        self.deliverer.push(Delivery::Host { call, host });
+        let dispatcher = self.dispatcher.clone();
+        self.requests.post(
+            &self.deliverer,
+            token,
+            Box::new(waiting),
+            move |env, token| {
+                let call = HostCall {
+                    index,
+                    token,
+                    instance_id,
+                    import: &import,
+                    args: &args,
+                    results: &results,
+                };
+                // SAFETY: deliveries run on `env`'s thread in a scope.
+                match unsafe { JsHost::dispatch(&dispatcher, env, &call) } {
+                    Ok(Ok(_)) if asynchronous => Ran::Later,
+                    Ok(Ok(returned)) => Ran::Answered(returned),
+                    Ok(Err(thrown)) => Ran::Threw(thrown),
+                    Err(failure) => Ran::Failed(failure),
+                }
+            },
+        );
         Ok(())
     }
 
     fn abandon(&self, token: u64) {
-        self.deliverer.take_pending(token);
+        self.requests.abandon(token);
     }
 }
 
@@ -197,19 +215,6 @@ unsafe fn instance_id(env: napi_env, id: i64) -> Raw<napi_value> {
         } else {
             js::bigint(env, id)
         }
-    }
-}
-
-/// The failure for the exception pending after a host function threw (or
-/// its promise rejected), which it clears and keeps as the cause.
-unsafe fn thrown(env: napi_env, import: &str, verb: &str) -> HostFailure {
-    // SAFETY: the caller's contract: on `env`'s thread, an exception pending.
-    unsafe {
-        let mut exception = std::ptr::null_mut();
-        if ok(sys::napi_get_and_clear_last_exception(env, &mut exception)).is_err() {
-            return HostFailure::new(format!("{import} {verb}"));
-        }
-        failure_with_cause(env, exception, import, verb)
     }
 }
 
@@ -303,45 +308,4 @@ unsafe fn convert(
         }
         Ok(())
     }
-}
-
-/// Answers the async host call `token` with what its promise resolved to.
-#[napi(ts_args_type = "token: number, value: unknown")]
-pub fn resolve_host_call(env: Env, token: f64, value: Unknown<'_>) -> napi::Result<()> {
-    let env = env.raw();
-    // SAFETY: a Node-API callback on `env`'s thread.
-    unsafe {
-        let data = EnvData::of(env).map_err(errors::failed)?;
-        if let Some(pending) = data.deliverer.take_pending(token as u64) {
-            let mut values = vec![Val::I32(0); pending.results.len()];
-            let outcome = convert(
-                env,
-                value.raw(),
-                &pending.results,
-                &pending.import,
-                &mut values,
-            );
-            pending.reply.send(outcome.map(|()| values));
-        }
-    }
-    Ok(())
-}
-
-/// Fails the async host call `token`: its promise rejected with `reason`.
-#[napi(ts_args_type = "token: number, reason: unknown")]
-pub fn reject_host_call(env: Env, token: f64, reason: Unknown<'_>) -> napi::Result<()> {
-    let env = env.raw();
-    // SAFETY: a Node-API callback on `env`'s thread.
-    unsafe {
-        let data = EnvData::of(env).map_err(errors::failed)?;
-        if let Some(pending) = data.deliverer.take_pending(token as u64) {
-            pending.reply.send(Err(failure_with_cause(
-                env,
-                reason.raw(),
-                &pending.import,
-                "rejected",
-            )));
-        }
-    }
-    Ok(())
 }

@@ -12,6 +12,7 @@
 
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod blocking;
 mod convert;
 mod deliver;
 mod engine;
@@ -25,7 +26,9 @@ mod host;
 mod instance;
 mod js;
 mod module;
+mod requests;
 mod signal;
+mod submit;
 mod values;
 mod wasi;
 

@@ -14,18 +14,19 @@ use napi::JsValue as _;
 use napi::bindgen_prelude::{BigInt, Env, Uint8Array, Unknown};
 use napi::sys::{self, napi_env, napi_value};
 use napi_derive::napi;
+use parking_lot::Mutex;
 use wasm_engine_core::engine::WasiRun;
-use wasm_engine_core::scheduler::Entry;
 use wasm_engine_core::wasi::{Determinism, OutputSink, Preopen, Sink, Stream, WasiOptions};
 use wasm_engine_core::{Site, WasmError};
 
 use crate::convert;
-use crate::deliver::{Deliverer, Delivery, JsValue, Settled};
+use crate::deliver::{Answer, Deliverer, JsValue};
 use crate::engine::NativeEngine;
 use crate::env::EnvData;
 use crate::errors::{self, or_throw};
 use crate::js::{self, Raw, uint8_array};
 use crate::signal;
+use crate::submit::{self, Lane, Work};
 
 /// A directory of the host the program sees, as the TypeScript layer
 /// passes it.
@@ -140,32 +141,35 @@ impl NativeEngine {
         let sink = unsafe { JsOutput::of(raw, output.raw()) }.map_err(errors::failed)?;
         let options = or_throw(raw, spec.options(sink))?;
         // SAFETY: a Node-API callback on `raw`'s thread.
+        let abort = or_throw(raw, unsafe { signal::flag_of(raw, signal.raw()) })?;
+        let engine = self.core().clone();
+        let job_engine = engine.clone();
+        let job_abort = abort.clone();
+        let work = Work {
+            what: "a WASI program".into(),
+            abort,
+            keep: self.host_values(),
+            run: Box::new(move || {
+                let run = job_engine.run_wasi(Site::Worker, &module, &options, job_abort.as_ref());
+                Ok(Box::new(Ran(run)) as Box<dyn Answer>)
+            }),
+        };
+        // SAFETY: a Node-API callback on `raw`'s thread.
         unsafe {
-            let abort = or_throw(raw, signal::flag_of(raw, signal.raw()))?;
-            let deliverer = EnvData::of(raw).map_err(errors::failed)?.deliverer.clone();
-            let (deferred, promise) = deliverer.promise(raw).map_err(errors::failed)?;
-            let engine = self.core().clone();
-            let job_abort = abort.clone();
-            let job_engine = engine.clone();
-            engine.submit(Entry {
-                what: "a WASI program".into(),
-                budget: engine.limits().deadline,
-                abort,
-                job: Box::new(move |verdict| {
-                    let outcome = verdict.map(|()| {
-                        let run = job_engine.run_wasi(
-                            Site::Worker,
-                            &module,
-                            &options,
-                            job_abort.as_ref(),
-                        );
-                        Settled::Wasi(Box::new(run))
-                    });
-                    deliverer.push(Delivery::Settle { deferred, outcome });
-                }),
-            });
+            let promise =
+                submit::submit(raw, Lane::Engine(&engine), work).map_err(errors::failed)?;
             Ok(Unknown::from_raw_unchecked(raw, promise))
         }
+    }
+}
+
+/// A WASI run's answer, as `runWasi`'s promise resolves.
+struct Ran(WasiRun);
+
+impl Answer for Ran {
+    unsafe fn to_js(self: Box<Self>, env: napi_env) -> Raw<napi_value> {
+        // SAFETY: the caller's contract.
+        unsafe { run_to_js(env, &self.0) }
     }
 }
 
@@ -196,7 +200,7 @@ impl NativeEngine {
 ///
 /// # Safety
 /// On `env`'s thread inside a callback or handle scope.
-pub(crate) unsafe fn run_to_js(env: napi_env, run: &WasiRun) -> Raw<napi_value> {
+unsafe fn run_to_js(env: napi_env, run: &WasiRun) -> Raw<napi_value> {
     // SAFETY: the caller's contract.
     unsafe {
         let mut object = std::ptr::null_mut();
@@ -226,6 +230,11 @@ struct JsOutput {
     env: napi_env,
     callback: Arc<JsValue>,
     deliverer: Arc<Deliverer>,
+    /// Writes from a worker not yet handed over, consecutive writes to one
+    /// stream joined: a program making many small writes costs one
+    /// crossing per batch, not one per write. A delivery is queued when
+    /// this turns non-empty, and takes all of it.
+    pending: Arc<Mutex<Vec<(Stream, Vec<u8>)>>>,
 }
 
 // SAFETY: `env` is used only after `on_js_thread` says this is its thread,
@@ -250,6 +259,7 @@ impl JsOutput {
                 env,
                 callback: Arc::new(JsValue::strong(env, callback)?),
                 deliverer: EnvData::of(env)?.deliverer.clone(),
+                pending: Arc::default(),
             };
             Ok(Some(Sink(Arc::new(output))))
         }
@@ -268,7 +278,23 @@ impl OutputSink for JsOutput {
             }
             .is_ok_and(|kept| kept.unwrap_or(false));
         }
-        self.deliverer.push_output(&self.callback, stream, bytes);
+        let mut pending = self.pending.lock();
+        let was_empty = pending.is_empty();
+        match pending.last_mut() {
+            Some((last, joined)) if *last == stream => joined.extend_from_slice(bytes),
+            _ => pending.push((stream, bytes.to_vec())),
+        }
+        drop(pending);
+        if was_empty {
+            let (callback, pending) = (self.callback.clone(), self.pending.clone());
+            self.deliverer.push(Box::new(move |env| {
+                let chunks = std::mem::take(&mut *pending.lock());
+                for (stream, bytes) in chunks {
+                    // SAFETY: deliveries run on `env`'s thread, in a scope.
+                    let _ = unsafe { call_output(env, &callback, stream, &bytes) };
+                }
+            }));
+        }
         true
     }
 }
@@ -279,7 +305,7 @@ impl OutputSink for JsOutput {
 ///
 /// # Safety
 /// On `env`'s thread inside a callback or handle scope.
-pub(crate) unsafe fn call_output(
+unsafe fn call_output(
     env: napi_env,
     callback: &JsValue,
     stream: Stream,

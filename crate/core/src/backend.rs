@@ -7,8 +7,8 @@
 //! instantiated by any of them.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
 
 use parking_lot::Mutex;
 
@@ -110,35 +110,6 @@ impl Backend {
         if !compiled {
             self.counters.memory_hits.fetch_add(1, Ordering::Relaxed);
         }
-        Ok((key, module))
-    }
-
-    /// Compiles a binary module on a tokio blocking thread. Concurrent
-    /// compiles of the same bytes share one compilation.
-    pub async fn compile_shared(
-        self: Arc<Self>,
-        wasm: Vec<u8>,
-    ) -> Result<(CodeHash, wasmtime::Module), WasmError> {
-        let key = hash(&wasm);
-        let placeholder = match self.modules.get_value_or_guard_async(&key).await {
-            Ok(module) => {
-                self.counters.memory_hits.fetch_add(1, Ordering::Relaxed);
-                return Ok((key, module));
-            }
-            Err(placeholder) => placeholder,
-        };
-        let backend = self.clone();
-        let module = tokio::task::spawn_blocking(move || backend.compile_uncached(&key, &wasm))
-            .await
-            .unwrap_or_else(|err| {
-                Err(WasmError::new(
-                    ErrorKind::Other,
-                    format!("the compile thread failed: {err}"),
-                ))
-            })?;
-        // Refused only when the cache is off (capacity 0); the callers that
-        // waited get the module either way.
-        let _ = placeholder.insert(module.clone());
         Ok((key, module))
     }
 

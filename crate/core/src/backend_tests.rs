@@ -164,30 +164,3 @@ fn a_module_that_fails_validation_says_why() {
         err.message()
     );
 }
-
-#[tokio::test]
-async fn compile_shared_answers_from_the_cache_compile_filled_and_fills_it_for_compile() {
-    let backend = Arc::new(Backend::new(&limits(None)).unwrap());
-    let compiled = backend.compile(&small(6)).unwrap().1;
-    let shared = backend.clone().compile_shared(small(6)).await.unwrap().1;
-    assert!(wasmtime::Module::same(&compiled, &shared));
-    assert_eq!(counts(&backend), (1, 1, 0));
-    let shared = backend.clone().compile_shared(small(7)).await.unwrap().1;
-    let compiled = backend.compile(&small(7)).unwrap().1;
-    assert!(wasmtime::Module::same(&compiled, &shared));
-    assert_eq!(counts(&backend), (2, 2, 0));
-}
-
-#[tokio::test]
-async fn compile_shared_of_an_invalid_module_is_a_compile_error_and_not_cached() {
-    let backend = Arc::new(Backend::new(&limits(None)).unwrap());
-    for attempt in 1..=2 {
-        let err = backend
-            .clone()
-            .compile_shared(b"nope".to_vec())
-            .await
-            .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Compile);
-        assert_eq!(counts(&backend), (attempt, 0, 0));
-    }
-}

@@ -58,6 +58,10 @@ pub struct RuntimeConfig {
     /// Slots of the instance pool (default 1000, at most 10,000); 0 maps
     /// each instance's memory on demand instead.
     pub instance_pool_size: Option<f64>,
+    /// Instances this engine may hold at once (default: nine tenths of its
+    /// pool's slots while other engines use the pool too, all of them for
+    /// pools under 10 slots; no limit when instances are mapped on demand).
+    pub max_instances: Option<f64>,
 }
 
 /// The limits an engine enforces, resolved from a [`RuntimeConfig`].
@@ -81,6 +85,8 @@ pub struct Limits {
     /// Whether the caller chose the pool size: a default pool the process
     /// cannot reserve falls back to on-demand mapping, a chosen one fails.
     pub pool_size_chosen: bool,
+    /// Instances one engine may hold at once, when the caller chose it.
+    pub max_instances: Option<usize>,
 }
 
 impl Limits {
@@ -148,6 +154,33 @@ impl Limits {
             compile_cache_max_bytes,
             pool_slots: (pool_slots > 0).then_some(pool_slots),
             pool_size_chosen: config.instance_pool_size.is_some(),
+            max_instances: match config.max_instances {
+                None => None,
+                Some(n) if n >= 1.0 => Some(whole(Some(n), 1, u32::MAX, "maxInstances")? as usize),
+                Some(n) => {
+                    return Err(WasmError::new(
+                        ErrorKind::Other,
+                        format!(
+                            "maxInstances must be an integer in [1, {}], got {n}",
+                            u32::MAX
+                        ),
+                    ));
+                }
+            },
+        })
+    }
+
+    /// Instances one engine may hold at once when its pool has
+    /// `pool_slots` slots: the caller's choice, else nine tenths of the
+    /// pool (rounded up), so that one engine that never drops its
+    /// instances leaves a tenth of a shared pool to the others; `None`
+    /// (no limit but the pool's) on demand and for pools under 10 slots.
+    pub fn instance_share(&self, pool_slots: Option<u32>) -> Option<usize> {
+        // Under 10 slots a tenth rounds to nothing: the pool itself is the limit.
+        self.max_instances.or_else(|| {
+            pool_slots
+                .filter(|slots| *slots >= 10)
+                .map(|slots| slots as usize - slots as usize / 10)
         })
     }
 

@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 use wasmtime::{EngineWeak, UpdateDeadline};
 
 use crate::error::Interrupt;
-use crate::scheduler;
 
 /// How often the epoch advances: the precision of every deadline.
 pub const TICK: Duration = Duration::from_millis(5);
@@ -48,8 +47,21 @@ fn tick_forever() {
             None => false,
         });
         drop(engines);
-        scheduler::on_tick();
+        if let Some(hook) = TICK_HOOK.get() {
+            hook();
+        }
     }
+}
+
+/// What else runs at every tick, after the epochs advanced: set once, by
+/// the scheduler, whose monitor of stuck workers runs on the ticker's
+/// thread rather than on one of its own.
+static TICK_HOOK: OnceLock<fn()> = OnceLock::new();
+
+/// Runs `hook` at every tick from now on. One hook per process: a second
+/// call is ignored (the scheduler is the only caller).
+pub fn on_every_tick(hook: fn()) {
+    let _ = TICK_HOOK.set(hook);
 }
 
 /// Starts advancing `engine`'s epoch; stops by itself when the engine drops.

@@ -10,22 +10,25 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, MutexGuard};
 
 use wasmtime::Val;
 
-use crate::backend::{Backend, CodeHash};
+use crate::backend::Backend;
 use crate::config::{Limits, RuntimeConfig};
+use crate::counters::{CallCounts, Counters, Outcome};
 use crate::deadline::Flag;
 use crate::error::{ErrorKind, Result, WasmError};
 use crate::function::Function;
-use crate::host::{Host, ImportSpec, Imports, Site, Windows};
-use crate::instance::{Instance, Orphans, StateCell, Target};
+use crate::host::{Host, ImportSpec, Imports, Windows};
+use crate::instance::{Instance, Orphans, Release, Target};
 use crate::memory;
+use crate::module::{Compiler, Module};
 use crate::scheduler::{Entry, Queue};
+use crate::site::Site;
 use crate::state::{EngineState, INITIATE_BUFFER_EXPORT};
 use crate::wasi::{self, WasiOptions};
 
@@ -35,74 +38,6 @@ static NEXT_ENGINE_ID: AtomicU64 = AtomicU64::new(1);
 /// asynchronous.
 pub const ASYNC_IMPORT_NAMESPACES: [&str; 2] =
     ["freenet_delegate_contracts", "freenet_delegate_management"];
-
-/// A compiled module: immutable and cheap to clone, usable by every engine
-/// that shares the backend that compiled it.
-#[derive(Clone)]
-pub struct Module {
-    inner: wasmtime::Module,
-    backend: Arc<Backend>,
-    /// SHA-256 of the binary: engines cache the module's resolved imports
-    /// under it, so compiling the same bytes again finds them.
-    hash: CodeHash,
-}
-
-impl Module {
-    fn new((hash, inner): (CodeHash, wasmtime::Module), backend: Arc<Backend>) -> Module {
-        Module {
-            inner,
-            backend,
-            hash,
-        }
-    }
-
-    /// SHA-256 of the binary it was compiled from (text is hashed after
-    /// translation).
-    pub(crate) fn hash(&self) -> &CodeHash {
-        &self.hash
-    }
-
-    /// Names of the functions, memories, tables and globals the module exports.
-    pub fn exports(&self) -> Vec<String> {
-        self.inner.exports().map(|e| e.name().to_owned()).collect()
-    }
-
-    /// The imports the module needs, as `namespace.name` strings.
-    pub fn imports(&self) -> Vec<String> {
-        self.inner
-            .imports()
-            .map(|i| format!("{}.{}", i.module(), i.name()))
-            .collect()
-    }
-
-    /// The wasmtime module.
-    pub(crate) fn wasmtime(&self) -> &wasmtime::Module {
-        &self.inner
-    }
-
-    /// Whether the module imports anything from one of `namespaces`.
-    pub fn imports_from(&self, namespaces: &[&str]) -> bool {
-        self.inner
-            .imports()
-            .any(|import| namespaces.contains(&import.module()))
-    }
-}
-
-/// Compiles modules for one backend off the engine's lock; cheap to clone
-/// and to send to another thread.
-#[derive(Clone)]
-pub struct Compiler {
-    backend: Arc<Backend>,
-}
-
-impl Compiler {
-    /// Compiles `wasm` on a tokio blocking thread; concurrent compiles of
-    /// the same bytes share one compilation. Needs a tokio runtime.
-    pub async fn compile(self, wasm: Vec<u8>) -> Result<Module> {
-        let inner = self.backend.clone().compile_shared(wasm).await?;
-        Ok(Module::new(inner, self.backend))
-    }
-}
 
 /// How a WASI command's run ended, and what it wrote.
 pub struct WasiRun {
@@ -137,6 +72,12 @@ static NEXT_PROGRAM_ID: AtomicI64 = AtomicI64::new(1);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stats {
     pub instances: usize,
+    /// Calls by how they ended: every guest call (sync or blocking), WASI
+    /// run and Freenet operation, and every blocking call refused before
+    /// it ran.
+    pub calls: CallCounts,
+    /// Instances this engine may hold at once; `None`: only the pool limits it.
+    pub max_instances: Option<usize>,
     pub queued: usize,
     pub stores: usize,
     pub compiles: u64,
@@ -148,12 +89,39 @@ pub struct Stats {
     pub pool_slots: u32,
 }
 
+/// The part of an engine its instances are released into: its state
+/// behind its lock (`None` once closed), and the instances released while
+/// the lock was held.
+struct Cell {
+    state: Mutex<Option<EngineState>>,
+    orphans: Orphans,
+}
+
+impl Release for Cell {
+    /// Costs a lock attempt and, when the engine is idle, dropping the
+    /// instance's store. A pool slot held until this engine's next
+    /// operation would look taken to every engine sharing the pool, so
+    /// the slot is freed now unless the engine is busy.
+    fn release(&self, key: u64) {
+        self.orphans.push(key);
+        if let Some(mut guard) = self.state.try_lock()
+            && let Some(state) = guard.as_mut()
+        {
+            // A destructor must not unwind into its caller (a finalizer
+            // called from C); a store that fails to drop is left behind.
+            let _ = catch_unwind(AssertUnwindSafe(|| state.collect_orphans(&self.orphans)));
+        }
+    }
+}
+
 /// One engine.
 pub struct Engine {
     id: u64,
-    state: Arc<StateCell>,
+    cell: Arc<Cell>,
     queue: Arc<Queue>,
-    orphans: Arc<Orphans>,
+    counters: Arc<Counters>,
+    /// Engines alive on this engine's instance pool, this one included.
+    tenants: Option<Arc<AtomicUsize>>,
     /// Set by `close()`; running guests stop at their next tick.
     closing: Flag,
     healthy: AtomicBool,
@@ -192,23 +160,51 @@ impl Engine {
         };
         let imports = Arc::new(Imports::new(imports, host)?);
         let closing = Flag::default();
+        let counters = Arc::new(Counters::new(limits.fuel));
+        let tenants = backend
+            .pool_slots()
+            .map(|slots| tenants_of(metering, slots));
+        if let Some(tenants) = &tenants {
+            tenants.fetch_add(1, Ordering::Relaxed);
+        }
         let state = EngineState::new(
             &backend.engine,
             limits.clone(),
+            limits.instance_share(backend.pool_slots()),
+            tenants.clone().filter(|_| limits.max_instances.is_none()),
             closing.clone(),
             imports.clone(),
+            counters.clone(),
         );
         Ok(Engine {
             id: NEXT_ENGINE_ID.fetch_add(1, Ordering::Relaxed),
-            state: Arc::new(Mutex::new(Some(state))),
+            cell: Arc::new(Cell {
+                state: Mutex::new(Some(state)),
+                orphans: Orphans::default(),
+            }),
             queue: Arc::default(),
-            orphans: Arc::default(),
+            counters,
+            tenants,
             closing,
             healthy: AtomicBool::new(true),
             backend,
             limits,
             imports,
         })
+    }
+
+    /// The reference to the instance `key` just created.
+    fn instance(&self, module: &Module, key: u64, id: i64) -> Instance {
+        let cell: Arc<dyn Release> = self.cell.clone();
+        Instance::new(
+            Target {
+                engine_id: self.id,
+                key,
+                id,
+            },
+            module.wasmtime().clone(),
+            Arc::downgrade(&cell),
+        )
     }
 
     /// A process-unique number naming the engine in messages.
@@ -252,7 +248,8 @@ impl Engine {
     /// an asynchronous import of this engine.
     pub fn module_has_async_imports(&self, module: &Module) -> Result<bool> {
         self.check_module(module)?;
-        Ok(module.imports_from(&ASYNC_IMPORT_NAMESPACES) || self.imports.any_async(&module.inner))
+        Ok(module.imports_from(&ASYNC_IMPORT_NAMESPACES)
+            || self.imports.any_async(module.wasmtime()))
     }
 
     /// Instantiates `module`, calls `__frnt_set_id(id)` when exported and
@@ -269,7 +266,7 @@ impl Engine {
         let key = self.enter(site, |state| {
             state.create_instance(module, id, req_bytes, None, None)
         })?;
-        Ok(Instance::new(self.id, key, id, &self.orphans, &self.state))
+        Ok(self.instance(module, key, id))
     }
 
     /// Runs `module` as a WASI command: a fresh instance with the WASI
@@ -315,6 +312,7 @@ impl Engine {
             Ok((exit, fuel)) => (exit, fuel),
             Err(err) => (Err(err), None),
         };
+        self.record(&result);
         WasiRun {
             result,
             stdout: output.stdout.take(),
@@ -345,7 +343,7 @@ impl Engine {
         let key = self.enter(site, |state| {
             state.create_instance(module, id, req_bytes, None, Some(wasi))
         })?;
-        Ok(Instance::new(self.id, key, id, &self.orphans, &self.state))
+        Ok(self.instance(module, key, id))
     }
 
     /// What a WASI instance wrote to its standard output and error since the
@@ -381,7 +379,7 @@ impl Engine {
         self.check_instance(instance)?;
         self.enter(site, |state| {
             let (memory, store) = state.memory(&instance.target())?;
-            memory::read(memory.data(&*store), offset, length, instance.id).map(<[u8]>::to_vec)
+            memory::read(memory.data(&*store), offset, length, instance.id()).map(<[u8]>::to_vec)
         })
     }
 
@@ -396,7 +394,7 @@ impl Engine {
         self.check_instance(instance)?;
         self.enter(site, |state| {
             let (memory, store) = state.memory(&instance.target())?;
-            memory::write(memory.data_mut(store), offset, data, instance.id)
+            memory::write(memory.data_mut(store), offset, data, instance.id())
         })
     }
 
@@ -435,30 +433,64 @@ impl Engine {
         if function.target.engine_id != self.id {
             return Err(self.foreign(function.instance_id(), function.target.engine_id));
         }
-        self.enter(site, |state| state.invoke(function, args, results, abort))
+        let result = self.enter(site, |state| state.invoke(function, args, results, abort));
+        self.record(&result);
+        result
     }
 
     /// Queues a blocking call behind this engine's earlier ones; its job
     /// runs on a worker thread (see [`crate::scheduler`]). On a closed
     /// engine the job is told so at once, on this thread.
+    /// A job refused before it ran (aborted, overloaded, no thread) is
+    /// counted here; what it does when it runs counts itself.
     pub fn submit(&self, entry: Entry) {
+        let Entry {
+            what,
+            budget,
+            abort,
+            job,
+        } = entry;
+        let counters = self.counters.clone();
+        let entry = Entry {
+            what,
+            budget,
+            abort,
+            job: Box::new(move |verdict| {
+                if verdict.is_err() {
+                    counters.record(Outcome::of(&verdict));
+                }
+                job(verdict)
+            }),
+        };
         match self.ensure_open() {
             Ok(()) => self.queue.submit(entry),
             Err(err) => (entry.job)(Err(err)),
         }
     }
 
-    /// Fuel left, `None` when metering is off.
-    pub fn remaining_fuel(&self, site: Site) -> Result<Option<u64>> {
-        self.enter(site, |state| Ok(state.fuel()))
+    /// Counts a call that ended with `result` in [`Stats::calls`].
+    pub fn record<T>(&self, result: &Result<T>) {
+        self.counters.record(Outcome::of(result));
     }
 
-    /// Counters of this engine and its backend.
-    pub fn stats(&self, site: Site) -> Result<Stats> {
-        let instances = self.enter(site, |state| Ok(state.census()))?;
+    /// Fuel left after the last guest entry, `None` when metering is off.
+    /// Never waits: it answers while a blocking call runs (with what was
+    /// left when that call's entry began).
+    pub fn remaining_fuel(&self) -> Result<Option<u64>> {
+        self.ensure_open()?;
+        Ok(self.counters.fuel())
+    }
+
+    /// Counters of this engine and its backend. Never waits: it answers
+    /// while a blocking call runs.
+    pub fn stats(&self) -> Result<Stats> {
+        self.ensure_open()?;
+        let instances = self.counters.instances();
         let compile = self.backend.stats();
         Ok(Stats {
             instances,
+            calls: self.counters.calls(),
+            max_instances: self.limits.instance_share(self.backend.pool_slots()),
             queued: self.queue.len(),
             stores: instances,
             compiles: compile.compiles,
@@ -475,7 +507,7 @@ impl Engine {
     pub fn close(&self) {
         self.closing.store(true, Ordering::Release);
         // When a call holds the lock, it drops the state as it finishes.
-        if let Some(mut guard) = self.state.try_lock() {
+        if let Some(mut guard) = self.cell.state.try_lock() {
             guard.take();
         }
     }
@@ -513,8 +545,9 @@ impl Engine {
 
     fn check_instance(&self, instance: &Instance) -> Result<()> {
         self.ensure_open()?;
-        if instance.engine_id != self.id {
-            return Err(self.foreign(instance.id, instance.engine_id));
+        let target = instance.target();
+        if target.engine_id != self.id {
+            return Err(self.foreign(target.id, target.engine_id));
         }
         Ok(())
     }
@@ -534,8 +567,8 @@ impl Engine {
     /// thread, waiting on a worker.
     fn lock(&self, site: Site) -> Result<MutexGuard<'_, Option<EngineState>>> {
         match site {
-            Site::Worker => Ok(self.state.lock()),
-            Site::Direct => match self.state.try_lock() {
+            Site::Worker => Ok(self.cell.state.lock()),
+            Site::Direct => match self.cell.state.try_lock() {
                 Some(guard) => Ok(guard),
                 None => Err(WasmError::new(
                     ErrorKind::Busy,
@@ -568,12 +601,12 @@ impl Engine {
             return Err(self.closed_error());
         };
         let outcome = catch_unwind(AssertUnwindSafe(|| {
-            state.collect_orphans(&self.orphans);
+            state.collect_orphans(&self.cell.orphans);
             state.enter_from(site);
             let result = op(state);
             state.enter_from(Site::Worker);
-            // Handles dropped while `op` ran free their slots now.
-            state.collect_orphans(&self.orphans);
+            // Instances released while `op` ran free their slots now.
+            state.collect_orphans(&self.cell.orphans);
             result
         }));
         match outcome {
@@ -602,6 +635,26 @@ impl Engine {
             }
         }
     }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        if let Some(tenants) = &self.tenants {
+            tenants.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The count of engines alive on the pool of `metering` and `slots`.
+fn tenants_of(metering: bool, slots: u32) -> Arc<AtomicUsize> {
+    static POOLS: Mutex<Vec<((bool, u32), Arc<AtomicUsize>)>> = Mutex::new(Vec::new());
+    let mut pools = POOLS.lock();
+    if let Some((_, count)) = pools.iter().find(|(key, _)| *key == (metering, slots)) {
+        return count.clone();
+    }
+    let count = Arc::new(AtomicUsize::new(0));
+    pools.push(((metering, slots), count.clone()));
+    count
 }
 
 fn on_off(flag: bool) -> &'static str {

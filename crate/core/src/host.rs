@@ -19,17 +19,14 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
-use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, MutexGuard};
 use wasmtime::{Caller, Extern, InstancePre, Linker, Val};
 
-use crate::deadline::TICK;
-use crate::error::{ErrorKind, HostFailure, Interrupt, WasmError};
+use crate::error::{ErrorKind, HostFailure, WasmError};
 use crate::memory;
-use crate::scheduler;
+use crate::request;
+use crate::site::Site;
 use crate::store::HostState;
 use crate::values::{Kind, Signature, unsupported_type};
 use crate::wasi::WASI_NAMESPACE;
@@ -42,16 +39,6 @@ pub struct ImportSpec {
     /// True for functions whose answer comes later (a promise): only guests
     /// on a worker can wait for them.
     pub asynchronous: bool,
-}
-
-/// Where the guest entry in progress runs.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub enum Site {
-    /// A worker thread: host calls are posted to the host and awaited.
-    #[default]
-    Worker,
-    /// The host's own thread: host calls run directly.
-    Direct,
 }
 
 /// One call of a host import by a guest.
@@ -83,19 +70,8 @@ pub struct PostedCall {
     pub reply: Reply,
 }
 
-/// The answer to a posted host call: its results, or why there are none.
-pub type Answer = Result<Vec<Val>, HostFailure>;
-
-/// The way back to the worker that posted a call.
-pub struct Reply(mpsc::Sender<Answer>);
-
-impl Reply {
-    /// Answers the call. False when nobody waits any more: the worker gave
-    /// up (deadline, abort, close) or the call was already answered.
-    pub fn send(self, answer: Answer) -> bool {
-        self.0.send(answer).is_ok()
-    }
-}
+/// The way back to the worker that posted a host call: its results.
+pub type Reply = crate::request::Reply<Vec<Val>>;
 
 /// What runs host calls for an engine. Implemented by the binding.
 pub trait Host: Send + Sync {
@@ -107,7 +83,8 @@ pub trait Host: Send + Sync {
     /// [`Reply`]. An error means the call could not be handed over.
     fn post(&self, call: PostedCall) -> Result<(), HostFailure>;
 
-    /// The worker waiting for call `token` gave up; the host may forget it.
+    /// The worker waiting for call `token` gave up: the host must not run
+    /// the call if it has not started it (its caller was told it failed).
     fn abandon(&self, token: u64);
 }
 
@@ -129,12 +106,6 @@ pub(crate) trait Natives {
         name: &str,
     ) -> Option<wasmtime::Result<()>>;
 }
-
-/// How long a worker looks for a host call's answer before it parks.
-const ANSWER_SPIN: Duration = Duration::from_micros(50);
-
-/// Numbers host calls process-wide, so a stale token never matches a newer call.
-static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1);
 
 /// The host functions of one engine.
 pub(crate) struct Imports {
@@ -322,7 +293,7 @@ impl Imports {
                 "this engine has no host for its imports",
             )));
         };
-        let token = NEXT_TOKEN.fetch_add(1, Ordering::Relaxed);
+        let token = request::token();
         let instance_id = caller.data().instance_id();
         let _window = self.windows.open(token, instance_id, caller);
         match caller.data().site() {
@@ -345,33 +316,27 @@ impl Imports {
                 host.call_here(&call, results).map_err(wasmtime::Error::new)
             }
             Site::Worker => {
-                let (reply, answer) = mpsc::channel();
-                host.post(PostedCall {
-                    index: binding.import.index,
-                    token,
-                    instance_id,
-                    import: binding.qualified.clone(),
-                    asynchronous: binding.import.asynchronous,
-                    args: params.to_vec(),
-                    results: binding.results.clone(),
-                    reply: Reply(reply),
-                })
-                .map_err(wasmtime::Error::new)?;
-                let waited = wait(caller, &answer).map(|outcome| {
-                    outcome.unwrap_or_else(|| {
-                        Err(HostFailure::new(format!(
-                            "the call of {} was dropped unanswered",
-                            binding.qualified
-                        )))
-                    })
-                });
-                let values = match waited {
-                    Ok(outcome) => outcome.map_err(wasmtime::Error::new)?,
-                    Err(interrupt) => {
-                        host.abandon(token);
-                        return Err(wasmtime::Error::new(interrupt));
-                    }
-                };
+                let what = format!("the call of {}", binding.qualified);
+                let asked = request::ask(
+                    caller,
+                    &what,
+                    |reply| {
+                        host.post(PostedCall {
+                            index: binding.import.index,
+                            token,
+                            instance_id,
+                            import: binding.qualified.clone(),
+                            asynchronous: binding.import.asynchronous,
+                            args: params.to_vec(),
+                            results: binding.results.clone(),
+                            reply,
+                        })
+                    },
+                    || host.abandon(token),
+                );
+                let values = asked
+                    .map_err(wasmtime::Error::new)?
+                    .map_err(wasmtime::Error::new)?;
                 for (slot, value) in results.iter_mut().zip(values) {
                     *slot = value;
                 }
@@ -379,39 +344,6 @@ impl Imports {
             }
         }
     }
-}
-
-/// Waits on a worker for the answer to a call handed to the host's
-/// thread: `None` when the answer was dropped unsent, the interrupt when
-/// the guest must stop first (deadline, abort, close).
-pub(crate) fn wait<T>(
-    caller: &Caller<'_, HostState>,
-    answer: &mpsc::Receiver<T>,
-) -> Result<Option<T>, Interrupt> {
-    // Most answers come back within microseconds: look for one briefly
-    // before parking, whose wake-up costs far more (on a virtual machine,
-    // tens of microseconds).
-    let until = Instant::now() + ANSWER_SPIN;
-    while Instant::now() < until {
-        match answer.try_recv() {
-            Ok(outcome) => return Ok(Some(outcome)),
-            Err(TryRecvError::Empty) => (0..32).for_each(|_| std::hint::spin_loop()),
-            Err(TryRecvError::Disconnected) => return Ok(None),
-        }
-    }
-    scheduler::blocked(|| {
-        loop {
-            match answer.recv_timeout(TICK) {
-                Ok(outcome) => break Ok(Some(outcome)),
-                Err(RecvTimeoutError::Timeout) => {
-                    if let Some(interrupt) = caller.data().interrupted() {
-                        break Err(interrupt);
-                    }
-                }
-                Err(RecvTimeoutError::Disconnected) => break Ok(None),
-            }
-        }
-    })
 }
 
 fn describe_extern(ty: &wasmtime::ExternType) -> &'static str {

@@ -1,21 +1,33 @@
-//! Instances: the handle a caller holds, and what the engine keeps for
-//! each live instance.
+//! Instances as their users hold them: shared ownership of one live
+//! instance of one engine.
+//!
+//! The engine keeps each live instance (its store, memory and exports)
+//! under its lock, by key. An [`Instance`] is a counted reference to that
+//! entry: the caller's handle holds one, and so does every queued or
+//! running operation on the instance, so work that was submitted finishes
+//! on its instance whatever the caller drops meanwhile. When the last
+//! reference goes, the instance is released to its engine, which frees it
+//! at once when idle (its pool slot is then free for every engine sharing
+//! the pool), else when its current operation ends.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
 
-use crate::state::EngineState;
-use crate::store::HostState;
+use crate::error::{ErrorKind, WasmError};
+use crate::values::{Signature, unsupported_type};
 
-/// An engine's state behind its lock; `None` once the engine is closed.
-pub(crate) type StateCell = Mutex<Option<EngineState>>;
+/// Where the last reference to an instance releases it: its engine.
+pub(crate) trait Release: Send + Sync {
+    /// The instance `key` has no reference left. Must not wait for the
+    /// engine's lock: this may run in a finalizer, or on a thread that
+    /// holds it.
+    fn release(&self, key: u64);
+}
 
-/// Keys of instances whose handles were dropped while the instance was
-/// still alive and the engine busy; the engine drops those instances when
-/// its operation ends, or at the latest at its next operation.
+/// Keys of instances released while their engine was busy; the engine
+/// frees them when its operation ends, or at the latest at its next one.
 #[derive(Default)]
 pub(crate) struct Orphans {
     keys: Mutex<Vec<u64>>,
@@ -24,7 +36,7 @@ pub(crate) struct Orphans {
 }
 
 impl Orphans {
-    fn push(&self, key: u64) {
+    pub(crate) fn push(&self, key: u64) {
         self.keys.lock().push(key);
         self.pending.store(true, Ordering::Release);
     }
@@ -38,80 +50,80 @@ impl Orphans {
     }
 }
 
-/// A caller's reference to one live instance of one engine.
+/// A counted reference to one live instance of one engine; clones share it.
 ///
 /// Only the engine that created it accepts it. After `drop_instance` or the
 /// engine's `close()` it is refused with an `InvalidHandle` or `Closed`
-/// error. Dropping it without `drop_instance` frees the instance at once
-/// when the engine is idle, else when its operation ends.
-pub struct Instance {
-    pub(crate) engine_id: u64,
-    pub(crate) key: u64,
-    pub(crate) id: i64,
-    orphans: Weak<Orphans>,
-    state: Weak<StateCell>,
+/// error. When the last clone is dropped without `drop_instance`, the
+/// instance is freed at once when the engine is idle, else when its
+/// operation ends. A clone costs an atomic increment.
+#[derive(Clone)]
+pub struct Instance(Arc<Owner>);
+
+struct Owner {
+    target: Target,
+    /// The module it was instantiated from, for its export types.
+    module: wasmtime::Module,
+    engine: Weak<dyn Release>,
 }
 
 impl Instance {
     pub(crate) fn new(
-        engine_id: u64,
-        key: u64,
-        id: i64,
-        orphans: &Arc<Orphans>,
-        state: &Arc<StateCell>,
+        target: Target,
+        module: wasmtime::Module,
+        engine: Weak<dyn Release>,
     ) -> Instance {
-        Instance {
-            engine_id,
-            key,
-            id,
-            orphans: Arc::downgrade(orphans),
-            state: Arc::downgrade(state),
-        }
+        Instance(Arc::new(Owner {
+            target,
+            module,
+            engine,
+        }))
+    }
+
+    /// The signature of the exported function `name`, from the module's
+    /// types: known without the engine's lock, so a call can be checked
+    /// and its arguments converted before it is queued.
+    pub fn export_signature(&self, name: &str) -> Result<Signature, WasmError> {
+        let id = self.0.target.id;
+        let missing = || {
+            WasmError::new(
+                ErrorKind::Export,
+                format!("instance {id} has no exported function \"{name}\""),
+            )
+            .at_instance(id)
+            .at_export(name)
+        };
+        let Some(wasmtime::ExternType::Func(ty)) = self.0.module.get_export(name) else {
+            return Err(missing());
+        };
+        let what = format!("export \"{name}\" of instance {id}");
+        Signature::of(&ty, unsupported_type(ErrorKind::Export, &what))
+            .map_err(|err| err.at_instance(id).at_export(name))
     }
 
     /// The id given at creation (and to the guest's `__frnt_set_id`).
     pub fn id(&self) -> i64 {
-        self.id
+        self.0.target.id
     }
 
-    /// A reference to the instance that does not free it when dropped,
-    /// for calls that outlive this borrow (a queued blocking call).
+    /// What identifies the instance inside its engine. It does not keep
+    /// the instance alive: whoever uses it past this borrow holds a clone
+    /// of the `Instance` too.
     pub fn target(&self) -> Target {
-        Target {
-            engine_id: self.engine_id,
-            key: self.key,
-            id: self.id,
-        }
+        self.0.target
     }
 }
 
-impl Drop for Instance {
-    /// Costs a lock attempt and, when the engine is idle, dropping the
-    /// instance's store. A pool slot held until this engine's next
-    /// operation would look taken to every engine sharing the pool, so
-    /// the slot is freed now unless the engine is busy (never waiting:
-    /// this may run in a finalizer, or while the same thread holds the
-    /// lock).
+impl Drop for Owner {
     fn drop(&mut self) {
-        let Some(orphans) = self.orphans.upgrade() else {
-            return;
-        };
-        orphans.push(self.key);
-        let Some(cell) = self.state.upgrade() else {
-            return;
-        };
-        if let Some(mut guard) = cell.try_lock()
-            && let Some(state) = guard.as_mut()
-        {
-            // A destructor must not unwind into its caller (a finalizer
-            // called from C); a store that fails to drop is left behind.
-            let _ = catch_unwind(AssertUnwindSafe(|| state.collect_orphans(&orphans)));
+        if let Some(engine) = self.engine.upgrade() {
+            engine.release(self.target.key);
         }
     }
 }
 
 /// What identifies an instance inside its engine; unlike [`Instance`], it
-/// does not free the instance when dropped, so it can travel with calls.
+/// does not keep the instance alive.
 #[derive(Debug, Clone, Copy)]
 pub struct Target {
     pub(crate) engine_id: u64,
@@ -124,17 +136,4 @@ impl Target {
     pub fn id(&self) -> i64 {
         self.id
     }
-}
-
-/// What the engine keeps for a live instance: the instance and the store
-/// it alone lives in.
-pub(crate) struct LiveInstance {
-    pub(crate) instance: wasmtime::Instance,
-    pub(crate) store: wasmtime::Store<HostState>,
-    /// The id given at creation.
-    pub(crate) id: i64,
-    /// The exported `memory`, if the module exports one.
-    pub(crate) memory: Option<wasmtime::Memory>,
-    /// Where the instance's WASI output goes, when it has a WASI context.
-    pub(crate) output: Option<crate::wasi::Output>,
 }

@@ -11,6 +11,7 @@
 
 mod backend;
 pub mod config;
+pub mod counters;
 pub mod deadline;
 mod disk_cache;
 pub mod engine;
@@ -21,7 +22,10 @@ pub mod function;
 pub mod host;
 pub mod instance;
 pub mod memory;
+pub mod module;
+pub mod request;
 pub mod scheduler;
+mod site;
 mod state;
 mod store;
 pub mod values;
@@ -29,10 +33,13 @@ pub mod wasi;
 mod wasi_poll;
 
 pub use config::RuntimeConfig;
-pub use engine::{Compiler, Engine, Module, Stats, parse_text};
+pub use counters::CallCounts;
+pub use engine::{Engine, Stats, parse_text};
 pub use error::{ContractFailure, ErrorKind, HostFailure, TrapCode, WasmError};
 pub use function::Function;
-pub use host::{Host, HostCall, ImportSpec, PostedCall, Site};
+pub use host::{Host, HostCall, ImportSpec, PostedCall};
 pub use instance::{Instance, Target};
+pub use module::{Compiler, Module};
+pub use site::Site;
 pub use values::{Kind, Signature};
 pub use wasmtime::Val;

@@ -27,7 +27,7 @@ use std::sync::{Arc, OnceLock};
 use parking_lot::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::deadline::Flag;
+use crate::deadline::{self, Flag};
 use crate::error::{ErrorKind, WasmError};
 
 /// How long an idle worker looks for new work before it parks.
@@ -199,10 +199,13 @@ impl PoolState {
 
 fn pool() -> &'static Pool {
     static POOL: OnceLock<Pool> = OnceLock::new();
-    POOL.get_or_init(|| Pool {
-        state: Mutex::default(),
-        wake: Condvar::new(),
-        ready_len: AtomicUsize::new(0),
+    POOL.get_or_init(|| {
+        deadline::on_every_tick(on_tick);
+        Pool {
+            state: Mutex::default(),
+            wake: Condvar::new(),
+            ready_len: AtomicUsize::new(0),
+        }
     })
 }
 
@@ -362,10 +365,10 @@ pub(crate) fn blocked<R>(wait: impl FnOnce() -> R) -> R {
     result
 }
 
-/// Called by the epoch thread at every tick: when engines are ready, no
+/// Runs on the epoch thread at every tick (see [`deadline::on_every_tick`]): when engines are ready, no
 /// worker is idle and none finished a call since the previous tick, every
 /// running worker is stuck in a long call, so one more starts.
-pub(crate) fn on_tick() {
+fn on_tick() {
     let pool = pool();
     let mut state = pool.lock();
     let mut progressed = false;

@@ -12,12 +12,14 @@ use wasmtime::{InstancePre, Store, Trap, TypedFunc, Val, WasmParams, WasmResults
 
 use crate::backend::CodeHash;
 use crate::config::{Limits, WASM_PAGE_SIZE};
+use crate::counters::Counters;
 use crate::deadline::Flag;
-use crate::engine::Module;
 use crate::error::{ErrorKind, Interrupt, WasmError, describe};
 use crate::function::Function;
-use crate::host::{Imports, Natives, Site};
-use crate::instance::{LiveInstance, Orphans, Target};
+use crate::host::{Imports, Natives};
+use crate::instance::{Orphans, Target};
+use crate::module::Module;
+use crate::site::Site;
 use crate::store::{self, HostState};
 use crate::values::{Signature, unsupported_type};
 use wasmtime_wasi::I32Exit;
@@ -36,6 +38,19 @@ pub(crate) const COMMAND_EXPORT: &str = "_start";
 /// The memory export every memory operation works on.
 pub(crate) const MEMORY_EXPORT: &str = "memory";
 
+/// What the engine keeps for a live instance: the instance and the store
+/// it alone lives in.
+pub(crate) struct LiveInstance {
+    pub(crate) instance: wasmtime::Instance,
+    pub(crate) store: wasmtime::Store<HostState>,
+    /// The id given at creation.
+    pub(crate) id: i64,
+    /// The exported `memory`, if the module exports one.
+    pub(crate) memory: Option<wasmtime::Memory>,
+    /// Where the instance's WASI output goes, when it has a WASI context.
+    pub(crate) output: Option<Output>,
+}
+
 /// Everything a guest entry needs, guarded by the engine's lock.
 pub(crate) struct EngineState {
     engine: wasmtime::Engine,
@@ -45,6 +60,12 @@ pub(crate) struct EngineState {
     instances: HashMap<u64, LiveInstance>,
     next_key: u64,
     limits: Limits,
+    /// Instances this engine may hold at once; `None`: no limit. With
+    /// `tenants`, the limit holds only while another engine uses the pool.
+    share: Option<usize>,
+    /// Engines alive on this engine's pool, when the share is the default
+    /// one (which leaves room for the others, so binds only when there are).
+    tenants: Option<Arc<std::sync::atomic::AtomicUsize>>,
     runner: Runner,
     /// Modules with their imports resolved, by content hash, natives id and
     /// whether WASI is linked, least recently used evicted past the module
@@ -60,6 +81,9 @@ struct Runner {
     /// The engine's fuel when metering is on: one budget shared by all its
     /// stores, reset at each instance creation.
     fuel: Option<u64>,
+    /// Where `fuel` is published after each entry, for readers that do not
+    /// take the engine's lock.
+    counters: Arc<Counters>,
     /// The budget of one guest entry.
     deadline: Duration,
     /// When set, the end of an operation made of several guest entries
@@ -91,7 +115,9 @@ impl Runner {
         store::arm(store, self.site, instance_id, memory, deadline, abort);
         let result = call(store);
         if self.fuel.is_some() {
-            self.fuel = Some(store.get_fuel().unwrap_or(0));
+            let left = store.get_fuel().unwrap_or(0);
+            self.fuel = Some(left);
+            self.counters.set_fuel(left);
         }
         Ok(result)
     }
@@ -116,8 +142,11 @@ impl EngineState {
     pub(crate) fn new(
         engine: &wasmtime::Engine,
         limits: Limits,
+        share: Option<usize>,
+        tenants: Option<Arc<std::sync::atomic::AtomicUsize>>,
         closing: Flag,
         imports: Arc<Imports>,
+        counters: Arc<Counters>,
     ) -> EngineState {
         EngineState {
             engine: engine.clone(),
@@ -127,9 +156,12 @@ impl EngineState {
             next_key: 1,
             // quick_cache needs room for one; capacity 0 is handled by `prepared`.
             prepared: quick_cache::unsync::Cache::new(limits.module_cache_capacity.max(1)),
+            share,
+            tenants,
             runner: Runner {
                 site: Site::Worker,
                 fuel: limits.fuel,
+                counters,
                 deadline: limits.deadline,
                 operation_ends: None,
             },
@@ -160,16 +192,16 @@ impl EngineState {
         self.runner.fuel
     }
 
-    /// Live instances, which is also the number of stores alive.
-    pub(crate) fn census(&self) -> usize {
-        self.instances.len()
-    }
-
-    /// Drops the instances whose handles were dropped.
+    /// Drops the instances whose last reference was dropped.
     pub(crate) fn collect_orphans(&mut self, orphans: &Orphans) {
-        for key in orphans.take() {
+        let keys = orphans.take();
+        if keys.is_empty() {
+            return;
+        }
+        for key in keys {
             self.instances.remove(&key);
         }
+        self.runner.counters.set_instances(self.instances.len());
     }
 
     /// The instance's exported memory and the store it lives in.
@@ -205,8 +237,29 @@ impl EngineState {
         wasi: Option<(WasiP1Ctx, Output)>,
     ) -> Result<u64, WasmError> {
         let (wasi, output) = wasi.unzip();
+        let shared = self
+            .tenants
+            .as_ref()
+            .is_none_or(|tenants| tenants.load(std::sync::atomic::Ordering::Relaxed) > 1);
+        if let Some(share) = self.share
+            && shared
+            && self.instances.len() >= share
+        {
+            return Err(WasmError::new(
+                ErrorKind::Instantiation,
+                format!(
+                    "cannot instantiate instance {id}: this engine holds {} instances, its share \
+                     (maxInstances: {share}; by default nine tenths of an instance pool other \
+                     engines use too, so that they always find slots): drop instances sooner or raise \
+                     maxInstances",
+                    self.instances.len()
+                ),
+            )
+            .at_instance(id));
+        }
         if let Some(budget) = self.limits.fuel {
             self.runner.fuel = Some(budget);
+            self.runner.counters.set_fuel(budget);
         }
         let pre = self
             .prepared(module, natives, wasi.is_some())
@@ -236,6 +289,7 @@ impl EngineState {
         let key = self.next_key;
         self.next_key += 1;
         self.instances.insert(key, live);
+        self.runner.counters.set_instances(self.instances.len());
         Ok(key)
     }
 
@@ -308,6 +362,7 @@ impl EngineState {
     pub(crate) fn drop_instance(&mut self, handle: &Target) -> Result<(), WasmError> {
         live(&mut self.instances, handle)?;
         self.instances.remove(&handle.key);
+        self.runner.counters.set_instances(self.instances.len());
         Ok(())
     }
 

@@ -2,7 +2,7 @@
 
 use crate::config::RuntimeConfig;
 use crate::engine::{Engine, parse_text};
-use crate::host::Site;
+use crate::site::Site;
 
 fn prepared(engine: &Engine) -> usize {
     engine

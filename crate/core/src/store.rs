@@ -8,7 +8,7 @@ use wasmtime_wasi::p1::WasiP1Ctx;
 use crate::config::MAX_TABLE_ELEMENTS;
 use crate::deadline::{Flag, Watch};
 use crate::error::Interrupt;
-use crate::host::Site;
+use crate::site::Site;
 
 /// Data wasmtime keeps in each store for the host.
 pub(crate) struct HostState {

@@ -122,7 +122,7 @@ fn create_instance_passes_the_id_and_reserves_the_requested_bytes() {
         .create_instance(Site::Direct, &module, 2, 100)
         .unwrap();
     assert_eq!(engine.memory_size(Site::Direct, &small).unwrap(), PAGE);
-    let stats = engine.stats(Site::Direct).unwrap();
+    let stats = engine.stats().unwrap();
     assert_eq!(stats.instances, 2);
     assert_eq!(stats.compiles, 1);
 }
@@ -312,13 +312,13 @@ fn metering_stops_an_endless_guest_with_out_of_gas() {
     });
     let module = module(&engine, GUEST);
     let instance = create(&engine, &module, 3);
-    let full = engine.remaining_fuel(Site::Direct).unwrap().unwrap();
+    let full = engine.remaining_fuel().unwrap().unwrap();
     assert!(full > 5000 && full <= 6000, "{full}");
 
     let combine = function(&engine, &instance, "combine");
     let args = [Val::I64(2), Val::I64(3), Val::I64(4)];
     assert_eq!(call_i64(&engine, &combine, &args), combined(2, 3, 4));
-    let after_call = engine.remaining_fuel(Site::Direct).unwrap().unwrap();
+    let after_call = engine.remaining_fuel().unwrap().unwrap();
     assert!(after_call < full, "{after_call} < {full}");
 
     let spin = function(&engine, &instance, "spin");
@@ -327,16 +327,16 @@ fn metering_stops_an_endless_guest_with_out_of_gas() {
     assert!(started.elapsed() < Duration::from_secs(2));
     assert_eq!(err.export(), Some("spin"));
     assert_eq!(err.instance(), Some(3));
-    assert_eq!(engine.remaining_fuel(Site::Direct).unwrap(), Some(0));
+    assert_eq!(engine.remaining_fuel().unwrap(), Some(0));
     // The fuel is the engine's: every instance is out of it now ...
     expect_kind(call(&engine, &combine, &args), ErrorKind::OutOfGas);
     // ... until the next instance creation refills it.
     let _other = create(&engine, &module, 4);
-    assert!(engine.remaining_fuel(Site::Direct).unwrap().unwrap() > 5000);
+    assert!(engine.remaining_fuel().unwrap().unwrap() > 5000);
     assert_eq!(call_i64(&engine, &combine, &args), combined(2, 3, 4));
 
     let unmetered = engine_with(config());
-    assert_eq!(unmetered.remaining_fuel(Site::Direct).unwrap(), None);
+    assert_eq!(unmetered.remaining_fuel().unwrap(), None);
 }
 
 #[test]
@@ -396,7 +396,7 @@ fn a_dropped_instance_is_an_invalid_handle() {
         engine.drop_instance(Site::Direct, &instance),
         ErrorKind::InvalidHandle,
     );
-    assert_eq!(engine.stats(Site::Direct).unwrap().instances, 0);
+    assert_eq!(engine.stats().unwrap().instances, 0);
 }
 
 #[test]
@@ -440,8 +440,8 @@ fn a_closed_engine_refuses_everything() {
         engine.drop_instance(Site::Direct, &instance),
         ErrorKind::Closed,
     );
-    expect_kind(engine.stats(Site::Direct), ErrorKind::Closed);
-    expect_kind(engine.remaining_fuel(Site::Worker), ErrorKind::Closed);
+    expect_kind(engine.stats(), ErrorKind::Closed);
+    expect_kind(engine.remaining_fuel(), ErrorKind::Closed);
     expect_kind(engine.compile(b"\0asm\x01\0\0\0"), ErrorKind::Closed);
     expect_kind(engine.compiler().map(|_| ()), ErrorKind::Closed);
     let err = expect_kind(engine.module_has_async_imports(&module), ErrorKind::Closed);
@@ -521,7 +521,7 @@ fn the_memory_cap_refuses_requests_and_guest_growth_past_it() {
     for part in ["from 65536 to 131073 bytes", "2 pages", "131072 bytes"] {
         assert!(err.message().contains(part), "{part:?} in {err}");
     }
-    assert_eq!(engine.stats(Site::Direct).unwrap().instances, 0);
+    assert_eq!(engine.stats().unwrap().instances, 0);
 
     // Exactly the cap is fine; the guest cannot grow past it.
     let full = engine
@@ -551,7 +551,7 @@ fn the_memory_cap_refuses_requests_and_guest_growth_past_it() {
         ErrorKind::Instantiation,
     );
     assert!(err.message().contains("196608 bytes"), "{err}");
-    assert_eq!(engine.stats(Site::Direct).unwrap().instances, 2);
+    assert_eq!(engine.stats().unwrap().instances, 2);
 }
 
 // --- 4. Stores and the instance pool ---------------------------------------
@@ -570,11 +570,7 @@ fn each_instance_lives_in_a_store_of_its_own_dropped_with_it() {
             // Orphaned: freed at once, the engine being idle.
             drop(instance);
         }
-        assert_eq!(
-            engine.stats(Site::Direct).unwrap().instances,
-            1,
-            "after instance {id}"
-        );
+        assert_eq!(engine.stats().unwrap().instances, 1, "after instance {id}");
     }
     // 1200 instances came and went without touching the keeper.
     let args = [Val::I64(3), Val::I64(3), Val::I64(3)];
@@ -582,7 +578,7 @@ fn each_instance_lives_in_a_store_of_its_own_dropped_with_it() {
     let id = engine.read_memory(Site::Direct, &keeper, 0, 8).unwrap();
     assert_eq!(i64::from_le_bytes(id.try_into().unwrap()), -1);
     drop(keeper);
-    assert_eq!(engine.stats(Site::Direct).unwrap().instances, 0);
+    assert_eq!(engine.stats().unwrap().instances, 0);
 }
 
 /// A config whose pool no other test shares: pools are shared by engines
@@ -617,7 +613,7 @@ fn a_full_instance_pool_refuses_with_its_limit_named_until_a_slot_is_freed() {
         engine.read_memory(Site::Direct, &next, 100, 8).unwrap(),
         [0; 8]
     );
-    assert_eq!(engine.stats(Site::Direct).unwrap().instances, 3);
+    assert_eq!(engine.stats().unwrap().instances, 3);
 }
 
 #[test]
@@ -644,7 +640,7 @@ fn on_demand_allocation_holds_more_instances_than_the_default_pool() {
     let engine = engine_with(pooled(0));
     let module = module(&engine, GUEST);
     let live: Vec<Instance> = (0..1100).map(|id| create(&engine, &module, id)).collect();
-    assert_eq!(engine.stats(Site::Direct).unwrap().instances, live.len());
+    assert_eq!(engine.stats().unwrap().instances, live.len());
     let last = live.last().unwrap();
     let id = engine.read_memory(Site::Direct, last, 0, 8).unwrap();
     assert_eq!(i64::from_le_bytes(id.try_into().unwrap()), 1099);
@@ -756,7 +752,7 @@ fn the_deadline_and_fuel_also_bound_instantiation() {
     );
     assert_eq!(err.export(), Some("__frnt_set_id"));
     assert_eq!(err.instance(), Some(5));
-    assert_eq!(engine.stats(Site::Direct).unwrap().instances, 0);
+    assert_eq!(engine.stats().unwrap().instances, 0);
 
     let metered = engine_with(RuntimeConfig {
         enable_metering: Some(true),

@@ -52,11 +52,15 @@ fn spin_on_worker(
 }
 
 /// Waits until a direct call on `engine` is refused as `Busy`: the worker
-/// call holds the engine.
-fn wait_until_busy(engine: &Engine) {
+/// call holds the engine. (`stats` never is: it reads atomics.)
+fn wait_until_busy(engine: &Engine, instance: &Instance) {
     let until = Instant::now() + PATIENCE;
     loop {
-        match engine.stats(Site::Direct) {
+        assert!(
+            engine.stats().is_ok(),
+            "stats() must answer while a call holds the engine"
+        );
+        match engine.memory_size(Site::Direct, instance) {
             Err(err) if err.kind() == ErrorKind::Busy => return,
             Err(err) => panic!("unexpected error {err}"),
             Ok(_) => {
@@ -74,7 +78,7 @@ fn direct_calls_are_busy_while_a_worker_call_runs_and_close_ends_it() {
         .function(Site::Direct, instance.target(), "touch")
         .unwrap();
     let outcome = spin_on_worker(&engine, &instance);
-    wait_until_busy(&engine);
+    wait_until_busy(&engine, &instance);
 
     let asked = Instant::now();
     let err = expect_kind(
@@ -106,7 +110,8 @@ fn direct_calls_are_busy_while_a_worker_call_runs_and_close_ends_it() {
     // Calls queued behind it run once it ends, and find the engine closed.
     let queued = on_worker(&engine, None, {
         let engine = engine.clone();
-        move || engine.stats(Site::Worker)
+        let probe = instance.clone();
+        move || engine.memory_size(Site::Worker, &probe)
     });
     let closed_at = Instant::now();
     engine.close();
@@ -115,7 +120,7 @@ fn direct_calls_are_busy_while_a_worker_call_runs_and_close_ends_it() {
     assert_eq!(err.export(), Some("spin"));
     expect_kind(queued.recv_timeout(PATIENCE).unwrap(), ErrorKind::Closed);
     // Once the worker let go, the closed engine refuses instead of Busy.
-    expect_kind(engine.stats(Site::Direct), ErrorKind::Closed);
+    expect_kind(engine.stats(), ErrorKind::Closed);
     expect_kind(
         engine.invoke(Site::Direct, &touch, &[], &mut [], None),
         ErrorKind::Closed,
@@ -225,7 +230,7 @@ fn every_queue_runs_its_jobs_in_order_one_at_a_time() {
 fn a_stuck_engine_does_not_hold_up_another() {
     let (stuck, instance) = spinning_engine();
     let outcome = spin_on_worker(&stuck, &instance);
-    wait_until_busy(&stuck);
+    wait_until_busy(&stuck, &instance);
 
     let (other, other_instance) = spinning_engine();
     let touch = other
@@ -278,7 +283,7 @@ fn a_job_submitted_to_a_closed_engine_is_refused_at_once() {
             .contains(&format!("engine {} is closed", engine.id())),
         "{err}"
     );
-    expect_kind(engine.stats(Site::Worker), ErrorKind::Closed);
+    expect_kind(engine.stats(), ErrorKind::Closed);
     expect_kind(
         engine.memory_size(Site::Worker, &instance),
         ErrorKind::Closed,

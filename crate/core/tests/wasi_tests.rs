@@ -61,7 +61,7 @@ fn a_program_that_returns_exits_with_0_and_its_output() {
     assert_eq!(ran.stderr, b"oops\n");
     assert_eq!(ran.fuel_consumed, None);
     // The run's instance is gone with it.
-    assert_eq!(engine.stats(Site::Direct).unwrap().instances, 0);
+    assert_eq!(engine.stats().unwrap().instances, 0);
 }
 
 #[test]

@@ -8,7 +8,7 @@ use crate::freenet::wire::{
     DelegateMessage, PutContractRequest, UpdateContractRequest, UpdateData, UserInputRequest,
     WrappedContract,
 };
-use crate::host::Site;
+use crate::site::Site;
 
 use OutboundDelegateMsg as Out;
 

@@ -8,15 +8,14 @@
 //! abort and close like any host call.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
 
 use parking_lot::Mutex;
 use wasmtime::Caller;
 
 use super::wire::{DelegateKey, Key};
 use crate::error::HostFailure;
-use crate::host::{self, Site};
+use crate::request;
+use crate::site::Site;
 use crate::store::HostState;
 
 /// A question for a store.
@@ -77,14 +76,7 @@ pub enum Answer {
 }
 
 /// Where an answer to a posted request goes.
-pub struct Reply(mpsc::Sender<Result<Answer, HostFailure>>);
-
-impl Reply {
-    /// Answers the request; false when nobody waits any more.
-    pub fn send(self, answer: Result<Answer, HostFailure>) -> bool {
-        self.0.send(answer).is_ok()
-    }
-}
+pub type Reply = crate::request::Reply<Answer>;
 
 /// A store of secrets or contract states.
 pub trait Store: Send + Sync {
@@ -97,12 +89,10 @@ pub trait Store: Send + Sync {
     fn post(&self, token: u64, request: Request, reply: Reply) -> Result<(), HostFailure>;
 
     /// The guest that posted request `token` stopped waiting (deadline,
-    /// abort, close): the store may forget it.
+    /// abort, close): the store must not run the request if it has not
+    /// started it.
     fn abandon(&self, token: u64);
 }
-
-/// Numbers posted requests process-wide.
-static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1);
 
 /// The most bytes of secrets a [`MemoryStore`] holds (64 MiB); past it a
 /// `set` fails, so a guest cannot grow the host's memory through secrets.
@@ -196,19 +186,12 @@ pub(crate) fn ask(
     if let Some(answer) = store.answer_here(caller.data().site(), &request) {
         return Ok(answer);
     }
-    let (sender, answer) = mpsc::channel();
-    let token = NEXT_TOKEN.fetch_add(1, Ordering::Relaxed);
-    if let Err(failure) = store.post(token, request, Reply(sender)) {
-        return Ok(Err(failure));
-    }
-    match host::wait(caller, &answer) {
-        Ok(Some(answer)) => Ok(answer),
-        Ok(None) => Ok(Err(HostFailure::new(
-            "the store dropped the request unanswered",
-        ))),
-        Err(interrupt) => {
-            store.abandon(token);
-            Err(wasmtime::Error::new(interrupt))
-        }
-    }
+    let token = request::token();
+    request::ask(
+        caller,
+        "the store request",
+        |reply| store.post(token, request, reply),
+        || store.abandon(token),
+    )
+    .map_err(wasmtime::Error::new)
 }

@@ -29,10 +29,11 @@ pub use self::contract::{ContractAnswer, ContractCall, Related};
 pub use self::delegate::{DelegateCall, Stores};
 use self::natives::{FreenetNatives, Operation};
 use self::wire::{DelegateKey, Key, OutboundDelegateMsg};
-use crate::engine::{Engine, Module};
+use crate::engine::Engine;
 use crate::error::{ErrorKind, Result, WasmError};
-use crate::host::Site;
 use crate::instance::Target;
+use crate::module::Module;
+use crate::site::Site;
 use crate::state::{EngineState, INITIATE_BUFFER_EXPORT};
 
 /// The import namespace whose presence makes a contract stream its inputs.
@@ -214,6 +215,7 @@ impl Runtime {
                 result
             })
         });
+        self.engine.record(&result);
         Outcome { result, logs }
     }
 }

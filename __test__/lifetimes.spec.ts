@@ -1,0 +1,148 @@
+/**
+ * Work owns what it uses: a queued or running call keeps its instance, its
+ * engine and its host functions, whatever the caller drops; no host
+ * function runs for a call already declared dead; one engine cannot take a
+ * whole shared pool; counters answer while a call holds the engine.
+ */
+import test from 'ava'
+
+import { InstantiationError, TimeoutError, WasmEngine } from '../index'
+
+/** `spin(n, a, b)`: loops n times, then returns a + b. */
+const SPIN_ADD = `(module
+  (func (export "spin") (param $n i64) (param $a i64) (param $b i64) (result i64)
+    (block $done (loop $l
+      (br_if $done (i64.eqz (local.get $n)))
+      (local.set $n (i64.sub (local.get $n) (i64.const 1)))
+      (br $l)))
+    (i64.add (local.get $a) (local.get $b)))
+  (func (export "pair") (param i32 f64) (result f64 i32) (local.get 1) (local.get 0))
+  (global $g (mut i32) (i32.const 0))
+  (func (export "bump") (global.set $g (i32.add (global.get $g) (i32.const 1))))
+  (func (export "count") (result i32) (global.get $g)))`
+
+/** `wait(a, b, c)`: returns what the async import `host.wait(a)` answers plus b. */
+const AWAITS = `(module
+  (import "host" "wait" (func $wait (param i64) (result i64)))
+  (func (export "wait") (param i64 i64 i64) (result i64)
+    (i64.add (call $wait (local.get 0)) (local.get 1))))`
+
+const gc = () => (globalThis as { gc?: () => void }).gc?.()
+
+test.serial('queued blocking calls keep their instance when the caller drops every handle and the GC runs', async (t) => {
+  const engine = new WasmEngine()
+  t.teardown(() => engine.close())
+  const module = engine.compile(SPIN_ADD)
+  for (let round = 0; round < 5; round++) {
+    // The handles live only inside this function: once it returns, only the queued work refers to them.
+    // (Created first: a synchronous createInstance is refused while a blocking call runs.)
+    const calls = (() => {
+      const handles = Array.from({ length: 20 }, (_, i) => engine.createInstance(module, i, 0))
+      return handles.map((handle, i) => engine.call3i64Blocking(handle, 'spin', 200_000n, BigInt(i), 1n))
+    })()
+    gc()
+    await new Promise((resolve) => setTimeout(resolve, 1))
+    gc()
+    const results = await Promise.all(calls)
+    t.deepEqual(results, Array.from({ length: 20 }, (_, i) => BigInt(i) + 1n))
+  }
+  // Every instance was released as its call settled.
+  t.is(engine.stats().instances, 0)
+})
+
+test.serial('a call awaiting an async import keeps its instance and its engine\'s host functions through a GC', async (t) => {
+  let engine: WasmEngine | undefined = new WasmEngine(
+    {},
+    { asyncImports: { host: { wait: async (_caller, ms) => (await new Promise((r) => setTimeout(r, Number(ms))), 100n) } } },
+  )
+  const module = engine.compile(AWAITS)
+  const calls = (() => {
+    const handles = Array.from({ length: 20 }, (_, i) => engine!.createInstance(module, i, 0))
+    return handles.map((handle, i) => engine!.call3i64AsyncImports(handle, 'wait', 50n, BigInt(i), 0n))
+  })()
+  // Nothing but the calls refers to the engine or its instances now.
+  engine = undefined
+  await new Promise((resolve) => setTimeout(resolve, 10))
+  gc()
+  const results = await Promise.all(calls)
+  t.deepEqual(results, Array.from({ length: 20 }, (_, i) => 100n + BigInt(i)))
+})
+
+test.serial('a host function never runs for a call already declared dead', async (t) => {
+  let ran = 0
+  const engine = new WasmEngine(
+    { maxExecutionSeconds: 0.1 },
+    { imports: { host: { wait: (_caller, n) => (ran++, n) } } },
+  )
+  t.teardown(() => engine.close())
+  const handle = engine.createInstance(engine.compile(AWAITS), 1, 0)
+  const call = engine.call3i64Blocking(handle, 'wait', 1n, 2n, 0n)
+  // The JavaScript thread is busy past the call's deadline: the worker gives up while the host call waits for it.
+  const busyUntil = Date.now() + 400
+  while (Date.now() < busyUntil);
+  await t.throwsAsync(call, { instanceOf: TimeoutError })
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  t.is(ran, 0, 'the host function ran after its call had failed')
+  // The engine still answers host calls for live calls.
+  t.is(await engine.call3i64Blocking(handle, 'wait', 1n, 2n, 0n), 3n)
+  t.is(ran, 1)
+})
+
+test('one engine holds at most nine tenths of a shared pool by default; maxInstances sets its share', (t) => {
+  // A pool size no other test uses: engines with equal settings share a pool.
+  const greedy = new WasmEngine({ instancePoolSize: 20 })
+  const other = new WasmEngine({ instancePoolSize: 20 })
+  t.teardown(() => {
+    greedy.close()
+    other.close()
+  })
+  const module = greedy.compile(SPIN_ADD)
+  const held = Array.from({ length: 18 }, (_, i) => greedy.createInstance(module, i, 0))
+  const err = t.throws(() => greedy.createInstance(module, 18, 0), { instanceOf: InstantiationError })
+  t.regex(err.message, /maxInstances: 18/)
+  t.is(greedy.stats().maxInstances, 18)
+  const otherModule = other.compile(SPIN_ADD)
+  const theirs = [other.createInstance(otherModule, 100, 0), other.createInstance(otherModule, 101, 0)]
+  t.is(other.call3i64(theirs[1], 'spin', 0n, 101n, 0n), 101n)
+  greedy.dropInstance(held[0])
+  t.is(greedy.call3i64(greedy.createInstance(module, 19, 0), 'spin', 0n, 19n, 0n), 19n)
+
+  const small = new WasmEngine({ instancePoolSize: 21, maxInstances: 2 })
+  t.teardown(() => small.close())
+  const smallModule = small.compile(SPIN_ADD)
+  small.createInstance(smallModule, 1, 0)
+  small.createInstance(smallModule, 2, 0)
+  t.throws(() => small.createInstance(smallModule, 3, 0), { message: /maxInstances: 2/ })
+  t.throws(() => new WasmEngine({ maxInstances: 0 }), { message: /maxInstances must be an integer/ })
+})
+
+test.serial('stats() and remainingFuel() answer while a blocking call holds the engine, and count outcomes', async (t) => {
+  const engine = new WasmEngine({ enableMetering: true, maxExecutionSeconds: 0.3 })
+  t.teardown(() => engine.close())
+  const handle = engine.createInstance(engine.compile(SPIN_ADD), 1, 0)
+  t.is(await engine.call3i64Blocking(handle, 'spin', 10n, 1n, 2n), 3n)
+  const long = engine.call3i64Blocking(handle, 'spin', 1n << 60n, 0n, 0n)
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  const during = engine.stats()
+  t.is(during.instances, 1)
+  t.is(typeof engine.remainingFuel(), 'bigint')
+  await t.throwsAsync(long)
+  const after = engine.stats()
+  t.is(after.callsCompleted, 1)
+  t.is(after.callsTimedOut + after.callsOutOfFuel, 1)
+  t.is(after.callsTrapped, 0)
+})
+
+test('callBlocking calls an export of any signature, callVoidBlocking a () -> () one, both on a worker', async (t) => {
+  const engine = new WasmEngine()
+  t.teardown(() => engine.close())
+  const handle = engine.createInstance(engine.compile(SPIN_ADD), 1, 0)
+  t.deepEqual(await engine.callBlocking(handle, 'pair', 7, 2.5), [2.5, 7])
+  t.is(await engine.callBlocking(handle, 'spin', 0n, 40n, 2n, {}), 42n)
+  await engine.callVoidBlocking(handle, 'bump')
+  await engine.callVoidBlocking(handle, 'bump', { signal: new AbortController().signal })
+  t.is(engine.call(handle, 'count'), 2)
+  await t.throwsAsync(engine.callBlocking(handle, 'pair', 'x' as never, 1), { instanceOf: TypeError })
+  await t.throwsAsync(engine.callBlocking(handle, 'missing'), { message: /no exported function "missing"/ })
+  await t.throwsAsync(engine.callVoidBlocking(handle, 'count'), { message: /has type/ })
+})
