@@ -223,6 +223,9 @@ unsafe fn run_to_js(env: napi_env, run: &WasiRun) -> Raw<napi_value> {
     }
 }
 
+/// Output not yet handed to JavaScript, in the order it was written.
+type Chunks = Vec<(Stream, Vec<u8>)>;
+
 /// Hands a WASI program's output to `(stream, chunk) => boolean`, the
 /// TypeScript layer's dispatcher of `onStdout` (stream 1) and `onStderr`
 /// (stream 2); `false` stops the program.
@@ -234,7 +237,7 @@ struct JsOutput {
     /// stream joined: a program making many small writes costs one
     /// crossing per batch, not one per write. A delivery is queued when
     /// this turns non-empty, and takes all of it.
-    pending: Arc<Mutex<Vec<(Stream, Vec<u8>)>>>,
+    pending: Arc<Mutex<Chunks>>,
 }
 
 // SAFETY: `env` is used only after `on_js_thread` says this is its thread,

@@ -645,9 +645,12 @@ impl Drop for Engine {
     }
 }
 
+/// A pool's key (metering, slots) and its count of engines alive.
+type Tenancy = ((bool, u32), Arc<AtomicUsize>);
+
 /// The count of engines alive on the pool of `metering` and `slots`.
 fn tenants_of(metering: bool, slots: u32) -> Arc<AtomicUsize> {
-    static POOLS: Mutex<Vec<((bool, u32), Arc<AtomicUsize>)>> = Mutex::new(Vec::new());
+    static POOLS: Mutex<Vec<Tenancy>> = Mutex::new(Vec::new());
     let mut pools = POOLS.lock();
     if let Some((_, count)) = pools.iter().find(|(key, _)| *key == (metering, slots)) {
         return count.clone();
