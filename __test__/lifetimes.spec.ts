@@ -46,7 +46,9 @@ test.serial('queued blocking calls keep their instance when the caller drops eve
     const results = await Promise.all(calls)
     t.deepEqual(results, Array.from({ length: 20 }, (_, i) => BigInt(i) + 1n))
   }
-  // Every instance was released as its call settled.
+  // Each instance was released by its call as it settled, and by its handle once collected.
+  gc()
+  await new Promise((resolve) => setImmediate(resolve))
   t.is(engine.stats().instances, 0)
 })
 
@@ -145,4 +147,67 @@ test('callBlocking calls an export of any signature, callVoidBlocking a () -> ()
   await t.throwsAsync(engine.callBlocking(handle, 'pair', 'x' as never, 1), { instanceOf: TypeError })
   await t.throwsAsync(engine.callBlocking(handle, 'missing'), { message: /no exported function "missing"/ })
   await t.throwsAsync(engine.callVoidBlocking(handle, 'count'), { message: /has type/ })
+})
+
+test.serial('instances and engines left to the collector give their pool slots back at gc(), without an event-loop turn', (t) => {
+  // A pool size no other test uses. One backend, so that the module compiles once.
+  const config = { instancePoolSize: 250 }
+  const first = new WasmEngine(config)
+  t.teardown(() => first.close())
+  const module = first.compile(SPIN_ADD)
+  for (let i = 0; i < 5000; i++) {
+    // An engine with one instance, left to the collector; no await anywhere, so no finalizer runs.
+    const engine = new WasmEngine(config, { backend: first })
+    engine.createInstance(module, i, 0)
+    if (i % 100 === 99) gc()
+  }
+  const last = first.createInstance(module, 5000, 0)
+  t.is(first.call3i64(last, 'spin', 0n, 1n, 2n), 3n)
+})
+
+test.serial('a mixed load of dropped handles loses nothing: every call gets the outcome it deserves', async (t) => {
+  const asyncImports = { host: { wait: async (_caller: unknown, ms: bigint) => (await new Promise((r) => setTimeout(r, Number(ms))), 1n) } }
+  const deserved = new Set(['value', 'AbortedError', 'TimeoutError', 'EngineClosedError', 'SchedulerOverloadedError'])
+  const outcomes = new Map<string, number>()
+  const waves: Promise<void>[] = []
+  for (let e = 0; e < 32; e++) {
+    // On demand: 32 × 150 live instances would not fit a pool.
+    // Every eighth engine has a short deadline and starts with a call that never ends.
+    const short = e % 8 === 3
+    const engine = new WasmEngine({ instancePoolSize: 0, maxExecutionSeconds: short ? 0.05 : 5 }, { asyncImports })
+    const spin = engine.compile(SPIN_ADD)
+    const awaits = engine.compile(AWAITS)
+    const calls = (() => {
+      const handles = Array.from({ length: 150 }, (_, i) => engine.createInstance(i % 10 === 2 ? awaits : spin, i, 0))
+      return handles.map((handle, i) => {
+        if (i % 10 === 0) {
+          const controller = new AbortController()
+          const call = engine.call3i64Blocking(handle, 'spin', 50_000n, 0n, 0n, { signal: controller.signal })
+          controller.abort()
+          return call
+        }
+        if (short && i === 1) return engine.call3i64Blocking(handle, 'spin', 1n << 60n, 0n, 0n)
+        if (i % 10 === 2) return engine.call3i64AsyncImports(handle, 'wait', 5n, BigInt(i), 0n)
+        return engine.call3i64Blocking(handle, 'spin', 1000n, BigInt(i), 0n)
+      })
+    })()
+    if (e % 8 === 7) setTimeout(() => engine.close(), 20)
+    waves.push(
+      Promise.allSettled(calls).then((settled) => {
+        for (const result of settled) {
+          const outcome = result.status === 'fulfilled' ? 'value' : (result.reason as Error).constructor.name
+          outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1)
+        }
+      }),
+    )
+  }
+  const collecting = setInterval(gc, 5)
+  await Promise.all(waves)
+  clearInterval(collecting)
+  t.log(JSON.stringify(Object.fromEntries(outcomes)))
+  t.is([...outcomes.values()].reduce((a, b) => a + b, 0), 32 * 150)
+  for (const outcome of outcomes.keys()) t.true(deserved.has(outcome), `a call settled with ${outcome}`)
+  // Most calls ran to their value; each kind of failure happened.
+  t.true((outcomes.get('value') ?? 0) > 32 * 150 * 0.5, JSON.stringify(Object.fromEntries(outcomes)))
+  for (const outcome of ['AbortedError', 'TimeoutError', 'EngineClosedError']) t.true(outcomes.has(outcome), outcome)
 })

@@ -16,14 +16,13 @@ use napi_derive::napi;
 use wasm_engine_core::{ErrorKind, Kind, Site, Val, WasmError};
 
 use crate::convert::{self, broken};
-use crate::deliver::Answer;
 use crate::engine::NativeEngine;
 use crate::env::EnvData;
 use crate::errors;
 use crate::function::{STACK_ARGS, arguments, callback, expected};
 use crate::js::{self, Args, Raw};
 use crate::signal;
-use crate::submit::{self, Lane, Work};
+use crate::submit::{self, Answer, Lane, Work};
 use crate::values;
 
 /// The results of a call, as its promise resolves.
@@ -61,7 +60,7 @@ unsafe extern "C" fn call_blocking(env: napi_env, info: napi_callback_info) -> n
                 WasmError::new(ErrorKind::Argument, "engine must be a NativeEngine")
             })?;
             let engine = native.core().clone();
-            let instance = convert::handle(env, *handle)?.inner.clone();
+            let instance = convert::handle(env, *handle)?.instance()?;
             let name = convert::string(env, *name, "name")?;
             let expect = convert::u32(env, *expect, "expect")?;
             // A fixed signature is checked against the instance's export on

@@ -18,57 +18,29 @@
 //! stream of finished calls would keep timers and I/O waiting for tens of
 //! milliseconds. With `setImmediate`, the event loop turns between batches.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::ffi::c_void;
 use std::ptr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
 use std::thread::ThreadId;
 
-use napi::sys::{self, napi_env, napi_ref, napi_value};
+use napi::sys::{self, napi_env, napi_value};
 use parking_lot::{Mutex, MutexGuard};
-use wasm_engine_core::WasmError;
 
-use crate::env::EnvData;
-use crate::errors;
 use crate::js::{self, Raw, ok};
 
 /// A promise's resolving end, settled on the JavaScript thread only.
-pub(crate) struct Deferred(sys::napi_deferred);
+pub(crate) struct Deferred(pub(crate) sys::napi_deferred);
 
 // SAFETY: a `napi_deferred` may be carried by any thread; it is only used by
 // `Deliverer::settle`, on the JavaScript thread of the environment that
 // created it.
 unsafe impl Send for Deferred {}
 
-/// What a settled promise resolves with, made into its JavaScript value
-/// on the JavaScript thread. Each feature implements it for its answers;
-/// the deliverer knows none of them.
-pub(crate) trait Answer: Send {
-    /// # Safety
-    /// On `env`'s thread inside a callback or handle scope.
-    unsafe fn to_js(self: Box<Self>, env: napi_env) -> Raw<napi_value>;
-}
-
 /// One piece of work for the JavaScript thread: a closure that gets the
 /// environment, inside a handle scope of its own.
 pub(crate) type Delivery = Box<dyn FnOnce(napi_env) + Send>;
-
-/// A Node-API reference, deleted only on its environment's thread.
-pub(crate) struct Reference(napi_ref);
-
-// SAFETY: the reference is only dereferenced or deleted on the JavaScript
-// thread (see `JsValue`), carried here only to get there.
-unsafe impl Send for Reference {}
-
-impl Reference {
-    /// # Safety
-    /// On the thread of the `env` the reference was created in.
-    unsafe fn delete(self, env: napi_env) {
-        // SAFETY: the caller's contract.
-        unsafe { sys::napi_delete_reference(env, self.0) };
-    }
-}
 
 /// The deliveries waiting for the JavaScript thread.
 #[derive(Default)]
@@ -88,8 +60,8 @@ pub(crate) struct Deliverer {
     immediate: AtomicBool,
     /// `setImmediate` and the native function it is given, to schedule the
     /// next batch (see the module comment).
-    set_immediate: Reference,
-    drain_later: Reference,
+    set_immediate: sys::napi_ref,
+    drain_later: sys::napi_ref,
 }
 
 // SAFETY: `tsfn` is a threadsafe function, which Node-API lets any thread
@@ -101,6 +73,8 @@ unsafe impl Sync for Deliverer {}
 thread_local! {
     /// Blocking calls and async compiles in flight on this JavaScript thread.
     static IN_FLIGHT: Cell<usize> = const { Cell::new(0) };
+    /// This JavaScript thread's deliverer, once its environment made one.
+    static CURRENT: RefCell<Weak<Deliverer>> = const { RefCell::new(Weak::new()) };
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -108,7 +82,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Deliverer {
-    /// The deliverer of `env`; only [`EnvData::of`] creates it.
+    /// The deliverer of `env`; only the environment's data creates it.
     ///
     /// # Safety
     /// On `env`'s thread.
@@ -152,16 +126,25 @@ impl Deliverer {
             let (mut a, mut b) = (ptr::null_mut(), ptr::null_mut());
             ok(sys::napi_create_reference(env, set_immediate, 1, &mut a))?;
             ok(sys::napi_create_reference(env, function, 1, &mut b))?;
-            (Reference(a), Reference(b))
+            (a, b)
         };
-        Ok(Arc::new(Deliverer {
+        let deliverer = Arc::new(Deliverer {
             tsfn,
             thread: std::thread::current().id(),
             queue: Mutex::default(),
             immediate: AtomicBool::new(false),
             set_immediate,
             drain_later,
-        }))
+        });
+        CURRENT.with(|current| current.replace(Arc::downgrade(&deliverer)));
+        Ok(deliverer)
+    }
+
+    /// The deliverer of the environment whose JavaScript thread this is:
+    /// Node runs each environment (the main thread, each worker) on a
+    /// thread of its own, and the drain callbacks find theirs here.
+    fn of_this_thread() -> Option<Arc<Deliverer>> {
+        CURRENT.with(|current| current.borrow().upgrade())
     }
 
     /// Whether this is the deliverer's JavaScript thread.
@@ -231,7 +214,11 @@ impl Deliverer {
         }
     }
 
-    unsafe fn end(&self, env: napi_env) {
+    /// Ends the count [`Deliverer::begin`] started, once the promise settled.
+    ///
+    /// # Safety
+    /// On `env`'s thread.
+    pub(crate) unsafe fn end(&self, env: napi_env) {
         if IN_FLIGHT.with(|n| n.replace(n.get().saturating_sub(1))) == 1 {
             // SAFETY: as in `begin`.
             unsafe { sys::napi_unref_threadsafe_function(env, self.tsfn) };
@@ -250,43 +237,6 @@ impl Deliverer {
             self.begin(env);
         }
         Ok((Deferred(deferred), promise))
-    }
-
-    /// Settles `deferred` with `outcome` now, on the JavaScript thread.
-    ///
-    /// # Safety
-    /// On `env`'s thread inside a callback or handle scope.
-    pub(crate) unsafe fn settle(
-        &self,
-        env: napi_env,
-        deferred: Deferred,
-        outcome: Result<Box<dyn Answer>, WasmError>,
-    ) -> Raw<()> {
-        // SAFETY: the caller's contract.
-        unsafe {
-            self.end(env);
-            let settled = match outcome {
-                Ok(answer) => answer.to_js(env),
-                Err(err) => {
-                    let error = errors::to_js(env, &err)?;
-                    return ok(sys::napi_reject_deferred(env, deferred.0, error));
-                }
-            };
-            match settled {
-                Ok(value) => ok(sys::napi_resolve_deferred(env, deferred.0, value)),
-                Err(_) => {
-                    let err = WasmError::new(
-                        wasm_engine_core::ErrorKind::Other,
-                        "cannot convert the result for JavaScript",
-                    );
-                    ok(sys::napi_reject_deferred(
-                        env,
-                        deferred.0,
-                        errors::to_js(env, &err)?,
-                    ))
-                }
-            }
-        }
     }
 
     /// Handles every queued delivery, oldest first.
@@ -315,12 +265,12 @@ impl Deliverer {
         unsafe {
             ok(sys::napi_get_reference_value(
                 env,
-                self.set_immediate.0,
+                self.set_immediate,
                 &mut set_immediate,
             ))?;
             ok(sys::napi_get_reference_value(
                 env,
-                self.drain_later.0,
+                self.drain_later,
                 &mut function,
             ))?;
             ok(sys::napi_get_global(env, &mut global))?;
@@ -348,10 +298,10 @@ unsafe extern "C" fn drain_immediate(env: napi_env, _info: sys::napi_callback_in
     let _ = std::panic::catch_unwind(|| {
         // SAFETY: Node calls this on the environment's JavaScript thread.
         unsafe {
-            if let Ok(data) = EnvData::of(env) {
+            if let Some(deliverer) = Deliverer::of_this_thread() {
                 // Cleared before the batch is taken: a push after that wakes.
-                data.deliverer.immediate.store(false, Ordering::Release);
-                data.deliverer.run(env);
+                deliverer.immediate.store(false, Ordering::Release);
+                deliverer.run(env);
             }
         }
     });
@@ -373,130 +323,9 @@ unsafe extern "C" fn drain(
     let _ = std::panic::catch_unwind(|| {
         // SAFETY: Node calls this on the environment's JavaScript thread.
         unsafe {
-            if let Ok(data) = EnvData::of(env) {
-                data.deliverer.run(env);
+            if let Some(deliverer) = Deliverer::of_this_thread() {
+                deliverer.run(env);
             }
         }
     });
-}
-
-/// A JavaScript value kept for later: a host function's thrown value (an
-/// error's `cause`, held strongly) or an engine's dispatcher (an object,
-/// held weakly).
-pub(crate) struct JsValue {
-    env: napi_env,
-    reference: napi_ref,
-    /// Whether the reference is to a one-element array holding the value:
-    /// Node-API before version 10 refers to objects only, and a host
-    /// function may throw a string.
-    boxed: bool,
-    deliverer: Arc<Deliverer>,
-}
-
-// SAFETY: `env` and `reference` are only used on the JavaScript thread of
-// `env` (`get` is called there; `drop` checks the thread and otherwise hands
-// the reference to that thread through the deliverer).
-unsafe impl Send for JsValue {}
-// SAFETY: as above; `&JsValue` gives nothing off that thread.
-unsafe impl Sync for JsValue {}
-
-impl JsValue {
-    /// Keeps any value, strongly.
-    ///
-    /// # Safety
-    /// On `env`'s thread inside a callback or handle scope.
-    pub(crate) unsafe fn strong(env: napi_env, value: napi_value) -> Raw<JsValue> {
-        let mut holder = ptr::null_mut();
-        // SAFETY: the caller's contract.
-        unsafe {
-            ok(sys::napi_create_array_with_length(env, 1, &mut holder))?;
-            ok(sys::napi_set_element(env, holder, 0, value))?;
-            JsValue::refer(env, holder, 1, true)
-        }
-    }
-
-    /// Keeps an object weakly: it may be collected meanwhile.
-    ///
-    /// # Safety
-    /// On `env`'s thread inside a callback or handle scope.
-    pub(crate) unsafe fn weak(env: napi_env, object: napi_value) -> Raw<JsValue> {
-        // SAFETY: the caller's contract.
-        unsafe { JsValue::refer(env, object, 0, false) }
-    }
-
-    unsafe fn refer(env: napi_env, value: napi_value, count: u32, boxed: bool) -> Raw<JsValue> {
-        let mut reference = ptr::null_mut();
-        // SAFETY: the caller's contract.
-        unsafe {
-            ok(sys::napi_create_reference(
-                env,
-                value,
-                count,
-                &mut reference,
-            ))?;
-            let deliverer = EnvData::of(env)?.deliverer.clone();
-            Ok(JsValue {
-                env,
-                reference,
-                boxed,
-                deliverer,
-            })
-        }
-    }
-
-    /// The value; `None` when it was held weakly and collected.
-    ///
-    /// # Safety
-    /// On the thread of the `env` it was created in, inside a callback or
-    /// handle scope.
-    pub(crate) unsafe fn get(&self, env: napi_env) -> Raw<Option<napi_value>> {
-        let mut value = ptr::null_mut();
-        // SAFETY: the caller's contract; the reference is live until drop.
-        ok(unsafe { sys::napi_get_reference_value(env, self.reference, &mut value) })?;
-        if value.is_null() || !self.boxed {
-            return Ok((!value.is_null()).then_some(value));
-        }
-        let mut held = ptr::null_mut();
-        // SAFETY: as above; a boxed value is the holder array's element 0.
-        ok(unsafe { sys::napi_get_element(env, value, 0, &mut held) })?;
-        Ok(Some(held))
-    }
-}
-
-impl JsValue {
-    /// Holds the value strongly until [`JsValue::unhold`], also when it was
-    /// kept weakly: for work in flight that needs it (a queued call needs
-    /// its engine's host functions, whatever the caller drops).
-    ///
-    /// # Safety
-    /// On the thread of the `env` it was created in, inside a callback.
-    pub(crate) unsafe fn hold(&self, env: napi_env) -> Raw<()> {
-        let mut count = 0;
-        // SAFETY: the caller's contract; the reference is live until drop.
-        ok(unsafe { sys::napi_reference_ref(env, self.reference, &mut count) })
-    }
-
-    /// Ends one [`JsValue::hold`].
-    ///
-    /// # Safety
-    /// As for [`JsValue::hold`], after a successful one.
-    pub(crate) unsafe fn unhold(&self, env: napi_env) {
-        let mut count = 0;
-        // SAFETY: the caller's contract.
-        unsafe { sys::napi_reference_unref(env, self.reference, &mut count) };
-    }
-}
-
-impl Drop for JsValue {
-    fn drop(&mut self) {
-        if self.deliverer.on_js_thread() {
-            // SAFETY: on the environment's thread, where `env` is alive.
-            unsafe { sys::napi_delete_reference(self.env, self.reference) };
-        } else {
-            let reference = Reference(self.reference);
-            // SAFETY: deliveries run on the environment's thread.
-            self.deliverer
-                .push(Box::new(move |env| unsafe { reference.delete(env) }));
-        }
-    }
 }

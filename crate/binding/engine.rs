@@ -7,22 +7,24 @@
 use std::sync::Arc;
 
 use napi::JsValue as _;
-use napi::bindgen_prelude::ToNapiValue;
 use napi::bindgen_prelude::{BigInt, ClassInstance, Env, Function, Uint8Array, Unknown};
+use napi::bindgen_prelude::{JavaScriptClassExt, ToNapiValue};
 use napi::sys::{self, napi_env, napi_value};
 use napi_derive::napi;
 use wasm_engine_core::{Engine, ErrorKind, ImportSpec, RuntimeConfig, Site, WasmError, parse_text};
 
 use crate::convert::{self, argument};
-use crate::deliver::{Answer, JsValue};
+use crate::env::EnvData;
 use crate::errors::{self, or_throw};
 use crate::function::{self, Callable};
+use crate::handles::{self, Handles};
 use crate::host::JsHost;
 use crate::instance::InstanceHandle;
 use crate::js;
 use crate::module::Module;
-use crate::submit::{self, Lane, Work};
-use crate::wasi::WasiSpec;
+use crate::reference::JsValue;
+use crate::submit::{self, Answer, Lane, Work};
+use crate::wasi_spec::WasiSpec;
 
 /// A compiled module, as `compileAsync`'s promise resolves.
 struct Compiled(wasm_engine_core::Module);
@@ -247,41 +249,66 @@ impl NativeEngine {
         catch_unwind,
         ts_args_type = "module: Module, id: bigint | number, reqBytes: number, wasi?: WasiSpec"
     )]
-    pub fn create_instance(
+    pub fn create_instance<'env>(
         &self,
-        env: Env,
+        env: &'env Env,
         module: Unknown<'_>,
         id: Unknown<'_>,
         req_bytes: Unknown<'_>,
         wasi: Option<WasiSpec>,
-    ) -> napi::Result<InstanceHandle> {
+    ) -> napi::Result<ClassInstance<'env, InstanceHandle>> {
         let raw = env.raw();
+        // SAFETY: a Node-API callback on `raw`'s thread.
+        let data = unsafe { EnvData::of(raw) }.map_err(errors::failed)?;
         let created = convert::module(raw, module.raw()).and_then(|module| {
             let id = convert::i64(raw, id.raw(), "id")?;
             let req_bytes = convert::byte_count(raw, req_bytes.raw(), "reqBytes")?;
-            match wasi {
+            let options = wasi.map(|spec| spec.options(None)).transpose()?;
+            let create = || match &options {
                 None => self
                     .engine
                     .create_instance(Site::Direct, &module.inner, id, req_bytes),
-                Some(spec) => self.engine.create_wasi_instance(
+                Some(options) => self.engine.create_wasi_instance(
                     Site::Direct,
                     &module.inner,
                     id,
                     req_bytes,
-                    &spec.options(None)?,
+                    options,
                 ),
+            };
+            match create() {
+                // Instances whose handles are garbage hold slots until
+                // their finalizers run: free them and try once more.
+                // SAFETY: a Node-API callback on `raw`'s thread.
+                Err(err) if err.is_pool_full() && unsafe { data.handles.sweep(raw) } > 0 => {
+                    create()
+                }
+                created => created,
             }
         });
-        Ok(InstanceHandle {
-            inner: or_throw(raw, created)?,
-        })
+        let instance = or_throw(raw, created)?;
+        let memory = self
+            .engine
+            .memory_size(Site::Direct, &instance)
+            .unwrap_or(0);
+        let cost = handles::BASE_COST.saturating_add(i64::try_from(memory).unwrap_or(i64::MAX));
+        let handle = InstanceHandle::new(instance, cost);
+        let held = handle.held.clone();
+        let object = handle.into_instance(env)?;
+        // SAFETY: a Node-API callback on `raw`'s thread; `object` is the
+        // handle's JavaScript object, just created.
+        unsafe { data.handles.track(raw, object.value, held) }.map_err(errors::failed)?;
+        Ok(object)
     }
 
     /// Drops an instance; its memory is released with its store.
     #[napi(catch_unwind, ts_args_type = "handle: InstanceHandle")]
     pub fn drop_instance(&self, env: Env, handle: Unknown<'_>) -> napi::Result<()> {
-        on_handle(&env, &handle, |_, h| {
-            self.engine.drop_instance(Site::Direct, &h.inner)
+        on_handle(&env, &handle, |raw, h| {
+            self.engine.drop_instance(Site::Direct, &h.instance()?)?;
+            // SAFETY: a Node-API callback on `raw`'s thread.
+            unsafe { Handles::dropped(raw, &h.held) };
+            Ok(())
         })
     }
 
@@ -289,7 +316,7 @@ impl NativeEngine {
     #[napi(catch_unwind, ts_args_type = "handle: InstanceHandle")]
     pub fn memory_size(&self, env: Env, handle: Unknown<'_>) -> napi::Result<f64> {
         on_handle(&env, &handle, |_, h| {
-            self.engine.memory_size(Site::Direct, &h.inner)
+            self.engine.memory_size(Site::Direct, &h.instance()?)
         })
         .map(|n| n as f64)
     }
@@ -310,7 +337,7 @@ impl NativeEngine {
             let offset = convert::integer(raw, offset.raw(), "offset")?;
             let length = convert::integer(raw, length.raw(), "length")?;
             self.engine
-                .read_memory(Site::Direct, &h.inner, offset, length)
+                .read_memory(Site::Direct, &h.instance()?, offset, length)
         })
         .map(Uint8Array::from)
     }
@@ -331,7 +358,7 @@ impl NativeEngine {
             let offset = convert::integer(raw, offset.raw(), "offset")?;
             let data = convert::bytes(raw, data.raw(), "data")?;
             self.engine
-                .write_memory(Site::Direct, &h.inner, offset, &data)
+                .write_memory(Site::Direct, &h.instance()?, offset, &data)
         })
     }
 
@@ -345,7 +372,8 @@ impl NativeEngine {
     ) -> napi::Result<BigInt> {
         on_handle(&env, &handle, |raw, h| {
             let size = convert::u32(raw, size.raw(), "size")?;
-            self.engine.initiate_buffer(Site::Direct, &h.inner, size)
+            self.engine
+                .initiate_buffer(Site::Direct, &h.instance()?, size)
         })
         .map(BigInt::from)
     }
@@ -371,7 +399,7 @@ impl NativeEngine {
                 .ok_or_else(|| argument(format!("expect must be 0, 1, 2 or 3, got {expect}")))?;
             let function = self
                 .engine
-                .function(Site::Direct, h.inner.target(), &name)?;
+                .function(Site::Direct, h.instance()?.target(), &name)?;
             if expect != 0 {
                 function.ensure_signature(params, results)?;
             }

@@ -13,6 +13,7 @@ use napi::sys::{self, napi_env, napi_ref, napi_value};
 use wasm_engine_core::ErrorKind;
 
 use crate::deliver::Deliverer;
+use crate::handles::Handles;
 use crate::js::{self, Raw, ok};
 use crate::requests::Requests;
 
@@ -25,6 +26,8 @@ pub(crate) struct EnvData {
     pub(crate) deliverer: Arc<Deliverer>,
     /// Questions of guests on workers waiting for JavaScript.
     pub(crate) requests: Arc<Requests>,
+    /// The live instance handles, for sweeping the collected ones.
+    pub(crate) handles: Handles,
 }
 
 impl EnvData {
@@ -47,6 +50,7 @@ impl EnvData {
                 nan: Cell::new(None),
                 deliverer,
                 requests: Arc::default(),
+                handles: Handles::default(),
             }));
             // SAFETY: `created` is a live box; `finalize` frees it when the
             // environment is torn down, after which nothing can ask for it.

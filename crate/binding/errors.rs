@@ -17,9 +17,9 @@ use napi::{Env, Status};
 use napi_derive::napi;
 use wasm_engine_core::{ErrorKind, WasmError};
 
-use crate::deliver::JsValue;
 use crate::env::EnvData;
 use crate::js::{self, Raw, ok};
+use crate::reference::JsValue;
 
 /// The property of the object given to `registerErrorClasses` that holds
 /// the class of `kind`; `None` for argument errors, which are `TypeError`s.

@@ -17,7 +17,6 @@ use wasm_engine_core::freenet::{CallOptions, DelegateCall, Loaded, Outcome, Runt
 use wasm_engine_core::{Site, WasmError};
 
 use crate::convert;
-use crate::deliver::{Answer, JsValue};
 use crate::engine::NativeEngine;
 use crate::env::EnvData;
 use crate::errors::{self, or_throw};
@@ -25,7 +24,8 @@ use crate::freenet_store::JsStore;
 use crate::freenet_values as values;
 use crate::js::uint8_array;
 use crate::js::{self, Raw};
-use crate::submit::{self, Lane, Work};
+use crate::reference::JsValue;
+use crate::submit::{self, Answer, Lane, Work};
 
 /// The native half of `ContractRuntime`.
 #[napi]

@@ -19,11 +19,12 @@ use wasm_engine_core::freenet::hooks::{Answer, Reply, Request, Store};
 use wasm_engine_core::freenet::wire::DelegateKey;
 use wasm_engine_core::{HostFailure, Site};
 
-use crate::deliver::{Deliverer, JsValue};
+use crate::deliver::Deliverer;
 use crate::env::EnvData;
 use crate::freenet_values::delegate_key_to_js;
 use crate::js::uint8_array;
 use crate::js::{self, Raw, ok};
+use crate::reference::JsValue;
 use crate::requests::{Outcome, Pending, Ran, Requests};
 use crate::values::describe;
 

@@ -20,9 +20,10 @@ use napi::sys::{self, napi_env, napi_value};
 use wasm_engine_core::host::Reply;
 use wasm_engine_core::{Host, HostCall, HostFailure, Kind, PostedCall, Val};
 
-use crate::deliver::{Deliverer, JsValue};
+use crate::deliver::Deliverer;
 use crate::env::EnvData;
 use crate::js::{self, Raw, ok};
+use crate::reference::JsValue;
 use crate::requests::{Outcome, Pending, Ran, Requests};
 use crate::values::{self, MAX_SAFE_INTEGER, describe, hint};
 

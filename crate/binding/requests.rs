@@ -7,22 +7,16 @@
 //! registered: a worker that stops waiting (deadline, abort, close)
 //! removes it first, so no JavaScript runs for a call already declared
 //! dead. A question whose JavaScript returns a promise stays registered
-//! until `resolveRequest` or `rejectRequest` settles it.
+//! until `resolveRequest` or `rejectRequest` (in `replies`) settles it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use napi::Env;
-use napi::JsValue as _;
-use napi::bindgen_prelude::Unknown;
 use napi::sys::{napi_env, napi_value};
-use napi_derive::napi;
 use parking_lot::Mutex;
 use wasm_engine_core::HostFailure;
 
 use crate::deliver::Deliverer;
-use crate::env::EnvData;
-use crate::errors;
 
 /// How a question turns what JavaScript answered into the answer its
 /// guest waits for, and sends it.
@@ -130,32 +124,4 @@ impl Requests {
             unsafe { pending.settle(env, outcome) };
         }
     }
-}
-
-/// Answers question `token` with what its promise resolved to.
-#[napi(ts_args_type = "token: number, value: unknown")]
-pub fn resolve_request(env: Env, token: f64, value: Unknown<'_>) -> napi::Result<()> {
-    let raw = env.raw();
-    // SAFETY: a Node-API callback on `raw`'s thread.
-    unsafe {
-        let data = EnvData::of(raw).map_err(errors::failed)?;
-        data.requests.settle(raw, token as u64, Ok(value.raw()));
-    }
-    Ok(())
-}
-
-/// Fails question `token`: its promise rejected with `reason`.
-#[napi(ts_args_type = "token: number, reason: unknown")]
-pub fn reject_request(env: Env, token: f64, reason: Unknown<'_>) -> napi::Result<()> {
-    let raw = env.raw();
-    // SAFETY: a Node-API callback on `raw`'s thread.
-    unsafe {
-        let data = EnvData::of(raw).map_err(errors::failed)?;
-        let thrown = Thrown {
-            value: reason.raw(),
-            rejected: true,
-        };
-        data.requests.settle(raw, token as u64, Err(thrown));
-    }
-    Ok(())
 }

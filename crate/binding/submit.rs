@@ -12,14 +12,25 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use napi::sys::{napi_env, napi_value};
+use napi::sys::{self, napi_env, napi_value};
 use wasm_engine_core::deadline::Flag;
 use wasm_engine_core::scheduler::{Entry, Queue};
 use wasm_engine_core::{Engine, WasmError};
 
-use crate::deliver::{Answer, JsValue};
+use crate::deliver::{Deferred, Deliverer};
 use crate::env::EnvData;
-use crate::js::Raw;
+use crate::errors;
+use crate::js::{Raw, ok};
+use crate::reference::JsValue;
+
+/// What a settled promise resolves with, made into its JavaScript value
+/// on the JavaScript thread. Each feature implements it for its answers;
+/// the deliverer knows none of them.
+pub(crate) trait Answer: Send {
+    /// # Safety
+    /// On `env`'s thread inside a callback or handle scope.
+    unsafe fn to_js(self: Box<Self>, env: napi_env) -> Raw<napi_value>;
+}
 
 /// What the job's work gives back: the promise's value or its error.
 pub(crate) type Outcome = Result<Box<dyn Answer>, WasmError>;
@@ -77,7 +88,7 @@ pub(crate) unsafe fn submit(env: napi_env, lane: Lane<'_>, work: Work) -> Raw<na
         deliverer.push(Box::new(move |env| {
             // SAFETY: deliveries run on the environment's thread, in a scope.
             unsafe {
-                let _ = settler.settle(env, deferred, outcome);
+                let _ = settle(env, &settler, deferred, outcome);
                 for value in &held {
                     value.unhold(env);
                 }
@@ -95,4 +106,41 @@ pub(crate) unsafe fn submit(env: napi_env, lane: Lane<'_>, work: Work) -> Raw<na
         Lane::Alone => Arc::new(Queue::default()).submit(entry(Duration::MAX)),
     }
     Ok(promise)
+}
+
+/// Settles `deferred` with `outcome` now, on the JavaScript thread.
+///
+/// # Safety
+/// On `env`'s thread inside a callback or handle scope.
+unsafe fn settle(
+    env: napi_env,
+    deliverer: &Deliverer,
+    deferred: Deferred,
+    outcome: Outcome,
+) -> Raw<()> {
+    // SAFETY: the caller's contract.
+    unsafe {
+        deliverer.end(env);
+        let settled = match outcome {
+            Ok(answer) => answer.to_js(env),
+            Err(err) => {
+                let error = errors::to_js(env, &err)?;
+                return ok(sys::napi_reject_deferred(env, deferred.0, error));
+            }
+        };
+        match settled {
+            Ok(value) => ok(sys::napi_resolve_deferred(env, deferred.0, value)),
+            Err(_) => {
+                let err = WasmError::new(
+                    wasm_engine_core::ErrorKind::Other,
+                    "cannot convert the result for JavaScript",
+                );
+                ok(sys::napi_reject_deferred(
+                    env,
+                    deferred.0,
+                    errors::to_js(env, &err)?,
+                ))
+            }
+        }
+    }
 }

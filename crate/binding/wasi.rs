@@ -7,84 +7,28 @@
 //! callbacks get each write as it happens: at once on the JavaScript
 //! thread for `runWasiSync`, through the deliverer for `runWasi`.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use napi::JsValue as _;
-use napi::bindgen_prelude::{BigInt, Env, Uint8Array, Unknown};
+use napi::bindgen_prelude::{Env, Uint8Array, Unknown};
 use napi::sys::{self, napi_env, napi_value};
 use napi_derive::napi;
 use parking_lot::Mutex;
+use wasm_engine_core::Site;
 use wasm_engine_core::engine::WasiRun;
-use wasm_engine_core::wasi::{Determinism, OutputSink, Preopen, Sink, Stream, WasiOptions};
-use wasm_engine_core::{Site, WasmError};
+use wasm_engine_core::wasi::{OutputSink, Sink, Stream};
 
 use crate::convert;
-use crate::deliver::{Answer, Deliverer, JsValue};
+use crate::deliver::Deliverer;
 use crate::engine::NativeEngine;
 use crate::env::EnvData;
 use crate::errors::{self, or_throw};
 use crate::js::{self, Raw, uint8_array};
+use crate::reference::JsValue;
 use crate::signal;
-use crate::submit::{self, Lane, Work};
+use crate::submit::{self, Answer, Lane, Work};
 
-/// A directory of the host the program sees, as the TypeScript layer
-/// passes it.
-#[napi(object)]
-pub struct WasiPreopen {
-    pub guest: String,
-    pub host_path: String,
-    pub read_only: bool,
-}
-
-/// What a WASI program may see, checked by the TypeScript layer.
-#[napi(object)]
-pub struct WasiSpec {
-    pub args: Vec<String>,
-    /// Names and values, alternating.
-    pub env: Vec<String>,
-    pub stdin: Uint8Array,
-    pub preopens: Vec<WasiPreopen>,
-    pub max_output_bytes: Option<f64>,
-    /// Set for a deterministic run, with `seed`.
-    pub start_ms: Option<f64>,
-    pub seed: Option<BigInt>,
-}
-
-impl WasiSpec {
-    pub(crate) fn options(&self, sink: Option<Sink>) -> Result<WasiOptions, WasmError> {
-        let deterministic = match (self.start_ms, &self.seed) {
-            (Some(start_ms), Some(seed)) => Some(Determinism {
-                // Checked by the TypeScript layer: a whole number of
-                // milliseconds from 0 to Number.MAX_SAFE_INTEGER.
-                start_ms: start_ms as u64,
-                seed: seed.get_u64().1,
-            }),
-            _ => None,
-        };
-        Ok(WasiOptions {
-            args: self.args.clone(),
-            env: self
-                .env
-                .chunks_exact(2)
-                .map(|pair| (pair[0].clone(), pair[1].clone()))
-                .collect(),
-            stdin: self.stdin.to_vec(),
-            preopens: self
-                .preopens
-                .iter()
-                .map(|p| Preopen {
-                    guest: p.guest.clone(),
-                    host: PathBuf::from(&p.host_path),
-                    read_only: p.read_only,
-                })
-                .collect(),
-            max_output_bytes: self.max_output_bytes.map(|n| n as usize),
-            deterministic,
-            sink,
-        })
-    }
-}
+use crate::wasi_spec::WasiSpec;
 
 #[napi]
 impl NativeEngine {
@@ -186,8 +130,10 @@ impl NativeEngine {
     #[napi(catch_unwind, ts_args_type = "handle: InstanceHandle")]
     pub fn take_wasi_output(&self, env: Env, handle: Unknown<'_>) -> napi::Result<WasiOutput> {
         let raw = env.raw();
-        let taken = convert::handle(raw, handle.raw())
-            .and_then(|handle| self.core().take_wasi_output(Site::Direct, &handle.inner));
+        let taken = convert::handle(raw, handle.raw()).and_then(|handle| {
+            self.core()
+                .take_wasi_output(Site::Direct, &handle.instance()?)
+        });
         let (stdout, stderr) = or_throw(raw, taken)?;
         Ok(WasiOutput {
             stdout: stdout.into(),

@@ -280,6 +280,8 @@ pub struct WasmError {
     export: Option<Arc<str>>,
     cause: Option<Cause>,
     contract: Option<Box<ContractFailure>>,
+    /// Set when the failure is a full instance pool.
+    pool_full: bool,
 }
 
 impl fmt::Debug for WasmError {
@@ -307,7 +309,21 @@ impl WasmError {
             export: None,
             cause: None,
             contract: None,
+            pool_full: false,
         }
+    }
+
+    /// The same failure, marked as a full instance pool: a caller that can
+    /// free slots (instances its garbage collector found unreachable) may
+    /// free them and try again.
+    pub(crate) fn of_full_pool(mut self) -> WasmError {
+        self.pool_full = true;
+        self
+    }
+
+    /// Whether instantiation failed because the instance pool was full.
+    pub fn is_pool_full(&self) -> bool {
+        self.pool_full
     }
 
     /// A contract's own error, with `message` saying where it came from.

@@ -597,7 +597,8 @@ fn instantiation_error(
                 describe(&err)
             ),
         )
-        .at_instance(id);
+        .at_instance(id)
+        .of_full_pool();
     }
     // A trap with guest frames is the start function's; one without is
     // wasmtime copying a data or element segment that does not fit.
