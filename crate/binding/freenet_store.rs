@@ -25,7 +25,7 @@ use crate::freenet_values::delegate_key_to_js;
 use crate::js::uint8_array;
 use crate::js::{self, Raw, ok};
 use crate::reference::JsValue;
-use crate::requests::{Outcome, Pending, Ran, Requests};
+use crate::requests::{JsAnswer, Pending, Ran, Requests};
 use crate::values::describe;
 
 /// The user's stores, reached through the runtime's `store` function.
@@ -53,7 +53,7 @@ struct Waiting {
 }
 
 impl Pending for Waiting {
-    unsafe fn settle(self: Box<Self>, env: napi_env, outcome: Outcome) {
+    unsafe fn settle(self: Box<Self>, env: napi_env, outcome: JsAnswer) {
         let Waiting { reply, request } = *self;
         // SAFETY: the caller's contract.
         let answer = unsafe {

@@ -24,7 +24,7 @@ use crate::deliver::Deliverer;
 use crate::env::EnvData;
 use crate::js::{self, Raw, ok};
 use crate::reference::JsValue;
-use crate::requests::{Outcome, Pending, Ran, Requests};
+use crate::requests::{JsAnswer, Pending, Ran, Requests};
 use crate::values::{self, MAX_SAFE_INTEGER, describe, hint};
 
 /// Runs an engine's JavaScript imports through its dispatcher.
@@ -53,7 +53,7 @@ struct Waiting {
 }
 
 impl Pending for Waiting {
-    unsafe fn settle(self: Box<Self>, env: napi_env, outcome: Outcome) {
+    unsafe fn settle(self: Box<Self>, env: napi_env, outcome: JsAnswer) {
         // An async import's function that throws rejects its call.
         let verb = if self.asynchronous {
             "rejected"

@@ -26,7 +26,7 @@ pub(crate) trait Pending: Send {
     ///
     /// # Safety
     /// On `env`'s thread inside a callback or handle scope.
-    unsafe fn settle(self: Box<Self>, env: napi_env, outcome: Outcome);
+    unsafe fn settle(self: Box<Self>, env: napi_env, outcome: JsAnswer);
 
     /// Answers with a failure of the binding's own (the JavaScript to run
     /// is gone, Node-API failed).
@@ -35,7 +35,7 @@ pub(crate) trait Pending: Send {
 
 /// What JavaScript answered: a value, or what it threw or a promise
 /// rejected with.
-pub(crate) type Outcome = Result<napi_value, Thrown>;
+pub(crate) type JsAnswer = Result<napi_value, Thrown>;
 
 /// What JavaScript threw (`rejected`: through a promise).
 pub(crate) struct Thrown {
@@ -117,7 +117,7 @@ impl Requests {
     ///
     /// # Safety
     /// On `env`'s thread inside a callback or handle scope.
-    pub(crate) unsafe fn settle(&self, env: napi_env, token: u64, outcome: Outcome) {
+    pub(crate) unsafe fn settle(&self, env: napi_env, token: u64, outcome: JsAnswer) {
         let pending = self.waiting.lock().remove(&token);
         if let Some(pending) = pending {
             // SAFETY: the caller's contract.
