@@ -13,7 +13,11 @@ pub(crate) struct Counters {
     metering: bool,
     /// Fuel left after the last guest entry, when metering.
     fuel: AtomicU64,
+    /// Outcomes counted from any thread ([`Counters::record`]).
     outcomes: [AtomicU64; Outcome::COUNT],
+    /// Outcomes counted under the engine's lock ([`Counters::record_locked`]),
+    /// apart so that the two ways never race on one counter.
+    locked: [AtomicU64; Outcome::COUNT],
 }
 
 /// How a call ended, as [`Counters`] tell them apart.
@@ -39,15 +43,20 @@ impl Outcome {
     pub fn of<T>(result: &Result<T, WasmError>) -> Outcome {
         match result {
             Ok(_) => Outcome::Completed,
-            Err(err) => match err.kind() {
-                ErrorKind::Contract => Outcome::Completed,
-                ErrorKind::Runtime => Outcome::Trapped,
-                ErrorKind::Timeout => Outcome::TimedOut,
-                ErrorKind::OutOfGas => Outcome::OutOfFuel,
-                ErrorKind::Aborted => Outcome::Aborted,
-                ErrorKind::Overloaded => Outcome::Overloaded,
-                _ => Outcome::Failed,
-            },
+            Err(err) => Outcome::of_error(err),
+        }
+    }
+
+    /// The outcome of a call that failed with `err`.
+    pub fn of_error(err: &WasmError) -> Outcome {
+        match err.kind() {
+            ErrorKind::Contract => Outcome::Completed,
+            ErrorKind::Runtime => Outcome::Trapped,
+            ErrorKind::Timeout => Outcome::TimedOut,
+            ErrorKind::OutOfGas => Outcome::OutOfFuel,
+            ErrorKind::Aborted => Outcome::Aborted,
+            ErrorKind::Overloaded => Outcome::Overloaded,
+            _ => Outcome::Failed,
         }
     }
 }
@@ -71,6 +80,7 @@ impl Counters {
             metering: fuel.is_some(),
             fuel: AtomicU64::new(fuel.unwrap_or(0)),
             outcomes: Default::default(),
+            locked: Default::default(),
         }
     }
 
@@ -95,8 +105,19 @@ impl Counters {
         self.outcomes[outcome as usize].fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts `outcome` from code that holds the engine's lock, which
+    /// serializes every caller: a plain load and store, no atomic
+    /// read-modify-write, on the path of every guest call.
+    pub(crate) fn record_locked(&self, outcome: Outcome) {
+        let counter = &self.locked[outcome as usize];
+        counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    }
+
     pub(crate) fn calls(&self) -> CallCounts {
-        let n = |outcome: Outcome| self.outcomes[outcome as usize].load(Ordering::Relaxed);
+        let n = |outcome: Outcome| {
+            let i = outcome as usize;
+            self.outcomes[i].load(Ordering::Relaxed) + self.locked[i].load(Ordering::Relaxed)
+        };
         CallCounts {
             completed: n(Outcome::Completed),
             trapped: n(Outcome::Trapped),

@@ -433,9 +433,14 @@ impl Engine {
         if function.target.engine_id != self.id {
             return Err(self.foreign(function.instance_id(), function.target.engine_id));
         }
-        let result = self.enter(site, |state| state.invoke(function, args, results, abort));
-        self.record(&result);
-        result
+        let counters = &self.counters;
+        let entered = self.enter(site, |state| {
+            let result = state.invoke(function, args, results, abort);
+            counters.record_locked(Outcome::of(&result));
+            Ok(result)
+        });
+        // A call refused before it entered (busy, closed) counts as failed.
+        entered.inspect_err(|err| self.counters.record(Outcome::of_error(err)))?
     }
 
     /// Queues a blocking call behind this engine's earlier ones; its job
