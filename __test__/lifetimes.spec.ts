@@ -6,7 +6,7 @@
  */
 import test from 'ava'
 
-import { InstantiationError, TimeoutError, WasmEngine } from '../index'
+import { InstantiationError, TimeoutError, WasmEngine, type WasmValue } from '../index'
 
 /** `spin(n, a, b)`: loops n times, then returns a + b. */
 const SPIN_ADD = `(module
@@ -166,7 +166,7 @@ test.serial('instances and engines left to the collector give their pool slots b
 })
 
 test.serial('a mixed load of dropped handles loses nothing: every call gets the outcome it deserves', async (t) => {
-  const asyncImports = { host: { wait: async (_caller: unknown, ms: bigint) => (await new Promise((r) => setTimeout(r, Number(ms))), 1n) } }
+  const asyncImports = { host: { wait: async (_caller: unknown, ms: WasmValue) => (await new Promise((r) => setTimeout(r, Number(ms))), 1n) } }
   const deserved = new Set(['value', 'AbortedError', 'TimeoutError', 'EngineClosedError', 'SchedulerOverloadedError'])
   const outcomes = new Map<string, number>()
   const waves: Promise<void>[] = []

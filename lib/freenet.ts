@@ -21,11 +21,11 @@
  */
 import { debuglog } from 'node:util'
 
-import type { EngineStats, RuntimeConfig } from '../index'
+import type { EngineStats, RuntimeConfig } from './types'
 import { type NativeEngine, native } from './native'
 
 export { ContractError, type ContractErrorKind, WasmError } from './errors'
-export type { EngineStats, RuntimeConfig } from '../index'
+export type { EngineStats, RuntimeConfig } from './types'
 
 /** What `validateState` decided. */
 export type ValidateResult =

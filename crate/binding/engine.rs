@@ -239,7 +239,7 @@ impl NativeEngine {
         let module = or_throw(raw, convert::module(raw, module.raw()))?;
         Ok(module
             .inner
-            .imports_from(&[wasm_engine_core::freenet::CONTRACT_IO_NAMESPACE]))
+            .imports_from(&[wasm_engine_freenet::CONTRACT_IO_NAMESPACE]))
     }
 
     /// Instantiates `module`, with the WASI context `wasi` describes if

@@ -12,9 +12,9 @@ use napi::JsValue as _;
 use napi::bindgen_prelude::{Env, Function, Unknown};
 use napi::sys::{napi_env, napi_value};
 use napi_derive::napi;
-use wasm_engine_core::freenet::hooks::{MemoryStore, Store};
-use wasm_engine_core::freenet::{CallOptions, DelegateCall, Loaded, Outcome, Runtime, Stores};
 use wasm_engine_core::{Site, WasmError};
+use wasm_engine_freenet::hooks::{MemoryStore, Store};
+use wasm_engine_freenet::{CallOptions, DelegateCall, Loaded, Outcome, Runtime, Stores};
 
 use crate::convert;
 use crate::engine::NativeEngine;
@@ -88,8 +88,8 @@ fn bytes<'e>(env: Env, data: &[u8]) -> napi::Result<Unknown<'e>> {
 
 /// What an operation answered, ready to become a JavaScript value.
 pub(crate) enum Answered {
-    Contract(Box<wasm_engine_core::freenet::ContractAnswer>),
-    Delegate(Vec<wasm_engine_core::freenet::wire::OutboundDelegateMsg>),
+    Contract(Box<wasm_engine_freenet::ContractAnswer>),
+    Delegate(Vec<wasm_engine_freenet::wire::OutboundDelegateMsg>),
 }
 
 impl Answered {

@@ -15,9 +15,9 @@ use std::ptr;
 use std::sync::Arc;
 
 use napi::sys::{self, napi_env, napi_value};
-use wasm_engine_core::freenet::hooks::{Answer, Reply, Request, Store};
-use wasm_engine_core::freenet::wire::DelegateKey;
 use wasm_engine_core::{HostFailure, Site};
+use wasm_engine_freenet::hooks::{Answer, Reply, Request, Store};
+use wasm_engine_freenet::wire::DelegateKey;
 
 use crate::deliver::Deliverer;
 use crate::env::EnvData;

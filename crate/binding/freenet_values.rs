@@ -7,13 +7,13 @@ use std::ptr;
 
 use napi::sys::{self, napi_env, napi_value};
 use wasm_engine_core::WasmError;
-use wasm_engine_core::freenet::wire::{
+use wasm_engine_freenet::wire::{
     ApplicationMessage, ContractContainer, ContractNotification, ContractRequest, ContractResponse,
     ContractWasmApi, DelegateKey, DelegateMessage, GetContractResponse, InboundDelegateMsg, Key,
     MessageOrigin, OutboundDelegateMsg, RelatedMode, UpdateData, UpdateModification,
     UserInputResponse, ValidateResult,
 };
-use wasm_engine_core::freenet::{ContractAnswer, ContractCall, Related};
+use wasm_engine_freenet::{ContractAnswer, ContractCall, Related};
 
 use crate::convert::{self, argument, broken};
 use crate::js::{self, Raw, ok, uint8_array};

@@ -22,7 +22,8 @@ use std::sync::{Arc, Weak};
 use napi::sys::{self, napi_env, napi_ref, napi_value};
 use parking_lot::Mutex;
 
-use crate::instance::Held;
+use wasm_engine_core::Instance;
+
 use crate::js::{Raw, ok};
 
 /// What an instance costs besides its linear memory, as reported to V8:
@@ -31,6 +32,16 @@ pub(crate) const BASE_COST: i64 = 64 << 10;
 
 /// The fewest handles the record holds before it sweeps as it grows.
 const SWEEP_FLOOR: usize = 64;
+
+/// What a handle holds, shared with the environment's record of live
+/// handles, which can take the instance away once the handle's object is
+/// unreachable (before its finalizer runs).
+pub(crate) struct Held {
+    pub(crate) instance: Option<Instance>,
+    /// Bytes reported to V8 as this instance's external memory, until it
+    /// is dropped or reclaimed.
+    pub(crate) cost: i64,
+}
 
 struct Tracked {
     /// Weak: cleared when the handle's object is collected.

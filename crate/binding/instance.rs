@@ -7,7 +7,7 @@ use napi_derive::napi;
 use parking_lot::Mutex;
 use wasm_engine_core::{ErrorKind, Instance, WasmError};
 
-use crate::handles::Handles;
+use crate::handles::{Handles, Held};
 
 /// An opaque reference to one live instance of one engine.
 ///
@@ -20,16 +20,6 @@ use crate::handles::Handles;
 pub struct InstanceHandle {
     id: i64,
     pub(crate) held: Arc<Mutex<Held>>,
-}
-
-/// What a handle holds, shared with the environment's record of live
-/// handles, which can take the instance away once the handle's object is
-/// unreachable (before its finalizer runs).
-pub(crate) struct Held {
-    pub(crate) instance: Option<Instance>,
-    /// Bytes reported to V8 as this instance's external memory, until it
-    /// is dropped or reclaimed.
-    pub(crate) cost: i64,
 }
 
 impl InstanceHandle {

@@ -29,7 +29,7 @@ use crate::memory;
 use crate::module::{Compiler, Module};
 use crate::scheduler::{Entry, Queue};
 use crate::site::Site;
-use crate::state::{EngineState, INITIATE_BUFFER_EXPORT};
+use crate::state::{EngineState, INITIATE_BUFFER_EXPORT, Share};
 use crate::wasi::{self, WasiOptions};
 
 static NEXT_ENGINE_ID: AtomicU64 = AtomicU64::new(1);
@@ -167,17 +167,21 @@ impl Engine {
         if let Some(tenants) = &tenants {
             tenants.fetch_add(1, Ordering::Relaxed);
         }
+        let id = NEXT_ENGINE_ID.fetch_add(1, Ordering::Relaxed);
         let state = EngineState::new(
+            id,
             &backend.engine,
             limits.clone(),
-            limits.instance_share(backend.pool_slots()),
-            tenants.clone().filter(|_| limits.max_instances.is_none()),
+            Share {
+                limit: limits.instance_share(backend.pool_slots()),
+                tenants: tenants.clone().filter(|_| limits.max_instances.is_none()),
+            },
             closing.clone(),
             imports.clone(),
             counters.clone(),
         );
         Ok(Engine {
-            id: NEXT_ENGINE_ID.fetch_add(1, Ordering::Relaxed),
+            id,
             cell: Arc::new(Cell {
                 state: Mutex::new(Some(state)),
                 orphans: Orphans::default(),
@@ -536,7 +540,9 @@ impl Engine {
         Ok(())
     }
 
-    pub(crate) fn check_module(&self, module: &Module) -> Result<()> {
+    /// Fails unless `module` was compiled by this engine's backend (and the
+    /// engine is open).
+    pub fn check_module(&self, module: &Module) -> Result<()> {
         self.ensure_open()?;
         if !Arc::ptr_eq(&module.backend, &self.backend) {
             return Err(WasmError::new(
@@ -592,7 +598,7 @@ impl Engine {
     /// inside `op` closes the engine and becomes an error instead of
     /// unwinding into the host; a `close()` that came while the lock was
     /// held drops the state here.
-    pub(crate) fn enter<R>(
+    pub fn enter<R>(
         &self,
         site: Site,
         op: impl FnOnce(&mut EngineState) -> Result<R>,

@@ -91,7 +91,7 @@ pub trait Host: Send + Sync {
 /// Host functions implemented in Rust, such as Freenet's host ABI. They
 /// take precedence over the embedder's imports of the same name and run on
 /// whatever thread runs the guest, without a crossing.
-pub(crate) trait Natives {
+pub trait Natives: Send + Sync {
     /// Identifies this set of functions, process-wide and for good: modules
     /// prepared with it are cached under it.
     fn id(&self) -> u64;

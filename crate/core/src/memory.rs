@@ -11,7 +11,7 @@ use crate::error::{ErrorKind, WasmError};
 
 /// The range `[offset, offset + length)` if it lies inside `size` bytes:
 /// neither is negative and their sum does not overflow.
-pub(crate) fn range(offset: i64, length: i64, size: usize) -> Option<Range<usize>> {
+pub fn range(offset: i64, length: i64, size: usize) -> Option<Range<usize>> {
     let start = usize::try_from(offset).ok()?;
     let end = start.checked_add(usize::try_from(length).ok()?)?;
     (end <= size).then_some(start..end)

@@ -52,7 +52,7 @@ impl<T> Reply<T> {
 /// (an unanswered question, whose reply was dropped, is a failure naming
 /// `what`); `Err` is why the guest must stop first, after `abandon` told
 /// the host.
-pub(crate) fn ask<T>(
+pub fn ask<T>(
     caller: &Caller<'_, HostState>,
     what: &str,
     post: impl FnOnce(Reply<T>) -> Result<(), HostFailure>,

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use wasmtime::{InstancePre, Store, Trap, TypedFunc, Val, WasmParams, WasmResults};
@@ -28,9 +29,9 @@ use wasmtime_wasi::p1::WasiP1Ctx;
 use crate::wasi::Output;
 
 /// The export Freenet calls after instantiation with the instance id.
-pub(crate) const SET_ID_EXPORT: &str = "__frnt_set_id";
+pub const SET_ID_EXPORT: &str = "__frnt_set_id";
 /// The export that allocates a guest-side buffer of a given capacity.
-pub(crate) const INITIATE_BUFFER_EXPORT: &str = "__frnt__initiate_buffer";
+pub const INITIATE_BUFFER_EXPORT: &str = "__frnt__initiate_buffer";
 /// The export a WASI reactor (a library) is initialised by.
 pub(crate) const REACTOR_EXPORT: &str = "_initialize";
 /// The export a WASI command runs from.
@@ -51,8 +52,35 @@ pub(crate) struct LiveInstance {
     pub(crate) output: Option<Output>,
 }
 
-/// Everything a guest entry needs, guarded by the engine's lock.
-pub(crate) struct EngineState {
+/// How many instances an engine may hold at once (see
+/// [`Limits::instance_share`]).
+pub(crate) struct Share {
+    /// The limit; `None`: only the pool limits the engine.
+    pub(crate) limit: Option<usize>,
+    /// Engines alive on the engine's pool, when the limit is the default
+    /// one, which leaves room for the others and so binds only when there
+    /// are others.
+    pub(crate) tenants: Option<Arc<AtomicUsize>>,
+}
+
+impl Share {
+    /// The limit in force now.
+    fn now(&self) -> Option<usize> {
+        let shared = self
+            .tenants
+            .as_ref()
+            .is_none_or(|tenants| tenants.load(Ordering::Relaxed) > 1);
+        self.limit.filter(|_| shared)
+    }
+}
+
+/// Everything a guest entry needs, guarded by the engine's lock: what
+/// [`crate::Engine::enter`] hands an operation. Its instances are the
+/// engine's; those an operation creates with [`EngineState::instantiate`]
+/// it must drop before it ends.
+pub struct EngineState {
+    /// The engine's id, which its targets carry.
+    engine_id: u64,
     engine: wasmtime::Engine,
     /// Set by the engine's `close()`; stops guests running in any store.
     closing: Flag,
@@ -60,12 +88,8 @@ pub(crate) struct EngineState {
     instances: HashMap<u64, LiveInstance>,
     next_key: u64,
     limits: Limits,
-    /// Instances this engine may hold at once; `None`: no limit. With
-    /// `tenants`, the limit holds only while another engine uses the pool.
-    share: Option<usize>,
-    /// Engines alive on this engine's pool, when the share is the default
-    /// one (which leaves room for the others, so binds only when there are).
-    tenants: Option<Arc<std::sync::atomic::AtomicUsize>>,
+    /// Instances this engine may hold at once.
+    share: Share,
     runner: Runner,
     /// Modules with their imports resolved, by content hash, natives id and
     /// whether WASI is linked, least recently used evicted past the module
@@ -140,15 +164,16 @@ fn live<'a>(
 impl EngineState {
     /// An empty state: no instances yet.
     pub(crate) fn new(
+        engine_id: u64,
         engine: &wasmtime::Engine,
         limits: Limits,
-        share: Option<usize>,
-        tenants: Option<Arc<std::sync::atomic::AtomicUsize>>,
+        share: Share,
         closing: Flag,
         imports: Arc<Imports>,
         counters: Arc<Counters>,
     ) -> EngineState {
         EngineState {
+            engine_id,
             engine: engine.clone(),
             closing,
             imports,
@@ -157,7 +182,6 @@ impl EngineState {
             // quick_cache needs room for one; capacity 0 is handled by `prepared`.
             prepared: quick_cache::unsync::Cache::new(limits.module_cache_capacity.max(1)),
             share,
-            tenants,
             runner: Runner {
                 site: Site::Worker,
                 fuel: limits.fuel,
@@ -178,12 +202,12 @@ impl EngineState {
     /// Starts an operation of several guest entries that share one
     /// deadline (and, since fuel is reset only at instance creation, one
     /// fuel budget); it lasts until [`EngineState::end_operation`].
-    pub(crate) fn begin_operation(&mut self) {
+    pub fn begin_operation(&mut self) {
         self.runner.operation_ends = Instant::now().checked_add(self.limits.deadline);
     }
 
     /// Ends the operation begun by [`EngineState::begin_operation`].
-    pub(crate) fn end_operation(&mut self) {
+    pub fn end_operation(&mut self) {
         self.runner.operation_ends = None;
     }
 
@@ -205,7 +229,7 @@ impl EngineState {
     }
 
     /// The instance's exported memory and the store it lives in.
-    pub(crate) fn memory(
+    pub fn memory(
         &mut self,
         handle: &Target,
     ) -> Result<(wasmtime::Memory, &mut Store<HostState>), WasmError> {
@@ -237,12 +261,7 @@ impl EngineState {
         wasi: Option<(WasiP1Ctx, Output)>,
     ) -> Result<u64, WasmError> {
         let (wasi, output) = wasi.unzip();
-        let shared = self
-            .tenants
-            .as_ref()
-            .is_none_or(|tenants| tenants.load(std::sync::atomic::Ordering::Relaxed) > 1);
-        if let Some(share) = self.share
-            && shared
+        if let Some(share) = self.share.now()
             && self.instances.len() >= share
         {
             return Err(WasmError::new(
@@ -291,6 +310,24 @@ impl EngineState {
         self.instances.insert(key, live);
         self.runner.counters.set_instances(self.instances.len());
         Ok(key)
+    }
+
+    /// Instantiates `module` as [`EngineState::create_instance`] does, with
+    /// `natives` defining the imports they provide (before the engine's
+    /// own), for an operation that drops it before it ends.
+    pub fn instantiate(
+        &mut self,
+        module: &Module,
+        id: i64,
+        req_bytes: usize,
+        natives: &dyn Natives,
+    ) -> Result<Target, WasmError> {
+        let key = self.create_instance(module, id, req_bytes, Some(natives), None)?;
+        Ok(Target {
+            engine_id: self.engine_id,
+            key,
+            id,
+        })
     }
 
     /// `module` with its imports resolved: this engine's, `natives`', and
@@ -359,7 +396,7 @@ impl EngineState {
 
     /// Drops the instance behind `handle`, and with it its store and its
     /// memory; refused when it is already gone.
-    pub(crate) fn drop_instance(&mut self, handle: &Target) -> Result<(), WasmError> {
+    pub fn drop_instance(&mut self, handle: &Target) -> Result<(), WasmError> {
         live(&mut self.instances, handle)?;
         self.instances.remove(&handle.key);
         self.runner.counters.set_instances(self.instances.len());
@@ -367,7 +404,7 @@ impl EngineState {
     }
 
     /// Calls the export `name` with the signature `Params -> Results`.
-    pub(crate) fn call<Params, Results>(
+    pub fn call<Params, Results>(
         &mut self,
         handle: &Target,
         name: &str,

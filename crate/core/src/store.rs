@@ -10,8 +10,9 @@ use crate::deadline::{Flag, Watch};
 use crate::error::Interrupt;
 use crate::site::Site;
 
-/// Data wasmtime keeps in each store for the host.
-pub(crate) struct HostState {
+/// Data wasmtime keeps in each store for the host: what a host function
+/// defined in Rust (see [`crate::host::Natives`]) can ask of its caller.
+pub struct HostState {
     limiter: PageLimiter,
     watch: Watch,
     /// Set by the engine's `close()`; stops guests running in any store.
@@ -28,12 +29,12 @@ pub(crate) struct HostState {
 
 impl HostState {
     /// Where the guest entry in progress runs.
-    pub(crate) fn site(&self) -> Site {
+    pub fn site(&self) -> Site {
         self.site
     }
 
     /// The id of the instance running the guest entry in progress.
-    pub(crate) fn instance_id(&self) -> i64 {
+    pub fn instance_id(&self) -> i64 {
         self.instance_id
     }
 

@@ -13,10 +13,10 @@ use parking_lot::Mutex;
 use wasmtime::Caller;
 
 use super::wire::{DelegateKey, Key};
-use crate::error::HostFailure;
-use crate::request;
-use crate::site::Site;
-use crate::store::HostState;
+use wasm_engine_core::HostState;
+use wasm_engine_core::Site;
+use wasm_engine_core::error::HostFailure;
+use wasm_engine_core::request;
 
 /// A question for a store.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,7 +76,7 @@ pub enum Answer {
 }
 
 /// Where an answer to a posted request goes.
-pub type Reply = crate::request::Reply<Answer>;
+pub type Reply = wasm_engine_core::request::Reply<Answer>;
 
 /// A store of secrets or contract states.
 pub trait Store: Send + Sync {

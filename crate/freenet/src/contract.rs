@@ -6,8 +6,8 @@ use serde::Deserialize;
 use super::abi::ContractResult;
 use super::wire::{self, ContractError, Key, UpdateData, UpdateModification, ValidateResult};
 use super::{Guest, Loaded, Session};
-use crate::error::{ContractFailure, WasmError};
-use crate::state::EngineState;
+use wasm_engine_core::EngineState;
+use wasm_engine_core::error::{ContractFailure, WasmError};
 
 /// One related contract given to `validate_state`, with its state if known.
 #[derive(Debug, Clone, PartialEq, Eq)]

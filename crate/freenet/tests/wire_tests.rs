@@ -11,7 +11,7 @@ use std::sync::Arc;
 use freenet_stdlib::prelude as fs;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use wasm_engine_core::freenet::wire;
+use wasm_engine_freenet::wire;
 
 /// `[1, 2, 3]`: the code of the notes' worked example.
 const CODE: [u8; 3] = [1, 2, 3];

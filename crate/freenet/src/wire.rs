@@ -11,7 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{ErrorKind, WasmError};
+use wasm_engine_core::error::{ErrorKind, WasmError};
 
 /// A contract instance id, a delegate key or a code hash: 32 bytes.
 pub type Key = [u8; 32];

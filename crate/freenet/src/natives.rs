@@ -20,10 +20,10 @@ use super::abi::Buffer;
 use super::delegate::DelegateEnv;
 use super::hooks::{self, Answer, Request};
 use super::wire::{DelegateKey, Key};
-use crate::error::HostFailure;
-use crate::host::Natives;
-use crate::memory;
-use crate::store::HostState;
+use wasm_engine_core::HostState;
+use wasm_engine_core::Natives;
+use wasm_engine_core::error::HostFailure;
+use wasm_engine_core::memory;
 
 /// Bytes of chrono's in-memory `DateTime<Utc>`, which `utc_now` writes.
 const DATE_TIME_BYTES: usize = 12;

@@ -29,12 +29,12 @@ pub use self::contract::{ContractAnswer, ContractCall, Related};
 pub use self::delegate::{DelegateCall, Stores};
 use self::natives::{FreenetNatives, Operation};
 use self::wire::{DelegateKey, Key, OutboundDelegateMsg};
-use crate::engine::Engine;
-use crate::error::{ErrorKind, Result, WasmError};
-use crate::instance::Target;
-use crate::module::Module;
-use crate::site::Site;
-use crate::state::{EngineState, INITIATE_BUFFER_EXPORT};
+use wasm_engine_core::Engine;
+use wasm_engine_core::Module;
+use wasm_engine_core::Site;
+use wasm_engine_core::Target;
+use wasm_engine_core::error::{ErrorKind, Result, WasmError};
+use wasm_engine_core::{EngineState, INITIATE_BUFFER_EXPORT};
 
 /// The import namespace whose presence makes a contract stream its inputs.
 pub const CONTRACT_IO_NAMESPACE: &str = "freenet_contract_io";
@@ -201,7 +201,6 @@ impl Runtime {
         body: impl FnOnce(&mut EngineState, &Session) -> Result<T>,
     ) -> Outcome<T> {
         let session = Session {
-            engine_id: self.engine.id(),
             natives: &self.natives,
         };
         let mut logs = Vec::new();
@@ -222,7 +221,6 @@ impl Runtime {
 
 /// One operation in progress: its engine and the natives of its runtime.
 pub(crate) struct Session<'r> {
-    engine_id: u64,
     natives: &'r FreenetNatives,
 }
 
@@ -252,22 +250,17 @@ impl<'s> Guest<'s> {
         req_bytes: usize,
     ) -> Result<Guest<'s>> {
         let id = NEXT_INSTANCE_ID.fetch_add(1, Ordering::Relaxed);
-        let key =
-            state.create_instance(&loaded.module, id, req_bytes, Some(session.natives), None)?;
+        let target = state.instantiate(&loaded.module, id, req_bytes, session.natives)?;
         Ok(Guest {
             state,
-            target: Target {
-                engine_id: session.engine_id,
-                key,
-                id,
-            },
+            target,
             streaming,
             op: session.op().clone(),
         })
     }
 
     pub(crate) fn id(&self) -> i64 {
-        self.target.id
+        self.target.id()
     }
 
     pub(crate) fn op(&self) -> &Arc<Mutex<Operation>> {
@@ -276,7 +269,7 @@ impl<'s> Guest<'s> {
 
     /// Names `export` of this instance in messages.
     pub(crate) fn what(&self, export: &str) -> String {
-        format!("{export} of instance {}", self.target.id)
+        format!("{export} of instance {}", self.target.id())
     }
 
     /// Writes one input into a buffer the guest allocates, the way
@@ -328,7 +321,7 @@ impl<'s> Guest<'s> {
     /// The instance's id and its memory, read live.
     pub(crate) fn memory(&mut self) -> Result<(i64, &mut [u8])> {
         let (memory, store) = self.state.memory(&self.target)?;
-        Ok((self.target.id, memory.data_mut(store)))
+        Ok((self.target.id(), memory.data_mut(store)))
     }
 
     /// Drops the instance.

@@ -2,13 +2,13 @@
 //! (`process_outbound`) and the in-memory secrets delegates keep.
 
 use super::*;
-use crate::freenet::hooks::{Answer, MemoryStore, Request, Store};
-use crate::freenet::wire::{
+use crate::hooks::{Answer, MemoryStore, Request, Store};
+use crate::wire::{
     ApplicationMessage, ContractContainer, ContractKey, ContractRequest, ContractWasmApi,
     DelegateMessage, PutContractRequest, UpdateContractRequest, UpdateData, UserInputRequest,
     WrappedContract,
 };
-use crate::site::Site;
+use wasm_engine_core::Site;
 
 use OutboundDelegateMsg as Out;
 

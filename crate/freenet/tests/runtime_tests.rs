@@ -7,16 +7,16 @@
 use std::sync::Arc;
 
 use chrono::{Datelike, Timelike};
-use wasm_engine_core::freenet::hooks::MemoryStore;
-use wasm_engine_core::freenet::wire::{
+use wasm_engine_core::{Engine, ErrorKind, RuntimeConfig, Site, WasmError};
+use wasm_engine_freenet::hooks::MemoryStore;
+use wasm_engine_freenet::wire::{
     self, ApplicationMessage, DelegateKey, InboundDelegateMsg, MessageOrigin, OutboundDelegateMsg,
     RelatedContract, RelatedMode, UpdateData, UpdateModification, ValidateResult,
 };
-use wasm_engine_core::freenet::{
+use wasm_engine_freenet::{
     CallOptions, ContractAnswer, ContractCall, DelegateCall, Loaded, Outcome, Related, Runtime,
     Stores,
 };
-use wasm_engine_core::{Engine, ErrorKind, RuntimeConfig, Site, WasmError};
 
 macro_rules! guest {
     ($name:literal) => {
@@ -1346,7 +1346,7 @@ const LYING_DELEGATE: &str = r#"
 fn a_delegate_result_that_does_not_decode_or_lies_outside_memory() {
     let runtime = runtime();
     let delegate = runtime
-        .load(&wat::parse_str(LYING_DELEGATE).unwrap())
+        .load(&wasm_engine_core::parse_text(LYING_DELEGATE).unwrap())
         .unwrap();
     let answer =
         |letter: u8| process_with(&runtime, &delegate, &[letter], None, vec![app(b"x")]).result;

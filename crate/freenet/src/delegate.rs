@@ -9,8 +9,8 @@ use super::wire::{
     self, DelegateError, DelegateKey, InboundDelegateMsg, MessageOrigin, OutboundDelegateMsg,
 };
 use super::{Guest, Loaded, Session, abi};
-use crate::error::{ContractFailure, ErrorKind, WasmError};
-use crate::state::EngineState;
+use wasm_engine_core::EngineState;
+use wasm_engine_core::error::{ContractFailure, ErrorKind, WasmError};
 
 /// The export a delegate answers messages with.
 const PROCESS_EXPORT: &str = "process";

@@ -14,8 +14,8 @@
 
 use std::borrow::Cow;
 
-use crate::error::{ErrorKind, WasmError};
-use crate::memory;
+use wasm_engine_core::error::{ErrorKind, WasmError};
+use wasm_engine_core::memory;
 
 /// Bytes of the buffer structure.
 const BUFFER_STRUCT: i64 = 32;
