@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use napi::JsValue as _;
 use napi::bindgen_prelude::{Env, Object};
-use napi::sys::{self, napi_callback_info, napi_env, napi_value};
+use napi::sys::{napi_callback_info, napi_env, napi_value};
 use napi_derive::napi;
 use wasm_engine_core::{ErrorKind, Kind, Site, Val, WasmError};
 
@@ -117,18 +117,10 @@ unsafe extern "C" fn call_blocking(env: napi_env, info: napi_callback_info) -> n
 pub fn register_raw(exports: Object<'_>, env: Env) -> napi::Result<()> {
     let raw = env.raw();
     let name = "callBlocking";
-    let mut function = std::ptr::null_mut();
     // SAFETY: module initialisation, on `raw`'s thread.
     unsafe {
-        js::ok(sys::napi_create_function(
-            raw,
-            name.as_ptr().cast(),
-            name.len() as isize,
-            Some(call_blocking),
-            std::ptr::null_mut(),
-            &mut function,
-        ))
-        .map_err(errors::failed)?;
+        let function = js::function(raw, name, Some(call_blocking), std::ptr::null_mut())
+            .map_err(errors::failed)?;
         js::set_property(raw, exports.raw(), name, function).map_err(errors::failed)?;
     }
     Ok(())

@@ -3,8 +3,6 @@
 //! error (a `TypeError` in JavaScript) naming the argument; range checks
 //! against memory sizes happen in the core and are `MEMORY` errors.
 
-use std::ptr;
-
 use napi::sys::{self, napi_env, napi_value};
 use wasm_engine_core::{ErrorKind, RuntimeConfig, WasmError};
 
@@ -96,34 +94,14 @@ pub(crate) fn bytes(env: napi_env, value: napi_value, name: &str) -> Result<Vec<
     // SAFETY: on `env`'s thread inside a callback; each pointer and length
     // below comes from Node-API for the live `value` and is read at once.
     unsafe {
-        let (mut is_typed, mut is_buffer) = (false, false);
-        js::ok(sys::napi_is_typedarray(env, value, &mut is_typed)).map_err(broken)?;
-        if is_typed {
-            let (mut ty, mut len, mut data) = (0, 0, ptr::null_mut());
-            let (mut buffer, mut offset) = (ptr::null_mut(), 0);
-            js::ok(sys::napi_get_typedarray_info(
-                env,
-                value,
-                &mut ty,
-                &mut len,
-                &mut data,
-                &mut buffer,
-                &mut offset,
-            ))
-            .map_err(broken)?;
+        if let Some((ty, data, len)) = js::typed_array(env, value).map_err(broken)? {
             if ty != sys::TypedarrayType::uint8_array {
                 return Err(wrong(env, value, name, "a Uint8Array"));
             }
-            return Ok(slice(data.cast(), len).to_vec());
+            return Ok(slice(data, len).to_vec());
         }
-        js::ok(sys::napi_is_arraybuffer(env, value, &mut is_buffer)).map_err(broken)?;
-        if is_buffer {
-            let (mut data, mut len) = (ptr::null_mut(), 0);
-            js::ok(sys::napi_get_arraybuffer_info(
-                env, value, &mut data, &mut len,
-            ))
-            .map_err(broken)?;
-            return Ok(slice(data.cast(), len).to_vec());
+        if let Some((data, len)) = js::array_buffer(env, value).map_err(broken)? {
+            return Ok(slice(data, len).to_vec());
         }
         Err(wrong(env, value, name, "a Uint8Array"))
     }
@@ -144,19 +122,11 @@ fn safe_or_bigint(env: napi_env, value: napi_value) -> Option<i64> {
     unsafe {
         match js::type_of(env, value).ok()? {
             sys::ValueType::napi_number => {
-                let mut n = 0.0;
-                js::ok(sys::napi_get_value_double(env, value, &mut n)).ok()?;
+                let n = js::number(env, value).ok()?;
                 (n.fract() == 0.0 && n.abs() <= MAX_SAFE_INTEGER).then_some(n as i64)
             }
             sys::ValueType::napi_bigint => {
-                let (mut n, mut lossless) = (0, false);
-                js::ok(sys::napi_get_value_bigint_int64(
-                    env,
-                    value,
-                    &mut n,
-                    &mut lossless,
-                ))
-                .ok()?;
+                let (n, lossless) = js::bigint_i64(env, value).ok()?;
                 lossless.then_some(n)
             }
             _ => None,
@@ -189,17 +159,13 @@ pub(crate) fn runtime_config(env: napi_env, value: napi_value) -> Result<Runtime
             let Some(found) = field(name, sys::ValueType::napi_number, "a number")? else {
                 return Ok(None);
             };
-            let mut n = 0.0;
-            js::ok(sys::napi_get_value_double(env, found, &mut n)).map_err(broken)?;
-            Ok(Some(n))
+            js::number(env, found).map(Some).map_err(broken)
         };
         let boolean = |name: &str| -> Result<Option<bool>, WasmError> {
             let Some(found) = field(name, sys::ValueType::napi_boolean, "a boolean")? else {
                 return Ok(None);
             };
-            let mut b = false;
-            js::ok(sys::napi_get_value_bool(env, found, &mut b)).map_err(broken)?;
-            Ok(Some(b))
+            js::boolean(env, found).map(Some).map_err(broken)
         };
         let text = |name: &str| -> Result<Option<String>, WasmError> {
             match field(name, sys::ValueType::napi_string, "a string")? {

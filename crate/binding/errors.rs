@@ -9,8 +9,6 @@
 //! plain `Error`s with a
 //! `code`.
 
-use std::ptr;
-
 use napi::JsValue as _;
 use napi::sys::{self, napi_env, napi_value};
 use napi::{Env, Status};
@@ -18,7 +16,7 @@ use napi_derive::napi;
 use wasm_engine_core::{ErrorKind, WasmError};
 
 use crate::env::EnvData;
-use crate::js::{self, Raw, ok};
+use crate::js::{self, Raw};
 use crate::reference::JsValue;
 
 /// The property of the object given to `registerErrorClasses` that holds
@@ -78,37 +76,15 @@ pub(crate) unsafe fn to_js(env: napi_env, err: &WasmError) -> Raw<napi_value> {
                     });
                     let cause = err.cause().and_then(|c| c.downcast_ref::<JsValue>());
                     if let Some(value) = cause.map(|c| c.get(env)).transpose()?.flatten() {
-                        let mut options = ptr::null_mut();
-                        ok(sys::napi_create_object(env, &mut options))?;
+                        let options = js::object(env)?;
                         js::set_property(env, options, "cause", value)?;
                         args.push(options);
                     }
                 }
-                let mut error = ptr::null_mut();
-                ok(sys::napi_new_instance(
-                    env,
-                    class,
-                    args.len(),
-                    args.as_ptr(),
-                    &mut error,
-                ))?;
-                error
+                js::construct(env, class, &args)?
             }
-            None => {
-                let mut error = ptr::null_mut();
-                if err.kind() == ErrorKind::Argument {
-                    ok(sys::napi_create_type_error(
-                        env,
-                        ptr::null_mut(),
-                        message,
-                        &mut error,
-                    ))?;
-                } else {
-                    let code = js::string(env, err.kind().code())?;
-                    ok(sys::napi_create_error(env, code, message, &mut error))?;
-                }
-                error
-            }
+            None if err.kind() == ErrorKind::Argument => js::type_error(env, message)?,
+            None => js::error(env, js::string(env, err.kind().code())?, message)?,
         };
         if let Some(id) = err.instance() {
             js::set_property(env, error, "instanceId", js::bigint(env, id)?)?;
@@ -120,11 +96,7 @@ pub(crate) unsafe fn to_js(env: napi_env, err: &WasmError) -> Raw<napi_value> {
             js::set_property(env, error, "kind", js::string(env, failure.kind)?)?;
             let reason = match &failure.reason {
                 Some(reason) => js::string(env, reason)?,
-                None => {
-                    let mut null = ptr::null_mut();
-                    ok(sys::napi_get_null(env, &mut null))?;
-                    null
-                }
+                None => js::null(env)?,
             };
             js::set_property(env, error, "reason", reason)?;
         }
@@ -141,15 +113,10 @@ pub(crate) unsafe fn throw(env: napi_env, err: &WasmError) -> napi::Error {
     // SAFETY: the caller's contract.
     unsafe {
         match to_js(env, err) {
-            Ok(error) => {
-                sys::napi_throw(env, error);
-            }
+            Ok(error) => js::throw(env, error),
             // The error could not be built (an exception is already pending,
             // or the environment is going away): say what it was anyway.
-            Err(_) => {
-                let text = format!("{}\0", err);
-                sys::napi_throw_error(env, ptr::null(), text.as_ptr().cast());
-            }
+            Err(_) => js::throw_text(env, &err.to_string().replace('\0', " ")),
         }
     }
     napi::Error::from_status(Status::PendingException)

@@ -11,7 +11,6 @@
 //! cannot be awaited there and fails the request); a guest on a worker
 //! posts its request to the JavaScript thread and waits.
 
-use std::ptr;
 use std::sync::Arc;
 
 use napi::sys::{self, napi_env, napi_value};
@@ -23,7 +22,7 @@ use crate::deliver::Deliverer;
 use crate::env::EnvData;
 use crate::freenet_values::delegate_key_to_js;
 use crate::js::uint8_array;
-use crate::js::{self, Raw, ok};
+use crate::js::{self, Raw};
 use crate::reference::JsValue;
 use crate::requests::{JsAnswer, Pending, Ran, Requests};
 use crate::values::describe;
@@ -120,14 +119,12 @@ impl JsStore {
                     Ok(returned) => returned,
                     Err(exception) => return Ok(Ran::Threw(exception)),
                 };
-                let mut is_array = false;
-                ok(sys::napi_is_array(env, returned, &mut is_array)).map_err(broken)?;
-                if !is_array {
+                if !js::is_array(env, returned) {
                     return Ok(Ran::Later);
                 }
-                let mut value = ptr::null_mut();
-                ok(sys::napi_get_element(env, returned, 0, &mut value)).map_err(broken)?;
-                Ok(Ran::Answered(value))
+                Ok(Ran::Answered(
+                    js::element(env, returned, 0).map_err(broken)?,
+                ))
             })()
         };
         ran.unwrap_or_else(Ran::Failed)
@@ -272,20 +269,19 @@ unsafe fn answer(
                     })
             }
             Request::SecretHas { .. } => {
-                let mut flag = false;
-                if ty != sys::ValueType::napi_boolean
-                    || ok(sys::napi_get_value_bool(env, value, &mut flag)).is_err()
-                {
-                    return Err(HostFailure::new(format!(
-                        "secrets.has returned {}, not a boolean",
-                        describe(env, value)
-                    )));
-                }
+                let flag = js::boolean(env, value)
+                    .ok()
+                    .filter(|_| ty == sys::ValueType::napi_boolean)
+                    .ok_or_else(|| {
+                        HostFailure::new(format!(
+                            "secrets.has returned {}, not a boolean",
+                            describe(env, value)
+                        ))
+                    })?;
                 Ok(if flag { Answer::Done } else { Answer::Refused })
             }
             _ if ty == sys::ValueType::napi_boolean => {
-                let mut flag = true;
-                ok(sys::napi_get_value_bool(env, value, &mut flag)).map_err(|_| {
+                let flag = js::boolean(env, value).map_err(|_| {
                     HostFailure::new(format!("{} returned an unreadable boolean", what(request)))
                 })?;
                 Ok(if flag { Answer::Done } else { Answer::Refused })

@@ -3,8 +3,6 @@
 //! Every value is checked here, once; a wrong one is a `TypeError` that
 //! names it by its path (`messages[2].payload`).
 
-use std::ptr;
-
 use napi::sys::{self, napi_env, napi_value};
 use wasm_engine_core::WasmError;
 use wasm_engine_freenet::wire::{
@@ -16,7 +14,7 @@ use wasm_engine_freenet::wire::{
 use wasm_engine_freenet::{ContractAnswer, ContractCall, Related};
 
 use crate::convert::{self, argument, broken};
-use crate::js::{self, Raw, ok, uint8_array};
+use crate::js::{self, Raw, uint8_array};
 
 /// The operations of `callContract`, by the number TypeScript passes.
 const VALIDATE: u32 = 0;
@@ -68,18 +66,14 @@ fn list<T>(
         if js::type_of(env, value).map_err(broken)? == sys::ValueType::napi_undefined {
             return Ok(Vec::new());
         }
-        let mut is_array = false;
-        ok(sys::napi_is_array(env, value, &mut is_array)).map_err(broken)?;
-        if !is_array {
+        if !js::is_array(env, value) {
             return Err(argument(format!("{name} must be an array")));
         }
-        let mut len = 0;
-        ok(sys::napi_get_array_length(env, value, &mut len)).map_err(broken)?;
+        let len = js::array_length(env, value).map_err(broken)?;
         // The length is the caller's to set: never trust it for an allocation.
         let mut items = Vec::with_capacity((len as usize).min(1024));
         for i in 0..len {
-            let mut element = ptr::null_mut();
-            ok(sys::napi_get_element(env, value, i, &mut element)).map_err(broken)?;
+            let element = js::element(env, value, i).map_err(broken)?;
             items.push(item(env, element, &format!("{name}[{i}]"))?);
         }
         Ok(items)
@@ -189,8 +183,7 @@ pub(crate) fn update(
 unsafe fn object(env: napi_env, fields: &[(&str, napi_value)]) -> Raw<napi_value> {
     // SAFETY: the caller's contract.
     unsafe {
-        let mut object = ptr::null_mut();
-        ok(sys::napi_create_object(env, &mut object))?;
+        let object = js::object(env)?;
         for (name, value) in fields {
             js::set_property(env, object, name, *value)?;
         }
@@ -203,25 +196,7 @@ unsafe fn array(
     items: impl ExactSizeIterator<Item = Raw<napi_value>>,
 ) -> Raw<napi_value> {
     // SAFETY: the caller's contract.
-    unsafe {
-        let mut array = ptr::null_mut();
-        ok(sys::napi_create_array_with_length(
-            env,
-            items.len(),
-            &mut array,
-        ))?;
-        for (i, item) in items.enumerate() {
-            ok(sys::napi_set_element(env, array, i as u32, item?))?;
-        }
-        Ok(array)
-    }
-}
-
-unsafe fn null(env: napi_env) -> Raw<napi_value> {
-    let mut value = ptr::null_mut();
-    // SAFETY: the caller's contract.
-    ok(unsafe { sys::napi_get_null(env, &mut value) })?;
-    Ok(value)
+    unsafe { js::array_of(env, items.len(), items) }
 }
 
 /// A contract's answer as JavaScript sees it.
@@ -251,7 +226,7 @@ pub(crate) unsafe fn answer_to_js(env: napi_env, answer: &ContractAnswer) -> Raw
             ContractAnswer::Modification(UpdateModification { new_state, related }) => {
                 let new_state = match new_state {
                     Some(state) => uint8_array(env, state)?,
-                    None => null(env)?,
+                    None => js::null(env)?,
                 };
                 let related = array(
                     env,
@@ -306,13 +281,9 @@ fn processed(env: napi_env, value: napi_value, name: &str) -> Result<bool, WasmE
     let Some(flag) = optional(env, value, name, "processed")? else {
         return Ok(false);
     };
-    let mut out = false;
     // SAFETY: on `env`'s thread inside a callback (every caller's contract).
-    let status = unsafe { sys::napi_get_value_bool(env, flag, &mut out) };
-    if status != sys::Status::napi_ok {
-        return Err(argument(format!("{name}.processed must be a boolean")));
-    }
-    Ok(out)
+    unsafe { js::boolean(env, flag) }
+        .map_err(|_| argument(format!("{name}.processed must be a boolean")))
 }
 
 fn key_field(
@@ -345,12 +316,13 @@ pub(crate) fn origin(env: napi_env, value: napi_value) -> Result<Option<MessageO
     // SAFETY: on `env`'s thread inside a callback.
     let is_object =
         unsafe { js::type_of(env, value) }.map_err(broken)? == sys::ValueType::napi_object;
-    let (mut typed, mut buffer) = (false, false);
     // SAFETY: as above.
-    unsafe {
-        ok(sys::napi_is_typedarray(env, value, &mut typed)).map_err(broken)?;
-        ok(sys::napi_is_arraybuffer(env, value, &mut buffer)).map_err(broken)?;
-    }
+    let (typed, buffer) = unsafe {
+        (
+            js::typed_array(env, value).map_err(broken)?.is_some(),
+            js::array_buffer(env, value).map_err(broken)?.is_some(),
+        )
+    };
     if typed || buffer || !is_object {
         return Ok(Some(MessageOrigin::WebApp(key(env, value, "origin")?)));
     }
@@ -474,13 +446,6 @@ pub(crate) fn inbound_list(
     list(env, value, "messages", inbound)
 }
 
-unsafe fn boolean(env: napi_env, flag: bool) -> Raw<napi_value> {
-    let mut value = ptr::null_mut();
-    // SAFETY: the caller's contract.
-    ok(unsafe { sys::napi_get_boolean(env, flag, &mut value) })?;
-    Ok(value)
-}
-
 pub(crate) unsafe fn delegate_key_to_js(env: napi_env, key: &DelegateKey) -> Raw<napi_value> {
     // SAFETY: the caller's contract.
     unsafe {
@@ -557,7 +522,7 @@ unsafe fn request_to_js(env: napi_env, tag: &str, request: &ContractRequest) -> 
                 ("type", js::string(env, tag)?),
                 ("contractId", uint8_array(env, &request.contract_id)?),
                 ("context", uint8_array(env, &request.context)?),
-                ("processed", boolean(env, request.processed)?),
+                ("processed", js::boolean_value(env, request.processed)?),
             ],
         )
     }
@@ -579,7 +544,7 @@ unsafe fn outbound_to_js(env: napi_env, message: &OutboundDelegateMsg) -> Raw<na
                     ("type", tag("applicationMessage")?),
                     ("payload", uint8_array(env, &app.payload)?),
                     ("context", uint8_array(env, &app.context)?),
-                    ("processed", boolean(env, app.processed)?),
+                    ("processed", js::boolean_value(env, app.processed)?),
                 ],
             ),
             Out::RequestUserInput(request) => object(
@@ -630,7 +595,7 @@ unsafe fn outbound_to_js(env: napi_env, message: &OutboundDelegateMsg) -> Raw<na
                     request.related_contracts.iter().map(|(key, state)| {
                         let state = match state {
                             Some(state) => uint8_array(env, state)?,
-                            None => null(env)?,
+                            None => js::null(env)?,
                         };
                         object(env, &[("key", uint8_array(env, key)?), ("state", state)])
                     }),
@@ -643,7 +608,7 @@ unsafe fn outbound_to_js(env: napi_env, message: &OutboundDelegateMsg) -> Raw<na
                         ("state", uint8_array(env, &request.state)?),
                         ("relatedContracts", related),
                         ("context", uint8_array(env, &request.context)?),
-                        ("processed", boolean(env, request.processed)?),
+                        ("processed", js::boolean_value(env, request.processed)?),
                     ],
                 )
             }
@@ -654,7 +619,7 @@ unsafe fn outbound_to_js(env: napi_env, message: &OutboundDelegateMsg) -> Raw<na
                     ("contractId", uint8_array(env, &request.contract_id)?),
                     ("update", update_to_js(env, &request.update)?),
                     ("context", uint8_array(env, &request.context)?),
-                    ("processed", boolean(env, request.processed)?),
+                    ("processed", js::boolean_value(env, request.processed)?),
                 ],
             ),
             Out::SendDelegateMessage(message) => object(
@@ -665,7 +630,7 @@ unsafe fn outbound_to_js(env: napi_env, message: &OutboundDelegateMsg) -> Raw<na
                     ("sender", delegate_key_to_js(env, &message.sender)?),
                     ("payload", uint8_array(env, &message.payload)?),
                     ("context", uint8_array(env, &message.context)?),
-                    ("processed", boolean(env, message.processed)?),
+                    ("processed", js::boolean_value(env, message.processed)?),
                 ],
             ),
         }

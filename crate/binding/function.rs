@@ -12,13 +12,13 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
 use std::sync::Arc;
 
-use napi::sys::{self, napi_callback_info, napi_env, napi_value};
+use napi::sys::{napi_callback_info, napi_env, napi_value};
 use wasm_engine_core::{Engine, ErrorKind, Function, Kind, Site, Val, WasmError};
 
 use crate::convert::broken;
 use crate::env::EnvData;
 use crate::errors;
-use crate::js::{self, Args, ok};
+use crate::js::{self, Args};
 use crate::values::{self, hint};
 
 /// Arguments read onto the stack; calls with more take a heap buffer.
@@ -95,35 +95,18 @@ pub(crate) unsafe fn arguments(
 pub(crate) unsafe fn create(env: napi_env, callable: Callable) -> js::Raw<napi_value> {
     let name = callable.function.name().to_owned();
     let boxed = Box::into_raw(Box::new(callable));
-    let mut function = ptr::null_mut();
     // SAFETY: the caller's contract. `boxed` stays valid as long as the
     // function object: the finalizer below frees it when the object is
     // collected, and the callback can only run while the object is alive.
     unsafe {
-        let created = ok(sys::napi_create_function(
-            env,
-            name.as_ptr().cast(),
-            name.len() as isize,
-            Some(call),
-            boxed.cast(),
-            &mut function,
-        ))
-        .and_then(|()| {
-            ok(sys::napi_add_finalizer(
-                env,
-                function,
-                boxed.cast(),
-                Some(finalize),
-                ptr::null_mut(),
-                ptr::null_mut(),
-            ))
+        let created = js::function(env, &name, Some(call), boxed.cast()).and_then(|function| {
+            js::add_finalizer(env, function, boxed.cast(), Some(finalize)).map(|()| function)
         });
-        if let Err(failed) = created {
+        if created.is_err() {
             drop(Box::from_raw(boxed));
-            return Err(failed);
         }
+        created
     }
-    Ok(function)
 }
 
 unsafe extern "C" fn finalize(_env: napi_env, data: *mut c_void, _hint: *mut c_void) {

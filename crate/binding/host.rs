@@ -22,7 +22,7 @@ use wasm_engine_core::{Host, HostCall, HostFailure, Kind, PostedCall, Val};
 
 use crate::deliver::Deliverer;
 use crate::env::EnvData;
-use crate::js::{self, Raw, ok};
+use crate::js::{self, Raw};
 use crate::reference::JsValue;
 use crate::requests::{JsAnswer, Pending, Ran, Requests};
 use crate::values::{self, MAX_SAFE_INTEGER, describe, hint};
@@ -261,23 +261,20 @@ unsafe fn convert(
     // SAFETY: the caller's contract.
     unsafe {
         let ty = js::type_of(env, value).unwrap_or(sys::ValueType::napi_undefined);
-        let mut is_array = false;
-        let _ = ok(sys::napi_is_array(env, value, &mut is_array));
+        let is_array = js::is_array(env, value);
         let items: Vec<napi_value> = match ty {
             sys::ValueType::napi_undefined => Vec::new(),
             sys::ValueType::napi_number | sys::ValueType::napi_bigint => vec![value],
             _ if is_array => {
-                let mut len = 0;
-                let _ = ok(sys::napi_get_array_length(env, value, &mut len));
+                let len = js::array_length(env, value).unwrap_or(0);
                 if kinds.len() < 2 {
                     return fail(format!("an array of {len} values, expected {}", expected()));
                 }
                 let mut items = Vec::with_capacity(len as usize);
                 for i in 0..len {
-                    let mut item = std::ptr::null_mut();
-                    if ok(sys::napi_get_element(env, value, i, &mut item)).is_err() {
+                    let Ok(item) = js::element(env, value, i) else {
                         return fail("an array that cannot be read".into());
-                    }
+                    };
                     items.push(item);
                 }
                 items

@@ -268,3 +268,266 @@ pub(crate) unsafe fn call(
         Ok(Ok(returned))
     }
 }
+
+/// Whether `value` is an array (false when that cannot be told).
+pub(crate) unsafe fn is_array(env: napi_env, value: napi_value) -> bool {
+    let mut array = false;
+    // SAFETY: see the module comment.
+    let status = unsafe { sys::napi_is_array(env, value, &mut array) };
+    status == sys::Status::napi_ok && array
+}
+
+/// The length of the array `value`.
+pub(crate) unsafe fn array_length(env: napi_env, value: napi_value) -> Raw<u32> {
+    let mut len = 0;
+    // SAFETY: see the module comment.
+    ok(unsafe { sys::napi_get_array_length(env, value, &mut len) })?;
+    Ok(len)
+}
+
+/// Element `index` of the array (or object) `value`.
+pub(crate) unsafe fn element(env: napi_env, value: napi_value, index: u32) -> Raw<napi_value> {
+    let mut item = ptr::null_mut();
+    // SAFETY: see the module comment.
+    ok(unsafe { sys::napi_get_element(env, value, index, &mut item) })?;
+    Ok(item)
+}
+
+/// The boolean `value` is; an error when it is not a boolean.
+pub(crate) unsafe fn boolean(env: napi_env, value: napi_value) -> Raw<bool> {
+    let mut flag = false;
+    // SAFETY: see the module comment.
+    ok(unsafe { sys::napi_get_value_bool(env, value, &mut flag) })?;
+    Ok(flag)
+}
+
+/// A new empty object.
+pub(crate) unsafe fn object(env: napi_env) -> Raw<napi_value> {
+    let mut object = ptr::null_mut();
+    // SAFETY: see the module comment.
+    ok(unsafe { sys::napi_create_object(env, &mut object) })?;
+    Ok(object)
+}
+
+/// A native function named `name` that runs `callback` with `data`.
+pub(crate) unsafe fn function(
+    env: napi_env,
+    name: &str,
+    callback: sys::napi_callback,
+    data: *mut c_void,
+) -> Raw<napi_value> {
+    let mut function = ptr::null_mut();
+    // SAFETY: see the module comment; the pointer and length describe `name`.
+    ok(unsafe {
+        sys::napi_create_function(
+            env,
+            name.as_ptr().cast(),
+            name.len() as isize,
+            callback,
+            data,
+            &mut function,
+        )
+    })?;
+    Ok(function)
+}
+
+/// Runs `finalize(data)` once `object` is collected.
+pub(crate) unsafe fn add_finalizer(
+    env: napi_env,
+    object: napi_value,
+    data: *mut c_void,
+    finalize: sys::napi_finalize,
+) -> Raw<()> {
+    // SAFETY: see the module comment.
+    ok(unsafe {
+        sys::napi_add_finalizer(
+            env,
+            object,
+            data,
+            finalize,
+            ptr::null_mut(),
+            ptr::null_mut(),
+        )
+    })
+}
+
+/// The number `value` is.
+#[inline]
+pub(crate) unsafe fn number(env: napi_env, value: napi_value) -> Raw<f64> {
+    let mut n = 0.0;
+    // SAFETY: see the module comment.
+    ok(unsafe { sys::napi_get_value_double(env, value, &mut n) })?;
+    Ok(n)
+}
+
+/// The bigint `value` as an `i64`, and whether that was lossless.
+#[inline]
+pub(crate) unsafe fn bigint_i64(env: napi_env, value: napi_value) -> Raw<(i64, bool)> {
+    let (mut n, mut lossless) = (0, false);
+    // SAFETY: see the module comment.
+    ok(unsafe { sys::napi_get_value_bigint_int64(env, value, &mut n, &mut lossless) })?;
+    Ok((n, lossless))
+}
+
+/// The bigint `value` as a `u64`, and whether that was lossless.
+#[inline]
+pub(crate) unsafe fn bigint_u64(env: napi_env, value: napi_value) -> Raw<(u64, bool)> {
+    let (mut n, mut lossless) = (0, false);
+    // SAFETY: see the module comment.
+    ok(unsafe { sys::napi_get_value_bigint_uint64(env, value, &mut n, &mut lossless) })?;
+    Ok((n, lossless))
+}
+
+/// An array of `values`.
+pub(crate) unsafe fn array_of(
+    env: napi_env,
+    len: usize,
+    values: impl IntoIterator<Item = Raw<napi_value>>,
+) -> Raw<napi_value> {
+    let mut array = ptr::null_mut();
+    // SAFETY: see the module comment.
+    unsafe {
+        ok(sys::napi_create_array_with_length(env, len, &mut array))?;
+        for (i, value) in values.into_iter().enumerate() {
+            ok(sys::napi_set_element(env, array, i as u32, value?))?;
+        }
+    }
+    Ok(array)
+}
+
+/// `null`.
+pub(crate) unsafe fn null(env: napi_env) -> Raw<napi_value> {
+    let mut value = ptr::null_mut();
+    // SAFETY: see the module comment.
+    ok(unsafe { sys::napi_get_null(env, &mut value) })?;
+    Ok(value)
+}
+
+/// `true` or `false`.
+pub(crate) unsafe fn boolean_value(env: napi_env, flag: bool) -> Raw<napi_value> {
+    let mut value = ptr::null_mut();
+    // SAFETY: see the module comment.
+    ok(unsafe { sys::napi_get_boolean(env, flag, &mut value) })?;
+    Ok(value)
+}
+
+/// Whether `value` is an `Error` (false when that cannot be told).
+pub(crate) unsafe fn is_error(env: napi_env, value: napi_value) -> bool {
+    let mut error = false;
+    // SAFETY: see the module comment.
+    let status = unsafe { sys::napi_is_error(env, value, &mut error) };
+    status == sys::Status::napi_ok && error
+}
+
+/// `String(value)`; when that throws, the exception is cleared and the
+/// result is an error.
+pub(crate) unsafe fn coerce_to_string(env: napi_env, value: napi_value) -> Raw<String> {
+    let mut text = ptr::null_mut();
+    // SAFETY: see the module comment.
+    unsafe {
+        if let Err(failed) = ok(sys::napi_coerce_to_string(env, value, &mut text)) {
+            clear_exception(env);
+            return Err(failed);
+        }
+        read_string(env, text)
+    }
+}
+
+/// Clears the pending exception, if any.
+pub(crate) unsafe fn clear_exception(env: napi_env) {
+    let mut ignored = ptr::null_mut();
+    // SAFETY: see the module comment.
+    unsafe { sys::napi_get_and_clear_last_exception(env, &mut ignored) };
+}
+
+/// The element type, bytes and length of the typed array `value`; `None`
+/// when it is not a typed array.
+pub(crate) unsafe fn typed_array(
+    env: napi_env,
+    value: napi_value,
+) -> Raw<Option<(sys::napi_typedarray_type, *const u8, usize)>> {
+    let mut is_typed = false;
+    // SAFETY: see the module comment.
+    ok(unsafe { sys::napi_is_typedarray(env, value, &mut is_typed) })?;
+    if !is_typed {
+        return Ok(None);
+    }
+    let (mut ty, mut len, mut data) = (0, 0, ptr::null_mut());
+    let (mut buffer, mut offset) = (ptr::null_mut(), 0);
+    // SAFETY: see the module comment; `value` is a typed array.
+    ok(unsafe {
+        sys::napi_get_typedarray_info(
+            env,
+            value,
+            &mut ty,
+            &mut len,
+            &mut data,
+            &mut buffer,
+            &mut offset,
+        )
+    })?;
+    Ok(Some((ty, data.cast_const().cast(), len)))
+}
+
+/// The bytes and length of the `ArrayBuffer` `value`; `None` when it is not one.
+pub(crate) unsafe fn array_buffer(
+    env: napi_env,
+    value: napi_value,
+) -> Raw<Option<(*const u8, usize)>> {
+    let mut is_buffer = false;
+    // SAFETY: see the module comment.
+    ok(unsafe { sys::napi_is_arraybuffer(env, value, &mut is_buffer) })?;
+    if !is_buffer {
+        return Ok(None);
+    }
+    let (mut data, mut len) = (ptr::null_mut(), 0);
+    // SAFETY: see the module comment; `value` is an `ArrayBuffer`.
+    ok(unsafe { sys::napi_get_arraybuffer_info(env, value, &mut data, &mut len) })?;
+    Ok(Some((data.cast_const().cast(), len)))
+}
+
+/// `new class(...args)`.
+pub(crate) unsafe fn construct(
+    env: napi_env,
+    class: napi_value,
+    args: &[napi_value],
+) -> Raw<napi_value> {
+    let mut object = ptr::null_mut();
+    // SAFETY: see the module comment; `args` holds `args.len()` values.
+    ok(unsafe { sys::napi_new_instance(env, class, args.len(), args.as_ptr(), &mut object) })?;
+    Ok(object)
+}
+
+/// A `TypeError` with `message`.
+pub(crate) unsafe fn type_error(env: napi_env, message: napi_value) -> Raw<napi_value> {
+    let mut error = ptr::null_mut();
+    // SAFETY: see the module comment.
+    ok(unsafe { sys::napi_create_type_error(env, ptr::null_mut(), message, &mut error) })?;
+    Ok(error)
+}
+
+/// An `Error` with `code` and `message`.
+pub(crate) unsafe fn error(
+    env: napi_env,
+    code: napi_value,
+    message: napi_value,
+) -> Raw<napi_value> {
+    let mut error = ptr::null_mut();
+    // SAFETY: see the module comment.
+    ok(unsafe { sys::napi_create_error(env, code, message, &mut error) })?;
+    Ok(error)
+}
+
+/// Throws `value`.
+pub(crate) unsafe fn throw(env: napi_env, value: napi_value) {
+    // SAFETY: see the module comment.
+    unsafe { sys::napi_throw(env, value) };
+}
+
+/// Throws an `Error` whose message is `text` (which must not hold a NUL),
+/// for when no error object can be built.
+pub(crate) unsafe fn throw_text(env: napi_env, text: &str) {
+    let text = format!("{text}\0");
+    // SAFETY: see the module comment; `text` is NUL-terminated.
+    unsafe { sys::napi_throw_error(env, ptr::null(), text.as_ptr().cast()) };
+}

@@ -2,13 +2,11 @@
 //! does: i32, f32 and f64 are numbers, i64 is a bigint; NaN bits, `-0`,
 //! infinities and subnormals cross unchanged both ways.
 
-use std::ptr;
-
 use napi::sys::{self, napi_env, napi_value};
 use wasm_engine_core::{Kind, Val};
 
 use crate::env::EnvData;
-use crate::js::{self, Raw, ok};
+use crate::js::{self, Raw};
 
 /// Largest integer a JavaScript number holds exactly.
 pub(crate) const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
@@ -37,19 +35,9 @@ unsafe fn numeric(env: napi_env, value: napi_value) -> Raw<Numeric> {
     // SAFETY: callers are on `env`'s thread inside a callback.
     unsafe {
         match js::type_of(env, value)? {
-            sys::ValueType::napi_number => {
-                let mut n = 0.0;
-                ok(sys::napi_get_value_double(env, value, &mut n))?;
-                Ok(Numeric::Number(n))
-            }
+            sys::ValueType::napi_number => Ok(Numeric::Number(js::number(env, value)?)),
             sys::ValueType::napi_bigint => {
-                let (mut n, mut lossless) = (0, false);
-                ok(sys::napi_get_value_bigint_int64(
-                    env,
-                    value,
-                    &mut n,
-                    &mut lossless,
-                ))?;
+                let (n, lossless) = js::bigint_i64(env, value)?;
                 Ok(Numeric::BigInt(n, lossless))
             }
             _ => Ok(Numeric::Other),
@@ -92,9 +80,8 @@ pub(crate) unsafe fn result(env: napi_env, value: napi_value, kind: Kind) -> Raw
         (Kind::I32, Numeric::Number(n)) => whole_i32(n),
         (Kind::I64, Numeric::BigInt(n, true)) => Some(Val::I64(n)),
         (Kind::I64, Numeric::BigInt(_, false)) => {
-            let (mut n, mut lossless) = (0u64, false);
             // SAFETY: the caller's contract; `value` is a bigint.
-            ok(unsafe { sys::napi_get_value_bigint_uint64(env, value, &mut n, &mut lossless) })?;
+            let (n, lossless) = unsafe { js::bigint_u64(env, value) }?;
             lossless.then_some(Val::I64(n as i64))
         }
         (Kind::F32, Numeric::Number(n)) => Some(Val::F32((n as f32).to_bits())),
@@ -126,23 +113,11 @@ pub(crate) unsafe fn results_to_js(env: napi_env, data: &EnvData, vals: &[Val]) 
         match vals {
             [] => js::undefined(env),
             [one] => to_js(env, data, one),
-            many => {
-                let mut array = ptr::null_mut();
-                ok(sys::napi_create_array_with_length(
-                    env,
-                    many.len(),
-                    &mut array,
-                ))?;
-                for (i, val) in many.iter().enumerate() {
-                    ok(sys::napi_set_element(
-                        env,
-                        array,
-                        i as u32,
-                        to_js(env, data, val)?,
-                    ))?;
-                }
-                Ok(array)
-            }
+            many => js::array_of(
+                env,
+                many.len(),
+                many.iter().map(|val| to_js(env, data, val)),
+            ),
         }
     }
 }
@@ -180,14 +155,11 @@ pub(crate) unsafe fn describe(env: napi_env, value: napi_value) -> String {
             sys::ValueType::napi_symbol => "a symbol".into(),
             sys::ValueType::napi_function => "a function".into(),
             _ => {
-                let mut is_error = false;
-                let mut is_array = false;
-                if ok(sys::napi_is_error(env, value, &mut is_error)).is_ok() && is_error {
+                if js::is_error(env, value) {
                     return coerce(env, value).unwrap_or_else(|| "an error".into());
                 }
-                if ok(sys::napi_is_array(env, value, &mut is_array)).is_ok() && is_array {
-                    let mut len = 0;
-                    let _ = ok(sys::napi_get_array_length(env, value, &mut len));
+                if js::is_array(env, value) {
+                    let len = js::array_length(env, value).unwrap_or(0);
                     return format!("an array of {len}");
                 }
                 "an object".into()
@@ -199,15 +171,7 @@ pub(crate) unsafe fn describe(env: napi_env, value: napi_value) -> String {
 /// `String(value)`, or `None` when that throws (the exception is cleared).
 unsafe fn coerce(env: napi_env, value: napi_value) -> Option<String> {
     // SAFETY: the caller's contract.
-    unsafe {
-        let mut text = ptr::null_mut();
-        if ok(sys::napi_coerce_to_string(env, value, &mut text)).is_err() {
-            let mut ignored = ptr::null_mut();
-            sys::napi_get_and_clear_last_exception(env, &mut ignored);
-            return None;
-        }
-        js::read_string(env, text).ok()
-    }
+    unsafe { js::coerce_to_string(env, value) }.ok()
 }
 
 /// Whether `value` is a thenable: an object with a `then` method.
@@ -221,8 +185,7 @@ pub(crate) unsafe fn is_thenable(env: napi_env, value: napi_value) -> bool {
         match then {
             Ok(then) => js::type_of(env, then) == Ok(sys::ValueType::napi_function),
             Err(_) => {
-                let mut ignored = ptr::null_mut();
-                sys::napi_get_and_clear_last_exception(env, &mut ignored);
+                js::clear_exception(env);
                 false
             }
         }

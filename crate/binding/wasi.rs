@@ -149,8 +149,7 @@ impl NativeEngine {
 unsafe fn run_to_js(env: napi_env, run: &WasiRun) -> Raw<napi_value> {
     // SAFETY: the caller's contract.
     unsafe {
-        let mut object = std::ptr::null_mut();
-        js::ok(sys::napi_create_object(env, &mut object))?;
+        let object = js::object(env)?;
         match &run.result {
             Ok(code) => {
                 js::set_property(env, object, "exitCode", js::double(env, f64::from(*code))?)?
@@ -273,7 +272,6 @@ unsafe fn call_output(
         let Ok(result) = js::call(env, function, &argv)? else {
             return Ok(false);
         };
-        let mut go_on = false;
-        Ok(sys::napi_get_value_bool(env, result, &mut go_on) == sys::Status::napi_ok && go_on)
+        Ok(js::boolean(env, result).unwrap_or(false))
     }
 }
