@@ -211,3 +211,38 @@ test.serial('a mixed load of dropped handles loses nothing: every call gets the 
   t.true((outcomes.get('value') ?? 0) > 32 * 150 * 0.5, JSON.stringify(Object.fromEntries(outcomes)))
   for (const outcome of ['AbortedError', 'TimeoutError', 'EngineClosedError']) t.true(outcomes.has(outcome), outcome)
 })
+
+test.serial('a queued WASI run, Freenet operation and async compile finish when their engine or runtime is dropped and the GC runs', async (t) => {
+  const { readFileSync } = await import('node:fs')
+  const { join } = await import('node:path')
+  const { ContractRuntime } = await import('../lib/freenet')
+  const tool = readFileSync(join(__dirname, 'wasi', 'programs', 'build', 'tool.wasm'))
+  const contractCode = readFileSync(join(__dirname, 'freenet', 'guests', 'build', 'log_contract.wasm'))
+  const maxLen = new Uint8Array(4)
+  new DataView(maxLen.buffer).setUint32(0, 100, true)
+  const logs: string[] = []
+  const work = (() => {
+    // Neither the engine nor the runtime is referenced once this returns,
+    // but by the work they queued (and the runtime's log hook only by the runtime).
+    const engine = new WasmEngine()
+    const program = engine.compile(tool)
+    const runs = Array.from({ length: 5 }, (_, i) => engine.runWasi(program, { args: ['tool', 'echo', `run ${i}`] }))
+    const compiled = engine.compileAsync(SPIN_ADD)
+    const runtime = new ContractRuntime({}, { log: (message) => logs.push(message) })
+    const contract = runtime.loadContract(contractCode)
+    const verdicts = Array.from({ length: 5 }, (_, i) => contract.validateState(maxLen, new TextEncoder().encode(`log:${i}`)))
+    return { runs, compiled, verdicts }
+  })()
+  gc()
+  await new Promise((resolve) => setTimeout(resolve, 1))
+  gc()
+  const runs = await Promise.all(work.runs)
+  t.deepEqual(
+    runs.map((run) => new TextDecoder().decode(run.stdout)),
+    Array.from({ length: 5 }, (_, i) => `run ${i}\n`),
+  )
+  t.true((await work.compiled).exports.includes('spin'))
+  t.deepEqual(await Promise.all(work.verdicts), Array.from({ length: 5 }, () => ({ type: 'valid' })))
+  // The log hook was held while its operations were in flight.
+  t.deepEqual(logs, ['0', '1', '2', '3', '4'])
+})
