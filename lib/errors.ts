@@ -162,8 +162,20 @@ export class SchedulerOverloadedError extends WasmError {
   }
 }
 
-/** The variants of freenet-stdlib's `ContractError`, as {@link ContractError.kind} names them. */
-export type ContractErrorKind = 'deser' | 'invalidUpdate' | 'invalidUpdateWithInfo' | 'invalidState' | 'invalidDelta' | 'other'
+/**
+ * The variants of freenet-stdlib's `ContractError` (and `DelegateError`'s
+ * `deser` and `other`), as {@link ContractError.kind} names them, and
+ * `unexpectedMessage`: today's node refusing a delegate's unsubscribe
+ * request (`abi: '0.2.154'`).
+ */
+export type ContractErrorKind =
+  | 'deser'
+  | 'invalidUpdate'
+  | 'invalidUpdateWithInfo'
+  | 'invalidState'
+  | 'invalidDelta'
+  | 'other'
+  | 'unexpectedMessage'
 
 /**
  * A Freenet contract (or delegate) answered with its own error. Also what a

@@ -2,7 +2,8 @@
  * Freenet contracts and delegates from Node: `wasm-engine/freenet`.
  *
  * A {@link ContractRuntime} runs contract modules built by Freenet's own
- * tooling the way freenet-core 0.2.48 runs them: one fresh instance per
+ * tooling the way freenet-core runs them (as of 0.2.48 by default, or of
+ * 0.2.154, the node the network runs today: see {@link FreenetRuntimeConfig.abi}): one fresh instance per
  * operation, inputs written through the guest's buffers (streamed for
  * modules that import `freenet_contract_io`), the result decoded from
  * freenet-stdlib's bincode. The host ABI (`freenet_log`, `freenet_rand`,
@@ -23,9 +24,58 @@ import { debuglog } from 'node:util'
 
 import type { EngineStats, RuntimeConfig } from './types'
 import { type NativeEngine, native } from './native'
+import { type DelegateManifest, readManifest } from './freenet-manifest'
 
 export { ContractError, type ContractErrorKind, WasmError } from './errors'
 export type { EngineStats, RuntimeConfig } from './types'
+export type { DelegateManifest, LifecycleEventName, Wakeup } from './freenet-manifest'
+
+/** A freenet-core release whose delegate ABI a runtime follows. */
+export type FreenetAbi = '0.2.48' | '0.2.154'
+
+/**
+ * A runtime's configuration: the engine's limits ({@link RuntimeConfig})
+ * and how it behaves as a Freenet node.
+ */
+export interface FreenetRuntimeConfig extends RuntimeConfig {
+  /**
+   * Whose delegate ABI to follow. `'0.2.48'` (the default in this release;
+   * `'0.2.154'` becomes the default in the next minor release, 0.2.0):
+   * freenet-core 0.2.48 with freenet-stdlib 0.6.0. `'0.2.154'`: the node
+   * the network runs today, with freenet-stdlib 0.12.1: `list_secrets`,
+   * no contract-writing delegate imports (such delegates fail to load),
+   * the unsubscribe, wake-up and lifecycle messages, delegate contexts kept
+   * between calls, every outbound drain attested, and each guest entry of
+   * a delegate given the whole `maxExecutionSeconds`. Contracts run the
+   * same under both. The README's "Freenet contracts" section has the
+   * table of differences.
+   */
+  abi?: FreenetAbi
+  /**
+   * Under `'0.2.154'`, what a contract's `freenet_time` clock does: `'warn'`
+   * (the default, as the node: it answers, and the `log` hook gets the
+   * node's deprecation warning once per code hash) or `'refuse'` (the
+   * call traps, as the node's coming release will; importing it without
+   * calling it still loads). Delegates keep the clock either way.
+   */
+  clock?: 'warn' | 'refuse'
+  /**
+   * Under `'0.2.154'`, how long a delegate context is kept after its last
+   * write, in seconds. Default 600, the node's 10 minutes.
+   */
+  delegateContextTtlSeconds?: number
+}
+
+/** Options of one {@link Delegate.process} call. */
+export interface ProcessOptions {
+  /**
+   * The user the call runs for (any bytes that name them), as a node that
+   * hosts users keys delegate contexts by user. Default: none, as on a
+   * node that hosts no users: one context per delegate. Ignored under
+   * `'0.2.48'`, where no context outlives its call.
+   */
+  user?: Uint8Array
+}
 
 /** What `validateState` decided. */
 export type ValidateResult =
@@ -68,12 +118,15 @@ export interface DelegateKey {
 export type MessageOrigin = Uint8Array | { type: 'webApp'; contractId: Uint8Array } | { type: 'delegate'; key: DelegateKey }
 
 /**
- * A message into a delegate: one per variant of freenet-stdlib 0.6.0's
- * `InboundDelegateMsg`. `context` defaults to empty and `processed` to
- * false; an `applicationMessage`'s context is replaced by the running
- * context, as freenet-core does. `contractId` is a 32-byte contract
- * instance id; `error` (`null` or absent for success) is the result of a
- * put, update or subscribe.
+ * A message into a delegate: one per variant of freenet-stdlib's
+ * `InboundDelegateMsg` (0.6.0's eight, and the three 0.12.1 appends, which
+ * only a runtime with `abi: '0.2.154'` takes). `context` defaults to empty
+ * and `processed` to false; an `applicationMessage`'s context is replaced
+ * by the running context, as freenet-core does. `contractId` is a 32-byte
+ * contract instance id; `error` (`null` or absent for success) is the
+ * result of a put, update, subscribe or unsubscribe. `wakeupFired` and
+ * `lifecycle` are what a node delivers to delegates whose manifest asks
+ * for them ({@link Delegate.manifest}).
  */
 export type InboundDelegateMsg =
   | { type: 'applicationMessage'; payload: Uint8Array; context?: Uint8Array; processed?: boolean }
@@ -91,6 +144,15 @@ export type InboundDelegateMsg =
       context?: Uint8Array
       processed?: boolean
     }
+  | { type: 'unsubscribeContractResponse'; contractId: Uint8Array; error?: string | null; context?: Uint8Array }
+  | { type: 'wakeupFired'; tag: Uint8Array }
+  | { type: 'lifecycle'; event: LifecycleEvent }
+
+/** A node's lifecycle event, as `lifecycle` messages carry it. */
+export type LifecycleEvent =
+  | { type: 'installed' }
+  /** `downSinceMs`: when the node last stopped (ms since the epoch), `null` or absent when unknown (today's node always sends `null`). */
+  | { type: 'nodeStarted'; downSinceMs?: number | bigint | null }
 
 /** A contract as a delegate's `putContractRequest` carries it. */
 export interface WrappedContract {
@@ -100,7 +162,14 @@ export interface WrappedContract {
   key: { instanceId: Uint8Array; codeHash: Uint8Array }
 }
 
-/** A message from a delegate: one per variant of freenet-stdlib 0.6.0's `OutboundDelegateMsg`. */
+/**
+ * A message from a delegate: one per variant of freenet-stdlib's
+ * `OutboundDelegateMsg`. `unsubscribeContractRequest` (0.12.1) never
+ * reaches a caller: under `'0.2.154'` it fails the call as today's node
+ * does (`ContractError` of kind `unexpectedMessage`), under `'0.2.48'` the
+ * result does not decode (kind `other`). It is typed for code that
+ * decodes delegate results itself.
+ */
 export type OutboundDelegateMsg =
   | { type: 'applicationMessage'; payload: Uint8Array; context: Uint8Array; processed: boolean }
   | { type: 'requestUserInput'; requestId: number; message: Uint8Array; responses: Uint8Array[] }
@@ -124,6 +193,7 @@ export type OutboundDelegateMsg =
       context: Uint8Array
       processed: boolean
     }
+  | { type: 'unsubscribeContractRequest'; contractId: Uint8Array; context: Uint8Array; processed: boolean }
 
 /** The host side of a runtime: where guests' log lines and the time come from. */
 export interface FreenetHostOptions {
@@ -167,6 +237,16 @@ export interface SecretStore {
   has?(delegate: DelegateKey, key: Uint8Array): boolean | Promise<boolean>
   /** Removes the secret; removing a missing one is not an error. */
   remove(delegate: DelegateKey, key: Uint8Array): void | Promise<void>
+  /**
+   * The keys of the delegate's secrets that start with `prefix` (all of
+   * them for an empty prefix), in the order they were first set, as the
+   * node lists them: what `list_secrets` answers under `'0.2.154'`. The
+   * runtime drops keys starting with the node's hidden prefix
+   * `\0freenet-migrate/` and keeps the first 4,096. Without it (or when it
+   * throws) the guest sees an empty list, as from a node whose key
+   * registry is unreadable, and the `log` hook says why.
+   */
+  list?(delegate: DelegateKey, prefix: Uint8Array): Uint8Array[] | Promise<Uint8Array[]>
 }
 
 /**
@@ -205,20 +285,43 @@ export class ContractRuntime {
   readonly #engine: NativeEngine
   readonly #native: NativeFreenet
   readonly #clock: (() => number) | undefined
+  /** The delegate ABI this runtime follows. */
+  readonly abi: FreenetAbi
 
-  /** Creates a runtime; throws `OtherError` for an invalid config. */
-  constructor(config: RuntimeConfig = {}, host: FreenetHostOptions = {}) {
+  /** Creates a runtime; throws `OtherError` for an invalid engine config, `TypeError` for an invalid `abi`, `clock` or host option. */
+  constructor(config: FreenetRuntimeConfig = {}, host: FreenetHostOptions = {}) {
+    if (typeof config !== 'object' || config === null) throw new TypeError('config must be an object')
+    const { abi = '0.2.48', clock: clockPolicy = 'warn', delegateContextTtlSeconds = 600, ...engineConfig } = config
+    if (abi !== '0.2.48' && abi !== '0.2.154') {
+      throw new TypeError(`config.abi must be '0.2.48' or '0.2.154' (a freenet-core release), got ${String(abi)}`)
+    }
+    if (clockPolicy !== 'warn' && clockPolicy !== 'refuse') {
+      throw new TypeError(`config.clock must be 'warn' or 'refuse', got ${String(clockPolicy)}`)
+    }
+    if (typeof delegateContextTtlSeconds !== 'number' || !(delegateContextTtlSeconds > 0) || !Number.isFinite(delegateContextTtlSeconds)) {
+      throw new TypeError(`config.delegateContextTtlSeconds must be a positive number, got ${String(delegateContextTtlSeconds)}`)
+    }
+    this.abi = abi
     if (typeof host !== 'object' || host === null) throw new TypeError('host must be an object')
     const { log, clock, secrets, contracts } = host
     if (log !== undefined && typeof log !== 'function') throw new TypeError('host.log must be a function')
     if (clock !== undefined && typeof clock !== 'function') throw new TypeError('host.clock must be a function')
     checkStore(secrets, 'secrets', ['get', 'set', 'remove'])
     checkStore(contracts, 'contracts', ['get', 'put', 'update', 'subscribe'])
-    this.#engine = new native.NativeEngine({ config })
+    this.#engine = new native.NativeEngine({ config: engineConfig })
     const store = secrets === undefined && contracts === undefined ? undefined : storeDispatcher(secrets, contracts)
     const logger = lineLogger(log)
     heldHooks.set(this, [store, logger])
-    this.#native = new native.NativeFreenet(this.#engine, logger, store, secrets !== undefined, contracts !== undefined)
+    this.#native = new native.NativeFreenet(
+      this.#engine,
+      abi,
+      clockPolicy,
+      delegateContextTtlSeconds,
+      logger,
+      store,
+      secrets !== undefined,
+      contracts !== undefined,
+    )
     this.#clock = clock === undefined ? undefined : () => milliseconds(clock())
   }
 
@@ -258,6 +361,21 @@ export class ContractRuntime {
     return this.#engine.stats()
   }
 
+  /**
+   * Forgets the delegate contexts kept between calls (`'0.2.154'`): every
+   * user's context of the delegate `key` (as {@link Delegate.key} gives
+   * it), or all of them without `key`, as the node does when a delegate is
+   * unregistered. Returns how many went. Costs a scan of the kept contexts.
+   */
+  clearDelegateContext(key?: DelegateKey): number {
+    return this.#native.clearDelegateContext(key)
+  }
+
+  /** How many delegate contexts the runtime keeps now (always 0 under `'0.2.48'`). */
+  get delegateContexts(): number {
+    return this.#native.delegateContexts
+  }
+
   /** Stops running operations and fails queued ones with `EngineClosedError`. Idempotent. */
   close(): void {
     this.#engine.close()
@@ -274,8 +392,11 @@ export class ContractRuntime {
   }
 
   /** @internal Runs a delegate's `process`, on this thread or on a worker. */
-  process(module: FreenetModule, parameters: Uint8Array, origin: unknown, messages: unknown[], sync: boolean): unknown {
-    return settle(sync, () => this.#native.process(module, parameters, origin, messages, this.#now(module), sync))
+  process(module: FreenetModule, parameters: Uint8Array, origin: unknown, messages: unknown[], options: ProcessOptions | undefined, sync: boolean): unknown {
+    return settle(sync, () => {
+      if (options !== undefined && (typeof options !== 'object' || options === null)) throw new TypeError('options must be an object')
+      return this.#native.process(module, parameters, origin, messages, options?.user, this.#now(module), sync)
+    })
   }
 
   /** The time `utc_now` reports for one operation of `module`, when a clock was given. */
@@ -336,6 +457,9 @@ function storeDispatcher(
         const value = secrets!.get(a, b)
         return isThenable(value) ? Promise.resolve(value).then((found) => found != null) : value != null
       }
+      case 8:
+        if (secrets!.list === undefined) throw new TypeError('the secret store has no list(delegate, prefix) function')
+        return secrets!.list(a, b)
       default:
         throw new TypeError(`unknown store request ${kind}`)
     }
@@ -462,6 +586,7 @@ export class Contract {
 export class Delegate {
   readonly #runtime: ContractRuntime
   readonly #module: FreenetModule
+  #manifest: { manifest: DelegateManifest | null; problem: string | null } | undefined
 
   /** @internal */
   constructor(runtime: ContractRuntime, module: FreenetModule) {
@@ -479,13 +604,39 @@ export class Delegate {
     return { key: this.#module.key(parameters), codeHash: this.#module.codeHash }
   }
 
+  /**
+   * The delegate's `freenet-manifest` section (freenet-stdlib 0.12), read
+   * as the node reads it: the lifecycle events and wake-ups it asks for,
+   * so that an embedder knows which `lifecycle` and `wakeupFired` messages
+   * to deliver. `null` when the module has none, or one the node would
+   * ignore ({@link Delegate.manifestProblem} says why).
+   */
+  get manifest(): DelegateManifest | null {
+    return this.#readManifest().manifest
+  }
+
+  /** Why the module's manifest section is unreadable (the node then ignores it), or `null`. */
+  get manifestProblem(): string | null {
+    return this.#readManifest().problem
+  }
+
+  #readManifest(): { manifest: DelegateManifest | null; problem: string | null } {
+    this.#manifest ??= readManifest(this.#module.manifestSections)
+    return this.#manifest
+  }
+
   /** Processes `messages` on a native thread; resolves with the outbound messages. */
-  process(parameters: Uint8Array, origin: MessageOrigin | null, messages: InboundDelegateMsg[]): Promise<OutboundDelegateMsg[]> {
-    return this.#runtime.process(this.#module, parameters, origin, messages, false) as Promise<OutboundDelegateMsg[]>
+  process(
+    parameters: Uint8Array,
+    origin: MessageOrigin | null,
+    messages: InboundDelegateMsg[],
+    options?: ProcessOptions,
+  ): Promise<OutboundDelegateMsg[]> {
+    return this.#runtime.process(this.#module, parameters, origin, messages, options, false) as Promise<OutboundDelegateMsg[]>
   }
 
   /** {@link Delegate.process} on the calling thread. */
-  processSync(parameters: Uint8Array, origin: MessageOrigin | null, messages: InboundDelegateMsg[]): OutboundDelegateMsg[] {
-    return this.#runtime.process(this.#module, parameters, origin, messages, true) as OutboundDelegateMsg[]
+  processSync(parameters: Uint8Array, origin: MessageOrigin | null, messages: InboundDelegateMsg[], options?: ProcessOptions): OutboundDelegateMsg[] {
+    return this.#runtime.process(this.#module, parameters, origin, messages, options, true) as OutboundDelegateMsg[]
   }
 }

@@ -62,6 +62,14 @@ pub(crate) fn byte_count(env: napi_env, value: napi_value, name: &str) -> Result
         .ok_or_else(|| wrong(env, value, name, "a non-negative safe integer"))
 }
 
+/// A non-negative integer given as a safe-integer number or a bigint
+/// (up to `2^63 - 1`).
+pub(crate) fn u64(env: napi_env, value: napi_value, name: &str) -> Result<u64, WasmError> {
+    safe_or_bigint(env, value)
+        .and_then(|n| u64::try_from(n).ok())
+        .ok_or_else(|| wrong(env, value, name, "a non-negative safe integer or bigint"))
+}
+
 /// An integer in `[0, 2^32)`.
 pub(crate) fn u32(env: napi_env, value: napi_value, name: &str) -> Result<u32, WasmError> {
     integer(env, value, name)

@@ -7,6 +7,7 @@
 //! in the order the guest wrote them, also when the operation failed.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use napi::JsValue as _;
 use napi::bindgen_prelude::{Env, Function, Unknown};
@@ -14,7 +15,9 @@ use napi::sys::{napi_env, napi_value};
 use napi_derive::napi;
 use wasm_engine_core::{Site, WasmError};
 use wasm_engine_freenet::hooks::{MemoryStore, Store};
-use wasm_engine_freenet::{CallOptions, DelegateCall, Loaded, Outcome, Runtime, Stores};
+use wasm_engine_freenet::{
+    Abi, CallOptions, ClockPolicy, DelegateCall, Loaded, Outcome, Profile, Runtime, Stores,
+};
 
 use crate::convert;
 use crate::engine::NativeEngine;
@@ -63,6 +66,23 @@ impl FreenetModule {
         bytes(env, self.loaded.code_hash())
     }
 
+    /// The payloads of the module's `freenet-manifest` custom sections.
+    #[napi(getter, ts_return_type = "Uint8Array[]")]
+    pub fn manifest_sections(&self, env: Env) -> napi::Result<Unknown<'_>> {
+        let raw = env.raw();
+        // SAFETY: a Node-API callback on `raw`'s thread.
+        unsafe {
+            let sections = self.loaded.manifests();
+            let array = js::array_of(
+                raw,
+                sections.len(),
+                sections.iter().map(|s| uint8_array(raw, s)),
+            )
+            .map_err(errors::failed)?;
+            Ok(Unknown::from_raw_unchecked(raw, array))
+        }
+    }
+
     /// The module's key with `parameters`: a contract's instance id or a
     /// delegate's key, `blake3(codeHash ‖ parameters)`.
     #[napi(
@@ -75,6 +95,32 @@ impl FreenetModule {
         let parameters = or_throw(raw, convert::bytes(raw, parameters.raw(), "parameters"))?;
         bytes(env, &self.loaded.key(&parameters))
     }
+}
+
+/// The runtime's profile from the constructor's arguments (the TypeScript
+/// layer checked their types; the values are checked here).
+fn profile(abi: &str, clock: &str, context_ttl_seconds: f64) -> Result<Profile, WasmError> {
+    let abi = Abi::parse(abi).ok_or_else(|| {
+        convert::argument(format!(
+            "abi must be '0.2.48' or '0.2.154' (a freenet-core release), got '{abi}'"
+        ))
+    })?;
+    let clock = ClockPolicy::parse(clock).ok_or_else(|| {
+        convert::argument(format!("clock must be 'warn' or 'refuse', got '{clock}'"))
+    })?;
+    let context_ttl = Duration::try_from_secs_f64(context_ttl_seconds)
+        .ok()
+        .filter(|ttl| !ttl.is_zero())
+        .ok_or_else(|| {
+            convert::argument(format!(
+                "delegateContextTtlSeconds must be a positive number of seconds, got {context_ttl_seconds}"
+            ))
+        })?;
+    Ok(Profile {
+        abi,
+        clock,
+        context_ttl,
+    })
 }
 
 fn bytes<'e>(env: Env, data: &[u8]) -> napi::Result<Unknown<'e>> {
@@ -118,24 +164,32 @@ type Operation = Box<dyn FnOnce(&Runtime, Site) -> Outcome<Answered> + Send>;
 
 #[napi]
 impl NativeFreenet {
-    /// A runtime over `engine`; `log(message, instanceId)` gets the lines
+    /// A runtime over `engine` that behaves as freenet-core `abi`
+    /// (`'0.2.48'` or `'0.2.154'`), with the contract clock policy `clock`
+    /// (`'warn'` or `'refuse'`) and delegate contexts kept
+    /// `contextTtlSeconds`; `log(message, instanceId)` gets the lines
     /// guests log. `store(token, kind, ...args)` runs the user's secret
     /// store when `jsSecrets` and contract store when `jsContracts`;
     /// otherwise secrets live in memory and no contract state exists.
     #[napi(
         constructor,
         catch_unwind,
-        ts_args_type = "engine: NativeEngine, log: ((message: string, instanceId: bigint) => void) | undefined, store: ((token: number, kind: number, ...args: unknown[]) => unknown) | undefined, jsSecrets: boolean, jsContracts: boolean"
+        ts_args_type = "engine: NativeEngine, abi: string, clock: string, contextTtlSeconds: number, log: ((message: string, instanceId: bigint) => void) | undefined, store: ((token: number, kind: number, ...args: unknown[]) => unknown) | undefined, jsSecrets: boolean, jsContracts: boolean"
     )]
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         env: Env,
         engine: &NativeEngine,
+        abi: String,
+        clock: String,
+        context_ttl_seconds: f64,
         log: Option<Function<'_>>,
         store: Option<Function<'_>>,
         js_secrets: bool,
         js_contracts: bool,
     ) -> napi::Result<NativeFreenet> {
         let raw = env.raw();
+        let profile = or_throw(raw, profile(&abi, &clock, context_ttl_seconds))?;
         // SAFETY: a Node-API callback on `raw`'s thread.
         let (log, store) = unsafe {
             // Both held weakly: the runtime's JavaScript object holds them,
@@ -162,7 +216,11 @@ impl NativeFreenet {
             contracts: pick(js_contracts),
         };
         Ok(NativeFreenet {
-            runtime: Arc::new(Runtime::new(engine.core().clone(), stores)),
+            runtime: Arc::new(Runtime::with_profile(
+                engine.core().clone(),
+                stores,
+                profile,
+            )),
             log,
             store,
         })
@@ -226,11 +284,12 @@ impl NativeFreenet {
     }
 
     /// Runs a delegate's `process` over `messages` (as freenet-core's
-    /// `inbound_app_message`), on this thread with `sync`, otherwise on a
-    /// worker, returning a promise.
+    /// `inbound_app_message`) for `user` (bytes, or `undefined` for none),
+    /// on this thread with `sync`, otherwise on a worker, returning a
+    /// promise.
     #[napi(
         catch_unwind,
-        ts_args_type = "delegate: FreenetModule, parameters: Uint8Array, origin: unknown, messages: unknown[], clock: number | undefined, sync: boolean"
+        ts_args_type = "delegate: FreenetModule, parameters: Uint8Array, origin: unknown, messages: unknown[], user: Uint8Array | undefined, clock: number | undefined, sync: boolean"
     )]
     #[allow(clippy::too_many_arguments)]
     pub fn process<'e>(
@@ -240,6 +299,7 @@ impl NativeFreenet {
         parameters: Unknown<'e>,
         origin: Unknown<'e>,
         messages: Unknown<'e>,
+        user: Unknown<'e>,
         clock: Option<f64>,
         sync: bool,
     ) -> napi::Result<Unknown<'e>> {
@@ -251,6 +311,10 @@ impl NativeFreenet {
                     parameters: convert::bytes(raw, parameters.raw(), "parameters")?,
                     origin: values::origin(raw, origin.raw())?,
                     messages: values::inbound_list(raw, messages.raw())?,
+                    user: match values::is_nullish(raw, user.raw())? {
+                        true => None,
+                        false => Some(convert::bytes(raw, user.raw(), "options.user")?),
+                    },
                 })
             })(),
         )?;
@@ -266,6 +330,32 @@ impl NativeFreenet {
                     .map(Answered::Delegate)
             }),
         )
+    }
+}
+
+#[napi]
+impl NativeFreenet {
+    /// Forgets the delegate contexts kept between calls: every user's
+    /// context of the delegate `key` (`{ key, codeHash }`), or all of them
+    /// when `key` is `undefined`; returns how many went.
+    #[napi(catch_unwind, ts_args_type = "key: { key: Uint8Array; codeHash: Uint8Array } | undefined")]
+    pub fn clear_delegate_context(&self, env: Env, key: Unknown<'_>) -> napi::Result<u32> {
+        let raw = env.raw();
+        let key = or_throw(
+            raw,
+            (|| match values::is_nullish(raw, key.raw())? {
+                true => Ok(None),
+                false => values::delegate_key(raw, key.raw(), "key").map(Some),
+            })(),
+        )?;
+        let cleared = self.runtime.contexts().clear(key.as_ref());
+        Ok(u32::try_from(cleared).unwrap_or(u32::MAX))
+    }
+
+    /// How many delegate contexts the runtime keeps.
+    #[napi(getter)]
+    pub fn delegate_contexts(&self) -> u32 {
+        u32::try_from(self.runtime.contexts().len()).unwrap_or(u32::MAX)
     }
 }
 

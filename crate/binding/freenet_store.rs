@@ -192,6 +192,7 @@ fn kind(request: &Request) -> u32 {
         Request::ContractUpdate { .. } => 5,
         Request::ContractSubscribe { .. } => 6,
         Request::SecretHas { .. } => 7,
+        Request::SecretList { .. } => 8,
     }
 }
 
@@ -206,6 +207,7 @@ fn what(request: &Request) -> &'static str {
         Request::ContractUpdate { .. } => "contracts.update",
         Request::ContractSubscribe { .. } => "contracts.subscribe",
         Request::SecretHas { .. } => "secrets.has",
+        Request::SecretList { .. } => "secrets.list",
     }
 }
 
@@ -237,12 +239,22 @@ unsafe fn arguments(env: napi_env, request: &Request, argv: &mut Vec<napi_value>
             key: name,
             value,
         } => argv.extend([key(delegate)?, bytes(name)?, bytes(value)?]),
+        Request::SecretList { delegate, prefix } => {
+            argv.extend([key(delegate)?, bytes(prefix)?]);
+        }
         Request::ContractGet { id } | Request::ContractSubscribe { id } => argv.push(bytes(id)?),
         Request::ContractPut { id, state } | Request::ContractUpdate { id, state } => {
             argv.extend([bytes(id)?, bytes(state)?]);
         }
     }
     Ok(())
+}
+
+/// The keys `secrets.list` gave: an array of byte arrays (`undefined`
+/// for none).
+fn keys(env: napi_env, value: napi_value) -> Result<Vec<Vec<u8>>, HostFailure> {
+    crate::freenet_values::list(env, value, "secrets.list()", crate::convert::bytes)
+        .map_err(|err| HostFailure::new(format!("secrets.list returned {}", err.message())))
 }
 
 /// The store's answer to `request`, from the value its function gave.
@@ -268,6 +280,7 @@ unsafe fn answer(
                         HostFailure::new(format!("{} returned {}", what(request), err.message()))
                     })
             }
+            Request::SecretList { .. } => keys(env, value).map(Answer::Keys),
             Request::SecretHas { .. } => {
                 let flag = js::boolean(env, value)
                     .ok()

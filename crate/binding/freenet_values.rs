@@ -8,8 +8,8 @@ use wasm_engine_core::WasmError;
 use wasm_engine_freenet::wire::{
     ApplicationMessage, ContractContainer, ContractNotification, ContractRequest, ContractResponse,
     ContractWasmApi, DelegateKey, DelegateMessage, GetContractResponse, InboundDelegateMsg, Key,
-    MessageOrigin, OutboundDelegateMsg, RelatedMode, UpdateData, UpdateModification,
-    UserInputResponse, ValidateResult,
+    LifecycleEvent, MessageOrigin, OutboundDelegateMsg, RelatedMode, UpdateData,
+    UpdateModification, UserInputResponse, ValidateResult, WakeupFired,
 };
 use wasm_engine_freenet::{ContractAnswer, ContractCall, Related};
 
@@ -55,7 +55,7 @@ pub(crate) fn contract_call(
 
 /// The items of the array `value` (`undefined` is empty), each converted
 /// by `item` with its name `name[i]`.
-fn list<T>(
+pub(crate) fn list<T>(
     env: napi_env,
     value: napi_value,
     name: &str,
@@ -91,7 +91,7 @@ fn field(env: napi_env, value: napi_value, name: &str, key: &str) -> Result<napi
     }
 }
 
-fn is_nullish(env: napi_env, value: napi_value) -> Result<bool, WasmError> {
+pub(crate) fn is_nullish(env: napi_env, value: napi_value) -> Result<bool, WasmError> {
     // SAFETY: on `env`'s thread inside a callback (every caller's contract).
     let ty = unsafe { js::type_of(env, value) }.map_err(broken)?;
     Ok(matches!(
@@ -300,7 +300,11 @@ fn key_field(
 }
 
 /// A `DelegateKey`: `{ key, codeHash }`, 32 bytes each.
-fn delegate_key(env: napi_env, value: napi_value, name: &str) -> Result<DelegateKey, WasmError> {
+pub(crate) fn delegate_key(
+    env: napi_env,
+    value: napi_value,
+    name: &str,
+) -> Result<DelegateKey, WasmError> {
     Ok(DelegateKey {
         key: key_field(env, value, name, "key")?,
         code_hash: key_field(env, value, name, "codeHash")?,
@@ -405,6 +409,15 @@ pub(crate) fn inbound(
         "subscribeContractResponse" => {
             In::SubscribeContractResponse(contract_response(env, value, name)?)
         }
+        "unsubscribeContractResponse" => {
+            In::UnsubscribeContractResponse(contract_response(env, value, name)?)
+        }
+        "wakeupFired" => In::WakeupFired(WakeupFired { tag: bytes("tag")? }),
+        "lifecycle" => In::Lifecycle(lifecycle(
+            env,
+            field(env, value, name, "event")?,
+            &format!("{name}.event"),
+        )?),
         "contractNotification" => In::ContractNotification(ContractNotification {
             contract_id: key_field(env, value, name, "contractId")?,
             new_state: bytes("newState")?,
@@ -429,7 +442,29 @@ pub(crate) fn inbound(
             return Err(argument(format!(
                 "{name}.type must be one of applicationMessage, userResponse, getContractResponse, \
                  putContractResponse, updateContractResponse, subscribeContractResponse, \
-                 contractNotification, delegateMessage, got \"{other}\""
+                 contractNotification, delegateMessage, unsubscribeContractResponse, \
+                 wakeupFired, lifecycle, got \"{other}\""
+            )));
+        }
+    })
+}
+
+/// A `LifecycleEvent`: `{ type: 'installed' }` or
+/// `{ type: 'nodeStarted', downSinceMs }` (`downSinceMs` a non-negative
+/// integer, or `null`/absent when unknown).
+fn lifecycle(env: napi_env, value: napi_value, name: &str) -> Result<LifecycleEvent, WasmError> {
+    let tag = convert::string(env, field(env, value, name, "type")?, &format!("{name}.type"))?;
+    Ok(match tag.as_str() {
+        "installed" => LifecycleEvent::Installed,
+        "nodeStarted" => LifecycleEvent::NodeStarted {
+            down_since_ms: match optional(env, value, name, "downSinceMs")? {
+                Some(ms) => Some(convert::u64(env, ms, &format!("{name}.downSinceMs"))?),
+                None => None,
+            },
+        },
+        other => {
+            return Err(argument(format!(
+                "{name}.type must be installed or nodeStarted, got \"{other}\""
             )));
         }
     })
@@ -569,6 +604,9 @@ unsafe fn outbound_to_js(env: napi_env, message: &OutboundDelegateMsg) -> Raw<na
             Out::GetContractRequest(request) => request_to_js(env, "getContractRequest", request),
             Out::SubscribeContractRequest(request) => {
                 request_to_js(env, "subscribeContractRequest", request)
+            }
+            Out::UnsubscribeContractRequest(request) => {
+                request_to_js(env, "unsubscribeContractRequest", request)
             }
             Out::PutContractRequest(request) => {
                 let ContractContainer::Wasm(ContractWasmApi::V1(contract)) = &request.contract;

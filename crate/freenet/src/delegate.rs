@@ -1,14 +1,16 @@
 //! Delegates: `process` over a list of inbound messages on one instance,
-//! with the running context and the outbound rules of freenet-core 0.2.48's
-//! `inbound_app_message`.
+//! with the running context and the outbound rules of freenet-core's
+//! `inbound_app_message`, as of 0.2.48 or 0.2.154 (the context kept
+//! between calls, every drain attested, unsubscribe refused).
 
 use std::sync::Arc;
 
 use super::hooks::Store;
+use super::profile::Abi;
 use super::wire::{
     self, DelegateError, DelegateKey, InboundDelegateMsg, MessageOrigin, OutboundDelegateMsg,
 };
-use super::{Guest, Loaded, Session, abi};
+use super::{Guest, Loaded, Runtime, Session, abi};
 use wasm_engine_core::EngineState;
 use wasm_engine_core::error::{ContractFailure, ErrorKind, WasmError};
 
@@ -23,12 +25,16 @@ const DELEGATE_REQ_BYTES: usize = 4096;
 pub const MAX_CONTEXT_BYTES: usize = 4096 * 10 * 10;
 
 /// A delegate's `process` call: its parameters, who sends the messages,
-/// and the messages.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// the messages, and (0.2.154) the user whose context it reads and writes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct DelegateCall {
     pub parameters: Vec<u8>,
     pub origin: Option<MessageOrigin>,
     pub messages: Vec<InboundDelegateMsg>,
+    /// The user the call runs for, as a node that hosts users keys
+    /// contexts by it; `None` on a node that hosts none (one context per
+    /// delegate). Ignored under 0.2.48.
+    pub user: Option<Vec<u8>>,
 }
 
 /// The delegate being processed, as its host imports see it.
@@ -48,20 +54,53 @@ pub struct Stores {
     pub contracts: Arc<dyn Store>,
 }
 
-/// Runs `call` on one fresh instance of `delegate`, whose key is `key`.
+/// The failure today's node gives a call whose delegate asks to
+/// unsubscribe (`UnexpectedMessage`); `examined` when the request was the
+/// message being routed rather than one drained behind another.
+fn unsubscribe_refused(examined: bool) -> WasmError {
+    let reason = "UnsubscribeContractRequest is not implemented by this node yet \
+                  (freenet-core 0.2.154 fails the whole call)";
+    let message = if examined {
+        format!("Received an unexpected message from the client apps: {reason}")
+    } else {
+        reason.to_owned()
+    };
+    WasmError::contract(
+        format!("process failed: {message}"),
+        ContractFailure {
+            kind: "unexpectedMessage",
+            reason: Some(message),
+        },
+    )
+}
+
+/// Runs `call` on one fresh instance of `delegate`, whose key is `key`,
+/// with the stores, profile and contexts of `runtime`.
 pub(crate) fn run(
     state: &mut EngineState,
     session: &Session,
     delegate: &Loaded,
     key: DelegateKey,
-    stores: &Stores,
+    runtime: &Runtime,
     call: DelegateCall,
 ) -> Result<Vec<OutboundDelegateMsg>, WasmError> {
     let DelegateCall {
         parameters,
         origin,
         messages,
+        user,
     } = call;
+    let abi = runtime.profile().abi;
+    if let Some(newer) = messages.iter().find(|m| !abi.is_current() && !m.in_0_2_48()) {
+        return Err(WasmError::new(
+            ErrorKind::Argument,
+            format!(
+                "{} messages exist from freenet-core 0.2.154 on; this runtime's abi is '{}'",
+                newer.name(),
+                abi.name()
+            ),
+        ));
+    }
     if messages.is_empty() {
         return Ok(Vec::new());
     }
@@ -70,10 +109,16 @@ pub(crate) fn run(
         Some(origin) => wire::encode(&origin)?,
         None => Vec::new(),
     };
+    let user = user.filter(|_| abi.is_current());
+    let mut context = if abi.is_current() {
+        runtime.contexts().begin(&key, user.as_deref())
+    } else {
+        Vec::new()
+    };
     let mut guest = Guest::create(state, session, delegate, false, DELEGATE_REQ_BYTES)?;
     let id = guest.id();
-    let mut context = Vec::new();
     let mut results = Vec::new();
+    let stores = runtime.stores();
     let outcome = (|| {
         for message in messages {
             let message = match message {
@@ -112,8 +157,25 @@ pub(crate) fn run(
             if let Some(env) = guest.op().lock().delegate.take() {
                 context = env.context;
             }
-            let outbound = decode(&mut guest, answered?)?;
-            route(outbound, &key, &mut context, &mut results);
+            let outbound = decode(&mut guest, answered?, abi)?;
+            route(outbound, &key, abi, &mut context, &mut results)?;
+        }
+        if abi.is_current() {
+            if results
+                .iter()
+                .any(|m| matches!(m, OutboundDelegateMsg::UnsubscribeContractRequest(_)))
+            {
+                return Err(unsubscribe_refused(false));
+            }
+            if let Err(bytes) = runtime.contexts().store(&key, user.as_deref(), context) {
+                guest.op().lock().log(
+                    id,
+                    format!(
+                        "warning: the delegate's context of {bytes} bytes is not kept \
+                         between calls: freenet-stdlib accepts less than {MAX_CONTEXT_BYTES}"
+                    ),
+                );
+            }
         }
         Ok(())
     })();
@@ -126,14 +188,32 @@ pub(crate) fn run(
         })
 }
 
-/// The outbound messages behind the result structure at `at`.
-fn decode(guest: &mut Guest<'_>, at: i64) -> Result<Vec<OutboundDelegateMsg>, WasmError> {
+/// The outbound messages behind the result structure at `at`, as a
+/// delegate of `abi` may send them.
+fn decode(guest: &mut Guest<'_>, at: i64, abi: Abi) -> Result<Vec<OutboundDelegateMsg>, WasmError> {
     let what = guest.what(PROCESS_EXPORT);
     let (id, memory) = guest.memory()?;
     let (ptr, size) = abi::delegate_result(memory, at, id, &what)?;
     let bytes = abi::payload(memory, ptr, size, id, &what)?;
     let (kind, reason) =
         match wire::decode::<Result<Vec<OutboundDelegateMsg>, DelegateError>>(bytes) {
+            // freenet-stdlib 0.6.0 has no variant 8: its bytes do not decode.
+            Ok(Ok(outbound))
+                if !abi.is_current()
+                    && outbound
+                        .iter()
+                        .any(|m| matches!(m, OutboundDelegateMsg::UnsubscribeContractRequest(_))) =>
+            {
+                (
+                    "other",
+                    format!(
+                        "the result does not decode: outbound variant 8 \
+                         (UnsubscribeContractRequest) exists from freenet-core 0.2.154 on; \
+                         this runtime's abi is '{}'",
+                        abi.name()
+                    ),
+                )
+            }
             Ok(Ok(outbound)) => return Ok(outbound),
             Ok(Err(DelegateError::Deser(reason))) => ("deser", reason),
             Ok(Err(DelegateError::Other(reason))) => ("other", reason),
@@ -155,49 +235,63 @@ fn decode(guest: &mut Guest<'_>, at: i64) -> Result<Vec<OutboundDelegateMsg>, Wa
 /// request, an unprocessed request or delegate message) and everything
 /// after it go to `results` as they are, except that that first
 /// application message loses its context and unprocessed delegate messages
-/// carry the real sender.
+/// carry the real sender: behind any first message under 0.2.154, only
+/// behind a first delegate message under 0.2.48. Under 0.2.154 an
+/// unsubscribe request met here fails the call, as the node does.
 fn route(
     outbound: Vec<OutboundDelegateMsg>,
     key: &DelegateKey,
+    abi: Abi,
     context: &mut Vec<u8>,
     results: &mut Vec<OutboundDelegateMsg>,
-) {
+) -> Result<(), WasmError> {
     use OutboundDelegateMsg as Out;
     let mut queue = outbound.into_iter();
     while let Some(message) = queue.next() {
-        match message {
-            Out::ContextUpdated(new) => *context = new,
+        let first = match message {
+            Out::ContextUpdated(new) => {
+                *context = new;
+                continue;
+            }
             Out::GetContractRequest(r) | Out::SubscribeContractRequest(r) if r.processed => {
                 *context = r.context;
+                continue;
             }
-            Out::PutContractRequest(r) if r.processed => *context = r.context,
-            Out::UpdateContractRequest(r) if r.processed => *context = r.context,
-            Out::SendDelegateMessage(m) if m.processed => *context = m.context,
+            Out::PutContractRequest(r) if r.processed => {
+                *context = r.context;
+                continue;
+            }
+            Out::UpdateContractRequest(r) if r.processed => {
+                *context = r.context;
+                continue;
+            }
+            Out::SendDelegateMessage(m) if m.processed => {
+                *context = m.context;
+                continue;
+            }
+            Out::UnsubscribeContractRequest(_) => return Err(unsubscribe_refused(true)),
             Out::ApplicationMessage(mut app) => {
                 app.context = Vec::new();
-                results.push(Out::ApplicationMessage(app));
-                results.extend(queue);
-                return;
+                Out::ApplicationMessage(app)
             }
-            Out::SendDelegateMessage(mut first) => {
-                first.sender = *key;
-                results.push(Out::SendDelegateMessage(first));
-                results.extend(queue.map(|rest| match rest {
-                    Out::SendDelegateMessage(mut m) if !m.processed => {
-                        m.sender = *key;
-                        Out::SendDelegateMessage(m)
-                    }
-                    other => other,
-                }));
-                return;
+            Out::SendDelegateMessage(mut m) => {
+                m.sender = *key;
+                Out::SendDelegateMessage(m)
             }
-            first => {
-                results.push(first);
-                results.extend(queue);
-                return;
+            first => first,
+        };
+        let attest = abi.is_current() || matches!(first, Out::SendDelegateMessage(_));
+        results.push(first);
+        results.extend(queue.map(|rest| match rest {
+            Out::SendDelegateMessage(mut m) if attest && !m.processed => {
+                m.sender = *key;
+                Out::SendDelegateMessage(m)
             }
-        }
+            other => other,
+        }));
+        return Ok(());
     }
+    Ok(())
 }
 
 #[cfg(test)]

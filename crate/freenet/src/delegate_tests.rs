@@ -101,10 +101,19 @@ fn user_input() -> Out {
 /// `route` over `outbound`, starting from the running context `context`:
 /// the context after, and the messages for the caller.
 fn routed(outbound: Vec<Out>, context: &[u8]) -> (Vec<u8>, Vec<Out>) {
+    routed_as(Abi::V0_2_48, outbound, context).unwrap()
+}
+
+/// [`routed`] under `abi`, which may refuse the list.
+fn routed_as(
+    abi: Abi,
+    outbound: Vec<Out>,
+    context: &[u8],
+) -> Result<(Vec<u8>, Vec<Out>), WasmError> {
     let mut context = context.to_vec();
     let mut results = Vec::new();
-    route(outbound, &KEY, &mut context, &mut results);
-    (context, results)
+    route(outbound, &KEY, abi, &mut context, &mut results)?;
+    Ok((context, results))
 }
 
 // ---------------------------------------------------------------------------
@@ -409,4 +418,173 @@ fn removing_a_missing_secret_succeeds() {
     assert_eq!(secret_remove(&secrets, &KEY, b"k"), Answer::Done);
     assert_eq!(secret_remove(&secrets, &KEY, b"k"), Answer::Done);
     assert_eq!(secret_get(&secrets, &KEY, b"k"), None);
+}
+
+// ---------------------------------------------------------------------------
+// freenet-core 0.2.154's outbound rules
+// ---------------------------------------------------------------------------
+
+fn unsubscribe(processed: bool) -> Out {
+    Out::UnsubscribeContractRequest(ContractRequest {
+        contract_id: [7; 32],
+        context: b"u".to_vec(),
+        processed,
+    })
+}
+
+#[test]
+fn every_drain_attests_unprocessed_delegate_messages_under_0_2_154_only() {
+    for first in [app(b"a", b"x"), user_input(), get(b"g", false), subscribe(b"s", false)] {
+        let outbound = vec![
+            first.clone(),
+            send(FORGED, b"1", false),
+            send(FORGED, b"2", true),
+        ];
+        let (_, today) = routed_as(Abi::V0_2_154, outbound.clone(), b"").unwrap();
+        let (_, before) = routed(outbound, b"");
+        let senders = |results: &[Out]| -> Vec<DelegateKey> {
+            results
+                .iter()
+                .filter_map(|m| match m {
+                    Out::SendDelegateMessage(m) => Some(m.sender),
+                    _ => None,
+                })
+                .collect()
+        };
+        // The unprocessed one is attested; a processed one in the drain
+        // passes as it is, under both.
+        assert_eq!(senders(&today), vec![KEY, FORGED], "behind {first:?}");
+        assert_eq!(senders(&before), vec![FORGED, FORGED], "behind {first:?}");
+    }
+}
+
+#[test]
+fn only_the_first_application_message_loses_its_context_under_both() {
+    for abi in Abi::ALL {
+        let (_, results) =
+            routed_as(abi, vec![app(b"a", b"x"), app(b"b", b"y")], b"").unwrap();
+        assert_eq!(results, vec![app(b"a", b""), app(b"b", b"y")], "{abi:?}");
+    }
+}
+
+#[test]
+fn an_unsubscribe_request_fails_the_call_under_0_2_154() {
+    for processed in [false, true] {
+        let err = routed_as(Abi::V0_2_154, vec![unsubscribe(processed)], b"").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Contract);
+        let failure = err.contract_failure().unwrap();
+        assert_eq!(failure.kind, "unexpectedMessage");
+        assert!(
+            err.message()
+                .contains("Received an unexpected message from the client apps"),
+            "{}",
+            err.message()
+        );
+    }
+    // Drained behind a first message, it reaches the results; `run` then
+    // fails the call (without the prefix), as the node's executor does.
+    let (_, results) =
+        routed_as(Abi::V0_2_154, vec![app(b"a", b""), unsubscribe(false)], b"").unwrap();
+    assert_eq!(results[1], unsubscribe(false));
+}
+
+// ---------------------------------------------------------------------------
+// Listing secrets
+// ---------------------------------------------------------------------------
+
+fn secret_list(store: &MemoryStore, delegate: &DelegateKey, prefix: &[u8]) -> Vec<Vec<u8>> {
+    match answer(
+        store,
+        Request::SecretList {
+            delegate: *delegate,
+            prefix: prefix.to_vec(),
+        },
+    ) {
+        Answer::Keys(keys) => keys,
+        other => panic!("a list answered {other:?}"),
+    }
+}
+
+#[test]
+fn secrets_list_by_prefix_in_first_set_order_per_delegate() {
+    let store = MemoryStore::default();
+    for key in [&b"b/2"[..], b"a/1", b"b/1", b"c"] {
+        secret_set(&store, &KEY, key, b"v");
+    }
+    secret_set(&store, &OTHER, b"b/9", b"v");
+    // Setting again keeps the first place; removing and setting moves it.
+    secret_set(&store, &KEY, b"b/2", b"w");
+    secret_remove(&store, &KEY, b"a/1");
+    secret_set(&store, &KEY, b"a/1", b"v");
+    assert_eq!(
+        secret_list(&store, &KEY, b""),
+        vec![b"b/2".to_vec(), b"b/1".to_vec(), b"c".to_vec(), b"a/1".to_vec()]
+    );
+    assert_eq!(
+        secret_list(&store, &KEY, b"b/"),
+        vec![b"b/2".to_vec(), b"b/1".to_vec()]
+    );
+    assert_eq!(secret_list(&store, &OTHER, b""), vec![b"b/9".to_vec()]);
+    assert!(secret_list(&store, &KEY, b"zz").is_empty());
+}
+
+// ---------------------------------------------------------------------------
+// Contexts between calls
+// ---------------------------------------------------------------------------
+
+#[test]
+fn contexts_keep_per_delegate_and_user_and_empty_or_huge_ones_delete() {
+    use crate::contexts::Contexts;
+    let contexts = Contexts::new(std::time::Duration::from_secs(600));
+    assert!(contexts.begin(&KEY, None).is_empty());
+    contexts.store(&KEY, None, b"one".to_vec()).unwrap();
+    contexts.store(&KEY, Some(b"alice"), b"two".to_vec()).unwrap();
+    contexts.store(&OTHER, None, b"three".to_vec()).unwrap();
+    assert_eq!(contexts.begin(&KEY, None), b"one");
+    assert_eq!(contexts.begin(&KEY, Some(b"alice")), b"two");
+    assert!(contexts.begin(&KEY, Some(b"bob")).is_empty());
+    contexts.store(&KEY, None, Vec::new()).unwrap();
+    assert!(contexts.begin(&KEY, None).is_empty());
+    assert_eq!(contexts.len(), 2);
+    assert_eq!(
+        contexts.store(&KEY, Some(b"alice"), vec![0; MAX_CONTEXT_BYTES]),
+        Err(MAX_CONTEXT_BYTES)
+    );
+    assert!(contexts.begin(&KEY, Some(b"alice")).is_empty());
+    contexts
+        .store(&KEY, None, vec![0; MAX_CONTEXT_BYTES - 1])
+        .unwrap();
+    assert_eq!(contexts.clear(Some(&KEY)), 1);
+    assert_eq!(contexts.clear(None), 1);
+    assert!(contexts.is_empty());
+}
+
+#[test]
+fn contexts_expire_after_their_time_to_live() {
+    use crate::contexts::Contexts;
+    let contexts = Contexts::new(std::time::Duration::from_millis(50));
+    contexts.store(&KEY, None, b"soon gone".to_vec()).unwrap();
+    assert_eq!(contexts.begin(&KEY, None), b"soon gone");
+    std::thread::sleep(std::time::Duration::from_millis(80));
+    assert!(contexts.begin(&KEY, None).is_empty());
+    assert!(contexts.is_empty());
+}
+
+#[test]
+fn contexts_over_the_budget_lose_the_oldest_writes() {
+    use crate::contexts::{BUDGET_BYTES, Contexts, ENTRY_OVERHEAD_BYTES};
+    let contexts = Contexts::new(std::time::Duration::from_secs(600));
+    let size = MAX_CONTEXT_BYTES - 1;
+    let fits = BUDGET_BYTES / (size + ENTRY_OVERHEAD_BYTES);
+    let owner = |i: usize| DelegateKey {
+        key: [(i % 256) as u8; 32],
+        code_hash: [(i / 256) as u8; 32],
+    };
+    for i in 0..=fits {
+        contexts.store(&owner(i), None, vec![1; size]).unwrap();
+    }
+    // One past the budget: down to seven eighths, oldest first.
+    assert!(contexts.len() < fits);
+    assert!(contexts.begin(&owner(0), None).is_empty());
+    assert_eq!(contexts.begin(&owner(fits), None).len(), size);
 }

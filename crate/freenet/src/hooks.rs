@@ -41,6 +41,13 @@ pub enum Request {
         delegate: DelegateKey,
         key: Vec<u8>,
     },
+    /// The keys of `delegate`'s secrets that start with `prefix` (all of
+    /// them for an empty prefix), answered as [`Answer::Keys`]
+    /// (ABI 0.2.154's `list_secrets`).
+    SecretList {
+        delegate: DelegateKey,
+        prefix: Vec<u8>,
+    },
     /// The state of contract `id`, if the store has it.
     ContractGet {
         id: Key,
@@ -73,6 +80,9 @@ pub enum Answer {
     Refused,
     /// The store knows no such contract ("code not registered").
     Unregistered,
+    /// For `SecretList`: the keys, in the store's order (the node lists
+    /// them in the order they were first set).
+    Keys(Vec<Vec<u8>>),
 }
 
 /// Where an answer to a posted request goes.
@@ -110,7 +120,10 @@ pub struct MemoryStore {
 
 #[derive(Default)]
 struct Secrets {
-    map: HashMap<SecretId, Vec<u8>>,
+    /// Each secret's value and when its key was first set, for listing in
+    /// that order.
+    map: HashMap<SecretId, (u64, Vec<u8>)>,
+    next: u64,
     /// Bytes of keys and values held.
     bytes: usize,
 }
@@ -118,10 +131,10 @@ struct Secrets {
 impl Store for MemoryStore {
     fn answer_here(&self, _site: Site, request: &Request) -> Option<Result<Answer, HostFailure>> {
         let mut secrets = self.secrets.lock();
-        let Secrets { map, bytes } = &mut *secrets;
+        let Secrets { map, next, bytes } = &mut *secrets;
         Some(Ok(match request {
             Request::SecretGet { delegate, key } => {
-                Answer::Found(map.get(&(*delegate, key.clone())).cloned())
+                Answer::Found(map.get(&(*delegate, key.clone())).map(|(_, v)| v.clone()))
             }
             Request::SecretHas { delegate, key } => {
                 if map.contains_key(&(*delegate, key.clone())) {
@@ -135,9 +148,9 @@ impl Store for MemoryStore {
                 key,
                 value,
             } => {
-                let old = map
-                    .get(&(*delegate, key.clone()))
-                    .map_or(0, |v| key.len() + v.len());
+                let old = map.get(&(*delegate, key.clone()));
+                let order = old.map_or(*next, |(order, _)| *order);
+                let old = old.map_or(0, |(_, v)| key.len() + v.len());
                 let total = *bytes - old + key.len() + value.len();
                 if total > MAX_MEMORY_SECRET_BYTES {
                     return Some(Err(HostFailure::new(format!(
@@ -146,14 +159,26 @@ impl Store for MemoryStore {
                     ))));
                 }
                 *bytes = total;
-                map.insert((*delegate, key.clone()), value.clone());
+                if order == *next {
+                    *next += 1;
+                }
+                map.insert((*delegate, key.clone()), (order, value.clone()));
                 Answer::Done
             }
             Request::SecretRemove { delegate, key } => {
-                if let Some(value) = map.remove(&(*delegate, key.clone())) {
+                if let Some((_, value)) = map.remove(&(*delegate, key.clone())) {
                     *bytes -= key.len() + value.len();
                 }
                 Answer::Done
+            }
+            Request::SecretList { delegate, prefix } => {
+                let mut keys: Vec<(u64, Vec<u8>)> = map
+                    .iter()
+                    .filter(|((owner, key), _)| owner == delegate && key.starts_with(prefix))
+                    .map(|((_, key), (order, _))| (*order, key.clone()))
+                    .collect();
+                keys.sort_unstable_by_key(|(order, _)| *order);
+                Answer::Keys(keys.into_iter().map(|(_, key)| key).collect())
             }
             // No contract lives here: a read finds nothing, a write finds
             // no registered code, as on a node without the contract.

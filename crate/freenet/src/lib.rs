@@ -2,32 +2,41 @@
 //!
 //! A [`Runtime`] is an engine whose instances get Freenet's host imports
 //! from Rust ([`natives`]), and which runs each operation the way
-//! freenet-core 0.2.48 does: a fresh instance with a new id,
+//! freenet-core does, as of the release its [`Profile`] names (0.2.48 by
+//! default, or 0.2.154; see [`profile::Abi`]): a fresh instance with a new id,
 //! `__frnt_set_id`, memory grown to the inputs' size, one buffer per input
 //! (streamed for modules that import `freenet_contract_io`), the export,
 //! the result decoded, the instance dropped. All of that happens inside one
-//! engine entry, under one deadline and one fuel budget, on whichever
-//! thread runs the operation.
+//! engine entry and one fuel budget, on whichever thread runs the
+//! operation; under one deadline, except for delegates under 0.2.154,
+//! whose every guest entry gets the whole deadline, as on today's node.
 //!
-//! Types and encodings are freenet-stdlib 0.6.0's ([`wire`], checked
-//! against freenet-stdlib itself by tests), so what a guest reads and what
-//! the host decodes are byte-identical with freenet-core.
+//! Types and encodings are freenet-stdlib 0.6.0's and 0.12.1's ([`wire`],
+//! checked against both by tests), so what a guest reads and what the host
+//! decodes are byte-identical with freenet-core.
 
 mod abi;
+pub mod contexts;
 pub mod contract;
 pub mod delegate;
 pub mod hooks;
+mod manifest;
 mod natives;
+pub mod profile;
 pub mod wire;
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
+use self::contexts::Contexts;
 pub use self::contract::{ContractAnswer, ContractCall, Related};
 pub use self::delegate::{DelegateCall, Stores};
+pub use self::natives::REMOVED_CONTRACT_IMPORTS;
 use self::natives::{FreenetNatives, Operation};
+pub use self::profile::{Abi, ClockPolicy, Profile};
 use self::wire::{DelegateKey, Key, OutboundDelegateMsg};
 use wasm_engine_core::Engine;
 use wasm_engine_core::Module;
@@ -38,6 +47,9 @@ use wasm_engine_core::{EngineState, INITIATE_BUFFER_EXPORT};
 
 /// The import namespace whose presence makes a contract stream its inputs.
 pub const CONTRACT_IO_NAMESPACE: &str = "freenet_contract_io";
+
+/// The namespace of `utc_now`.
+const TIME_NAMESPACE: &str = "freenet_time";
 
 /// Instance ids, process-wide as in freenet-core, so a stale id never
 /// names a newer instance.
@@ -51,6 +63,8 @@ pub struct Loaded {
     code_hash: Key,
     streaming: bool,
     uses_time: bool,
+    /// The payloads of the module's `freenet-manifest` custom sections.
+    manifests: Arc<[Vec<u8>]>,
 }
 
 impl Loaded {
@@ -75,6 +89,13 @@ impl Loaded {
     /// clock is worth reading before each operation.
     pub fn uses_time(&self) -> bool {
         self.uses_time
+    }
+
+    /// The payloads of the module's custom sections named
+    /// `freenet-manifest` (freenet-stdlib 0.12's delegate manifest: JSON,
+    /// one section at most in a valid module), in their order.
+    pub fn manifests(&self) -> &[Vec<u8>] {
+        &self.manifests
     }
 }
 
@@ -111,9 +132,15 @@ impl<T> Outcome<T> {
 pub struct Runtime {
     engine: Arc<Engine>,
     stores: Stores,
+    profile: Profile,
     /// Defined once per module (the engine caches modules prepared with
     /// them); their operation record is renewed by each operation.
     natives: FreenetNatives,
+    /// Delegate contexts between calls (0.2.154).
+    contexts: Contexts,
+    /// Code hashes of the contracts whose use of the host clock was
+    /// reported (0.2.154 warns once per code hash).
+    clock_warned: Mutex<HashSet<Key>>,
 }
 
 /// Numbers runtimes' natives; 0 stands for no natives.
@@ -125,14 +152,39 @@ impl Runtime {
     /// Freenet's imports come from the runtime; the engine's own imports,
     /// if any, serve the names Freenet does not define.
     pub fn new(engine: Arc<Engine>, stores: Stores) -> Runtime {
+        Runtime::with_profile(engine, stores, Profile::default())
+    }
+
+    /// [`Runtime::new`], behaving as `profile` says.
+    pub fn with_profile(engine: Arc<Engine>, stores: Stores, profile: Profile) -> Runtime {
         Runtime {
             engine,
             stores,
+            profile,
             natives: FreenetNatives {
                 op: Arc::new(Mutex::new(Operation::new(false, None))),
                 id: NEXT_NATIVES_ID.fetch_add(1, Ordering::Relaxed),
+                abi: profile.abi,
             },
+            contexts: Contexts::new(profile.context_ttl),
+            clock_warned: Mutex::new(HashSet::new()),
         }
+    }
+
+    /// How this runtime behaves.
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    /// The delegate contexts this runtime keeps between calls (always
+    /// empty under 0.2.48).
+    pub fn contexts(&self) -> &Contexts {
+        &self.contexts
+    }
+
+    /// The stores its delegates use.
+    pub fn stores(&self) -> &Stores {
+        &self.stores
     }
 
     /// The engine underneath, for its stats, queue and `close()`.
@@ -147,12 +199,40 @@ impl Runtime {
 
     /// What the runtime needs to know about `module`, compiled by its
     /// engine's backend from `code`.
+    /// Refused when the module imports what this runtime's profile does
+    /// not define: under 0.2.154, the contract-writing delegate imports
+    /// (today's node does not instantiate such a delegate).
     pub fn prepare(&self, module: Module, code: &[u8]) -> Result<Loaded> {
         self.engine.check_module(&module)?;
+        if self.profile.abi.is_current() {
+            let removed: Vec<String> = module
+                .imports()
+                .into_iter()
+                .filter(|import| {
+                    import
+                        .strip_prefix("freenet_delegate_contracts.")
+                        .is_some_and(|name| REMOVED_CONTRACT_IMPORTS.contains(&name))
+                })
+                .collect();
+            if !removed.is_empty() {
+                return Err(WasmError::new(
+                    ErrorKind::Instantiation,
+                    format!(
+                        "the module imports {}, which freenet-core {} removed: \
+                         the node does not instantiate it (this runtime's abi is '{}'; \
+                         under '0.2.48' they exist)",
+                        removed.join(", "),
+                        self.profile.abi.name(),
+                        self.profile.abi.name(),
+                    ),
+                ));
+            }
+        }
         Ok(Loaded {
             code_hash: wire::code_hash(code),
             streaming: module.imports_from(&[CONTRACT_IO_NAMESPACE]),
-            uses_time: module.imports_from(&["freenet_time"]),
+            uses_time: module.imports_from(&[TIME_NAMESPACE]),
+            manifests: manifest::sections(code).into(),
             module,
         })
     }
@@ -166,9 +246,28 @@ impl Runtime {
         call: ContractCall,
         options: &CallOptions,
     ) -> Outcome<ContractAnswer> {
-        self.operation(site, contract, options, |state, session| {
+        let current = self.profile.abi.is_current();
+        let mut outcome = self.operation(site, contract, options, true, |state, session| {
+            session.op().lock().refuse_clock =
+                current && self.profile.clock == ClockPolicy::Refuse;
             contract::run(state, session, contract, call)
-        })
+        });
+        if current
+            && contract.uses_time
+            && self.profile.clock == ClockPolicy::Warn
+            && self.clock_warned.lock().insert(contract.code_hash)
+        {
+            outcome.logs.push((
+                -1,
+                format!(
+                    "warning: this contract imports {TIME_NAMESPACE}.__frnt__time__utc_now; \
+                     freenet-core 0.2.154 deprecates the host clock for contracts (peers \
+                     reading different clocks stop converging) and a later release will \
+                     make the call trap (set clock: 'refuse' to get that now)"
+                ),
+            ));
+        }
+        outcome
     }
 
     /// Runs a delegate's `process` over `call.messages` on one fresh
@@ -185,19 +284,25 @@ impl Runtime {
             key: delegate.key(&call.parameters),
             code_hash: delegate.code_hash,
         };
-        self.operation(site, delegate, options, |state, session| {
-            delegate::run(state, session, delegate, key, &self.stores, call)
+        // Today's node gives every guest entry of a delegate the whole
+        // deadline; 0.2.48's bounds the whole call here.
+        let one_deadline = !self.profile.abi.is_current();
+        self.operation(site, delegate, options, one_deadline, |state, session| {
+            delegate::run(state, session, delegate, key, self, call)
         })
     }
 
     /// Runs `body` as one operation inside one engine entry, with a fresh
-    /// operation record for the natives. The record is renewed and read
-    /// under the engine's lock, which serializes this runtime's operations.
+    /// operation record for the natives; its guest entries share one
+    /// deadline when `one_deadline`, otherwise each gets a whole one. The
+    /// record is renewed and read under the engine's lock, which
+    /// serializes this runtime's operations.
     fn operation<T>(
         &self,
         site: Site,
         loaded: &Loaded,
         options: &CallOptions,
+        one_deadline: bool,
         body: impl FnOnce(&mut EngineState, &Session) -> Result<T>,
     ) -> Outcome<T> {
         let session = Session {
@@ -207,7 +312,9 @@ impl Runtime {
         let result = self.engine.check_module(&loaded.module).and_then(|()| {
             self.engine.enter(site, |state| {
                 *session.op().lock() = Operation::new(options.keep_logs, options.clock_ms);
-                state.begin_operation();
+                if one_deadline {
+                    state.begin_operation();
+                }
                 let result = body(state, &session);
                 state.end_operation();
                 logs = session.op().lock().finish();

@@ -17,6 +17,7 @@ use parking_lot::Mutex;
 use wasmtime::{Caller, Extern, IntoFunc, Linker};
 
 use super::abi::Buffer;
+use super::profile::Abi;
 use super::delegate::DelegateEnv;
 use super::hooks::{self, Answer, Request};
 use super::wire::{DelegateKey, Key};
@@ -44,6 +45,8 @@ pub(crate) struct Operation {
     dropped: usize,
     /// The time `utc_now` reports: fixed by the caller, or the system's.
     clock: Option<chrono::DateTime<chrono::Utc>>,
+    /// `utc_now` traps instead (a contract under the `refuse` clock policy).
+    pub(crate) refuse_clock: bool,
     /// The delegate being processed, if this is a delegate operation.
     pub(crate) delegate: Option<DelegateEnv>,
 }
@@ -56,6 +59,7 @@ impl Operation {
             logged: 0,
             dropped: 0,
             clock: clock_ms.and_then(chrono::DateTime::from_timestamp_millis),
+            refuse_clock: false,
             delegate: None,
         }
     }
@@ -106,7 +110,18 @@ pub(crate) struct FreenetNatives {
     pub(crate) op: Arc<Mutex<Operation>>,
     /// Process-unique: prepared modules are cached under it.
     pub(crate) id: u64,
+    /// Which imports exist: `list_secrets` from 0.2.154 on, the
+    /// contract-writing imports up to 0.2.48.
+    pub(crate) abi: Abi,
 }
+
+/// The `freenet_delegate_contracts` imports freenet-core removed after
+/// 0.2.48: a delegate that imports one does not instantiate on today's node.
+pub const REMOVED_CONTRACT_IMPORTS: [&str; 3] = [
+    "__frnt__delegate__put_contract_state",
+    "__frnt__delegate__update_contract_state",
+    "__frnt__delegate__subscribe_contract",
+];
 
 /// A trap naming `import`, for a guest that passed it something wrong.
 fn refuse(import: &str, why: impl std::fmt::Display) -> wasmtime::Error {
@@ -209,7 +224,18 @@ impl FreenetNatives {
         let op = self.op.clone();
         def.wrap(
             move |mut caller: Caller<'_, HostState>, _id: i64, ptr: i64| {
-                let now = op.lock().clock.unwrap_or_else(chrono::Utc::now);
+                let (refused, clock) = {
+                    let op = op.lock();
+                    (op.refuse_clock, op.clock)
+                };
+                if refused {
+                    return Err(refuse(
+                        UTC_NOW,
+                        "freenet-core 0.2.154 deprecates the host clock for contracts, \
+                         and this runtime refuses it (clock: 'refuse')",
+                    ));
+                }
+                let now = clock.unwrap_or_else(chrono::Utc::now);
                 let bytes = date_time_bytes(now);
                 let instance = caller.data().instance_id();
                 let memory = memory(&mut caller, UTC_NOW)?;
@@ -326,7 +352,12 @@ impl FreenetNatives {
                 },
             ),
             ("freenet_delegate_secrets", _) => self.secrets_import(def, name)?,
-            ("freenet_delegate_contracts", _) => contracts_import(def, op, name)?,
+            ("freenet_delegate_contracts", _) => {
+                if self.abi.is_current() && REMOVED_CONTRACT_IMPORTS.contains(&name) {
+                    return None;
+                }
+                contracts_import(def, op, name)?
+            }
             ("freenet_delegate_management", "__frnt__delegate__create_delegate") => def.wrap(
                 move |mut caller: Caller<'_, HostState>,
                       wasm: i64,
@@ -467,9 +498,110 @@ impl FreenetNatives {
                     }
                 },
             ),
+            "__frnt__delegate__list_secrets_len" if self.abi.is_current() => def.wrap(
+                move |mut caller: Caller<'_, HostState>,
+                      prefix: i64,
+                      prefix_len: i32|
+                      -> wasmtime::Result<i32> {
+                    Ok(match listing(&op, &mut caller, (prefix, prefix_len), LIST_LEN)? {
+                        Ok(records) => i32::try_from(records.len()).unwrap_or(i32::MAX),
+                        Err(code) => code,
+                    })
+                },
+            ),
+            "__frnt__delegate__list_secrets" if self.abi.is_current() => def.wrap(
+                move |mut caller: Caller<'_, HostState>,
+                      prefix: i64,
+                      prefix_len: i32,
+                      out: i64,
+                      out_len: i32|
+                      -> wasmtime::Result<i32> {
+                    // The node refuses a negative output length first of all.
+                    if out_len < 0 {
+                        return Ok(code::INVALID_PARAM);
+                    }
+                    let records = match listing(&op, &mut caller, (prefix, prefix_len), LIST)? {
+                        Ok(records) => records,
+                        Err(code) => return Ok(code),
+                    };
+                    if records.is_empty() {
+                        return Ok(0);
+                    }
+                    if records.len() > out_len as usize {
+                        return Ok(code::BUFFER_TOO_SMALL);
+                    }
+                    let memory = memory(&mut caller, LIST)?;
+                    let Some(span) = range(memory, out, records.len() as i64) else {
+                        return Ok(code::MEMORY_BOUNDS);
+                    };
+                    memory[span].copy_from_slice(&records);
+                    Ok(records.len() as i32)
+                },
+            ),
             _ => return None,
         })
     }
+}
+
+const LIST_LEN: &str = "freenet_delegate_secrets.__frnt__delegate__list_secrets_len";
+const LIST: &str = "freenet_delegate_secrets.__frnt__delegate__list_secrets";
+
+/// Keys starting with these bytes are the node's own (secret migration
+/// markers) and never listed.
+pub(crate) const HIDDEN_SECRET_PREFIX: &[u8] = b"\0freenet-migrate/";
+
+/// The most keys `list_secrets` reports for one delegate (the node's
+/// registry holds 4,096 per scope; keys past it are kept but not listed).
+pub(crate) const MAX_LISTED_SECRETS: usize = 4096;
+
+/// The running delegate's secret keys that start with the `prefix_len`
+/// bytes at `prefix`, as `list_secrets` writes them (each a `u32`
+/// little-endian length and the key's bytes), or the code to return: not
+/// in a process, a negative prefix length, the prefix out of bounds (not
+/// checked for an empty prefix). A store that fails lists nothing (the
+/// node's answer for an unreadable registry); the log says why.
+fn listing(
+    op: &Mutex<Operation>,
+    caller: &mut Caller<'_, HostState>,
+    (prefix, prefix_len): (i64, i32),
+    import: &str,
+) -> wasmtime::Result<Result<Vec<u8>, i32>> {
+    let (delegate, store) = match op.lock().delegate.as_ref() {
+        None => return Ok(Err(code::NOT_IN_PROCESS)),
+        Some(env) => (env.key, env.secrets.clone()),
+    };
+    if prefix_len < 0 {
+        return Ok(Err(code::INVALID_PARAM));
+    }
+    let prefix = if prefix_len == 0 {
+        Vec::new()
+    } else {
+        let memory = memory(caller, import)?;
+        let Some(span) = range(memory, prefix, i64::from(prefix_len)) else {
+            return Ok(Err(code::MEMORY_BOUNDS));
+        };
+        memory[span].to_vec()
+    };
+    let answer = hooks::ask(caller, &*store, Request::SecretList { delegate, prefix })?;
+    let keys = match outcome(op, caller.data().instance_id(), answer, import) {
+        Some(Answer::Keys(keys)) => keys,
+        _ => Vec::new(),
+    };
+    let mut records = Vec::new();
+    for key in keys
+        .iter()
+        .filter(|key| !key.starts_with(HIDDEN_SECRET_PREFIX))
+        .take(MAX_LISTED_SECRETS)
+    {
+        // A key longer than 4 GiB cannot come from a guest (its lengths
+        // are i32) and is skipped rather than encoded wrong.
+        let Ok(len) = u32::try_from(key.len()) else {
+            continue;
+        };
+        records.extend_from_slice(&len.to_le_bytes());
+        records.extend_from_slice(key);
+    }
+    Ok(Ok(records))
 }
 
 /// What [`copy_out`] did.

@@ -1,12 +1,15 @@
-//! freenet-stdlib 0.6.0's types as they travel between host and guest.
+//! freenet-stdlib's types as they travel between host and guest: 0.6.0's
+//! (ABI 0.2.48) with the variants 0.12.1 (ABI 0.2.154) appends, which
+//! leave the earlier variants' tags and bytes as they were.
 //!
 //! Each type here has the field order and field types of its freenet-stdlib
 //! counterpart, so serde's derived bincode produces exactly the same bytes
 //! (bincode 1: little-endian, fixed-width integers, `u64` lengths, `u32`
-//! enum tags, `[u8; 32]` as 32 raw bytes). The integration test
-//! `freenet_wire_tests.rs` encodes values with freenet-stdlib itself and
-//! checks that they decode here to the same values and re-encode to the
-//! same bytes, and the other way round. Keeping our own copy leaves
+//! enum tags, `[u8; 32]` as 32 raw bytes). The integration tests
+//! `wire_tests.rs` (against 0.6.0) and `wire_0_12_tests.rs` (against
+//! 0.12.1) encode values with freenet-stdlib itself and check that they
+//! decode here to the same values and re-encode to the same bytes, and the
+//! other way round. Keeping our own copy leaves
 //! freenet-stdlib (LGPL-3.0) and its dependencies out of the addon.
 
 use serde::{Deserialize, Serialize};
@@ -124,8 +127,9 @@ pub struct GetContractResponse {
     pub context: Vec<u8>,
 }
 
-/// `PutContractResponse`, `UpdateContractResponse` and
-/// `SubscribeContractResponse`, which share one shape.
+/// `PutContractResponse`, `UpdateContractResponse`,
+/// `SubscribeContractResponse` and `UnsubscribeContractResponse`, which
+/// share one shape.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContractResponse {
     pub contract_id: Key,
@@ -162,6 +166,54 @@ pub enum InboundDelegateMsg {
     SubscribeContractResponse(ContractResponse),
     ContractNotification(ContractNotification),
     DelegateMessage(DelegateMessage),
+    /// ABI 0.2.154 (freenet-stdlib 0.12.1) and later.
+    UnsubscribeContractResponse(ContractResponse),
+    /// ABI 0.2.154: a wake-up the delegate asked for in its manifest fired.
+    WakeupFired(WakeupFired),
+    /// ABI 0.2.154: a lifecycle event the delegate's manifest lists.
+    Lifecycle(LifecycleEvent),
+}
+
+impl InboundDelegateMsg {
+    /// Whether freenet-stdlib 0.6.0 (ABI 0.2.48) has this variant.
+    pub fn in_0_2_48(&self) -> bool {
+        !matches!(
+            self,
+            Self::UnsubscribeContractResponse(_) | Self::WakeupFired(_) | Self::Lifecycle(_)
+        )
+    }
+
+    /// The variant's name, as the TypeScript types spell it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::ApplicationMessage(_) => "applicationMessage",
+            Self::UserResponse(_) => "userResponse",
+            Self::GetContractResponse(_) => "getContractResponse",
+            Self::PutContractResponse(_) => "putContractResponse",
+            Self::UpdateContractResponse(_) => "updateContractResponse",
+            Self::SubscribeContractResponse(_) => "subscribeContractResponse",
+            Self::ContractNotification(_) => "contractNotification",
+            Self::DelegateMessage(_) => "delegateMessage",
+            Self::UnsubscribeContractResponse(_) => "unsubscribeContractResponse",
+            Self::WakeupFired(_) => "wakeupFired",
+            Self::Lifecycle(_) => "lifecycle",
+        }
+    }
+}
+
+/// `WakeupFired`: the tag the delegate gave the wake-up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WakeupFired {
+    pub tag: Vec<u8>,
+}
+
+/// `LifecycleEvent`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LifecycleEvent {
+    /// The delegate was just registered with the node.
+    Installed,
+    /// The node started; `down_since_ms` is when it last stopped, if known.
+    NodeStarted { down_since_ms: Option<u64> },
 }
 
 /// `UserInputRequest`.
@@ -172,7 +224,8 @@ pub struct UserInputRequest {
     pub responses: Vec<Vec<u8>>,
 }
 
-/// `GetContractRequest` and `SubscribeContractRequest`, which share one shape.
+/// `GetContractRequest`, `SubscribeContractRequest` and
+/// `UnsubscribeContractRequest`, which share one shape.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContractRequest {
     pub contract_id: Key,
@@ -239,6 +292,8 @@ pub enum OutboundDelegateMsg {
     UpdateContractRequest(UpdateContractRequest),
     SubscribeContractRequest(ContractRequest),
     SendDelegateMessage(DelegateMessage),
+    /// ABI 0.2.154 and later; the node refuses it (see the delegate runtime).
+    UnsubscribeContractRequest(ContractRequest),
 }
 
 /// `DelegateError`.

@@ -639,6 +639,7 @@ fn a_fixed_clock_gives_chronos_exact_bytes() {
                 parameters: vec![],
                 origin: None,
                 messages: vec![app(b"time")],
+                user: None,
             },
             &options,
         );
@@ -751,6 +752,7 @@ fn process_with(
             parameters: parameters.to_vec(),
             origin,
             messages,
+            user: None,
         },
         &CallOptions {
             keep_logs: true,
