@@ -39,7 +39,21 @@ export const FREENET_INPUTS = [
   ['freenet validateState, log contract, 300 KiB streamed', 'log_contract_streaming', { parameters: maxLength(1 << 20), state: new Uint8Array(300 * 1024).fill(7), related: NO_RELATED, ops: 500 }],
 ]
 
-/** Runs `fn` (which performs `ops` operations) `runs` times after a warm-up; returns the median nanoseconds per operation. */
+/** The delegate of the delegate rows (its commands: `__test__/freenet/guests/delegate.c`). */
+export const DELEGATE_GUEST = 'delegate'
+
+/** The delegate's parameters. */
+export const DELEGATE_PARAMETERS = new TextEncoder().encode('bench')
+
+/** The batch of one `process` call: set the context, read it back, echo 64 bytes. */
+export const DELEGATE_MESSAGES = ['ctx-set:abc', 'ctx-get', `echo:${'x'.repeat(64)}`].map((command) => ({
+  type: 'applicationMessage',
+  payload: new TextEncoder().encode(command),
+}))
+
+/** The Freenet delegate rows: one `process` call of the batch, fresh instance and all, under each delegate ABI. */
+export const DELEGATE_ROWS = ['0.2.48', '0.2.154'].map((abi) => [`freenet delegate process, 3 messages, abi ${abi}`, abi, 10_000])
+
 /** The WASI test program (`__test__/wasi/programs/tool.c`), built with wasi-libc. */
 export const wasiTool = () => readFileSync(join(here, '..', '__test__', 'wasi', 'programs', 'build', 'tool.wasm'))
 
@@ -51,6 +65,7 @@ export const WASI_ROWS = [
   ['WASI run: primes below 2,000,000', ['tool', 'primes', '2000000'], 3],
 ]
 
+/** Runs `fn` (which performs `ops` operations) `runs` times after a warm-up; returns the median nanoseconds per operation. */
 export async function perOp(ops, fn, runs = 7) {
   await fn()
   const samples = []

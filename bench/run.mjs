@@ -4,18 +4,37 @@
 // checks that every side still reports every row (used by CI).
 import { execFileSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { cpus, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { isDeepStrictEqual } from 'node:util'
 
 import { watToWasm } from '../index.ts'
 import { largeModule } from '../__test__/helpers/guests.ts'
-import { FREENET_INPUTS, WASI_ROWS } from './measure.mjs'
+import { V8Delegate } from './freenet-v8.mjs'
+import { DELEGATE_GUEST, DELEGATE_MESSAGES, DELEGATE_PARAMETERS, DELEGATE_ROWS, FREENET_INPUTS, freenetGuest, WASI_ROWS } from './measure.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const smoke = process.argv.includes('--smoke')
 const flags = smoke ? ['--smoke'] : []
 const env = { ...process.env, WASM_ENGINE_CACHE_DIR: 'off' }
+
+// The delegate rows compare like with like only if the V8 host answers the
+// batch as wasm-engine/freenet does: check it once, under each profile.
+{
+  const { ContractRuntime } = createRequire(import.meta.url)('../lib/freenet')
+  const plain = (messages) => messages.map((m) => Object.fromEntries(Object.entries(m).map(([k, v]) => [k, ArrayBuffer.isView(v) ? Buffer.from(v).toString('hex') : v])))
+  for (const [row, abi] of DELEGATE_ROWS) {
+    const runtime = new ContractRuntime({ abi })
+    const engine = plain(runtime.loadDelegate(freenetGuest(DELEGATE_GUEST)).processSync(DELEGATE_PARAMETERS, null, DELEGATE_MESSAGES))
+    runtime.close()
+    const v8 = plain(new V8Delegate(freenetGuest(DELEGATE_GUEST), { abi }).process(DELEGATE_PARAMETERS, null, DELEGATE_MESSAGES))
+    if (!isDeepStrictEqual(v8, engine)) {
+      throw new Error(`${row}: the V8 host answers ${JSON.stringify(v8)}, wasm-engine ${JSON.stringify(engine)}`)
+    }
+  }
+}
 
 // Built for the host triple explicitly, as `napi build` builds the addon:
 // the two then share one target directory and its compiled wasmtime.
@@ -67,9 +86,21 @@ const table = [
 console.log(`\n${table}\n`)
 
 const FREENET_ROWS = FREENET_INPUTS.map(([row]) => row)
+const DELEGATE_ROW_NAMES = DELEGATE_ROWS.map(([row]) => row)
 const WASI_ROW_NAMES = WASI_ROWS.map(([row]) => row)
 const expectedRows = {
-  v8: ['call sync', 'compute: mix', 'compute: sieve', 'instantiate + set_id + drop', 'instantiate + set_id + drop, 1 MiB data', 'host import sync', 'compile cold (1 MiB+)', ...FREENET_ROWS, ...WASI_ROW_NAMES],
+  v8: [
+    'call sync',
+    'compute: mix',
+    'compute: sieve',
+    'instantiate + set_id + drop',
+    'instantiate + set_id + drop, 1 MiB data',
+    'host import sync',
+    'compile cold (1 MiB+)',
+    ...FREENET_ROWS,
+    ...DELEGATE_ROW_NAMES,
+    ...WASI_ROW_NAMES,
+  ],
   'isolated-vm': ['call sync', 'call sync, with timeout', 'compute: mix', 'compute: sieve', 'instantiate + set_id + drop', 'host import sync'],
   engine: [
     'call sync',
@@ -92,6 +123,8 @@ const expectedRows = {
     'compile, disk cache hit',
     ...FREENET_ROWS,
     ...FREENET_ROWS.map((row) => `${row}, async`),
+    ...DELEGATE_ROW_NAMES,
+    ...DELEGATE_ROW_NAMES.map((row) => `${row}, async`),
     ...WASI_ROW_NAMES,
   ],
   'engine-metered': ['call sync', 'compute: mix', 'compute: sieve'],
@@ -128,6 +161,12 @@ const targets = [
   ['Instantiate + `__frnt_set_id` + drop at most 5 µs', e['instantiate + set_id + drop'] / 1e3, 5, 'µs'],
   ['The same with a 1 MiB data segment at most 5 µs', e['instantiate + set_id + drop, 1 MiB data'] / 1e3, 5, 'µs'],
   ['Freenet `validateState` (node-style, log contract, 1 KiB) no slower than V8 running the same protocol', e['freenet validateState, log contract, 1 KiB state'] / v['freenet validateState, log contract, 1 KiB state'], 1, 'x'],
+  ...DELEGATE_ROWS.map(([row, abi]) => [
+    `Freenet delegate \`process\` (3 messages) no slower than V8 running the same protocol, abi ${abi}`,
+    e[row] / v[row],
+    1,
+    'x',
+  ]),
   ['Freenet overhead beyond the guest, sync (contract that answers at once), at most 15 µs', e['freenet validateState, instant contract'] / 1e3, 15, 'µs'],
   ['Freenet overhead beyond the guest, async, at most 30 µs', e['freenet validateState, instant contract, async'] / 1e3, 30, 'µs'],
   ['Memory-cache-hit compile at least 50x faster than cold', e['compile cold (1 MiB+)'] / e['compile, memory cache hit'], 50, 'x faster', 'min'],

@@ -8,8 +8,24 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
 import { largeModule } from '../__test__/helpers/guests.ts'
-import { FREENET_INPUTS, freenetGuest, guest, MIX, perOp, report, SIEVE, scale, smoke, WASI_ROWS, wasiTool } from './measure.mjs'
-import { V8Contract } from './freenet-v8.mjs'
+import {
+  DELEGATE_GUEST,
+  DELEGATE_MESSAGES,
+  DELEGATE_PARAMETERS,
+  DELEGATE_ROWS,
+  FREENET_INPUTS,
+  freenetGuest,
+  guest,
+  MIX,
+  perOp,
+  report,
+  SIEVE,
+  scale,
+  smoke,
+  WASI_ROWS,
+  wasiTool,
+} from './measure.mjs'
+import { V8Contract, V8Delegate } from './freenet-v8.mjs'
 
 const require = createRequire(import.meta.url)
 const { WasmEngine, watToWasm } = require('..')
@@ -76,6 +92,13 @@ if (side === 'v8') {
     const ops = scale(inputs.ops)
     results[row] = await perOp(ops, () => {
       for (let i = 0; i < ops; i++) v8.validateState(inputs.parameters, inputs.state, inputs.related)
+    })
+  }
+  for (const [row, abi, runs] of DELEGATE_ROWS) {
+    const v8 = new V8Delegate(freenetGuest(DELEGATE_GUEST), { abi })
+    const ops = scale(runs)
+    results[row] = await perOp(ops, () => {
+      for (let i = 0; i < ops; i++) v8.process(DELEGATE_PARAMETERS, null, DELEGATE_MESSAGES)
     })
   }
 } else if (side === 'engine' || side === 'engine-metered') {
@@ -201,6 +224,18 @@ if (side === 'v8') {
       })
     }
     runtime.close()
+    for (const [row, abi, runs] of DELEGATE_ROWS) {
+      const profile = new ContractRuntime({ ...config, abi })
+      const delegate = profile.loadDelegate(freenetGuest(DELEGATE_GUEST))
+      const ops = scale(runs)
+      results[row] = await perOp(ops, () => {
+        for (let i = 0; i < ops; i++) delegate.processSync(DELEGATE_PARAMETERS, null, DELEGATE_MESSAGES)
+      })
+      results[`${row}, async`] = await perOp(ops, async () => {
+        for (let i = 0; i < ops; i++) await delegate.process(DELEGATE_PARAMETERS, null, DELEGATE_MESSAGES)
+      })
+      profile.close()
+    }
   }
 } else {
   console.error(`unknown side ${side}`)

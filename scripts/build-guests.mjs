@@ -41,6 +41,8 @@ const GROUPS = [
       { out: 'log_contract_streaming.wasm', src: 'log_contract.c', extra: ['-DSTREAMING'] },
       { out: 'liar.wasm', src: 'liar.c', extra: [] },
       { out: 'delegate.wasm', src: 'delegate.c', extra: [] },
+      // clang 14 cannot emit custom sections from C: the manifest is appended after linking.
+      { out: 'delegate_0_2_154.wasm', src: 'delegate.c', extra: ['-DFREENET_0_2_154'], sections: { 'freenet-manifest': 'delegate_0_2_154.manifest.json' } },
       { out: 'delegate_v2.wasm', src: 'delegate_v2.c', extra: [] },
     ],
   },
@@ -107,6 +109,23 @@ function dropCustomSection(bytes, name) {
   return Buffer.concat(kept)
 }
 
+/** `bytes` with a custom section `name` holding `payload` appended. */
+function appendCustomSection(bytes, name, payload) {
+  const leb = (value) => {
+    const out = []
+    do {
+      let byte = value & 0x7f
+      value >>>= 7
+      if (value !== 0) byte |= 0x80
+      out.push(byte)
+    } while (value !== 0)
+    return Buffer.from(out)
+  }
+  const label = Buffer.from(name, 'utf8')
+  const body = Buffer.concat([leb(label.length), label, payload])
+  return Buffer.concat([bytes, Buffer.from([0]), leb(body.length), body])
+}
+
 /** Builds the Go package `guest.src` into `target` for WASI preview 1. */
 function buildGo(guest, target) {
   const env = { ...process.env, GOOS: 'wasip1', GOARCH: 'wasm', GOTOOLCHAIN: GO_TOOLCHAIN, CGO_ENABLED: '0' }
@@ -141,7 +160,11 @@ function build(outDir) {
       fail(`compiling ${guest.out} failed:\n  ${clang} ${args.join(' ')}\n${output}`)
     }
     if (run.stderr.trim()) process.stderr.write(run.stderr)
-    writeFileSync(target, dropCustomSection(readFileSync(target), 'producers'))
+    let bytes = dropCustomSection(readFileSync(target), 'producers')
+    for (const [name, file] of Object.entries(guest.sections ?? {})) {
+      bytes = appendCustomSection(bytes, name, readFileSync(join(guest.group.sources, file)))
+    }
+    writeFileSync(target, bytes)
   }
 }
 

@@ -32,8 +32,31 @@
  *                             sender: all-zero key, payload, context: empty, processed: false })]
  *   ctx-updated:<bytes>      [ContextUpdated(bytes), ApplicationMessage "after"]
  *   two                      [ApplicationMessage "a", ApplicationMessage "b"]
+ *   unsubscribe:<32 bytes>   [UnsubscribeContractRequest { id, context: empty, processed: false }]
+ *                            (freenet-stdlib 0.12's outbound variant 8)
+ *   app-unsubscribe:<32 bytes> [ApplicationMessage "a", UnsubscribeContractRequest { id, .. }]
+ *   app-send:<32 key><32 code hash>
+ *                            [ApplicationMessage "a", SendDelegateMessage { target, sender: all
+ *                             zero, payload "p", processed: false }]
+ *   wait:<ms>                spins on utc_now until <ms> milliseconds passed; payload "waited"
  *   fail:<msg>               Err(DelegateError::Other(msg))
  *   deser                    Err(DelegateError::Deser("deser"))
+ *
+ *
+ * Built with -DFREENET_0_2_154 (delegate_0_2_154.wasm: freenet-stdlib 0.12's
+ * imports and variants; scripts/build-guests.mjs appends the freenet-manifest
+ * section delegate_0_2_154.manifest.json), also:
+ *
+ *   list:<prefix>            list_secrets_len, then list_secrets into a buffer that size;
+ *                            payload = the records (u32 LE length + key), or "err:<code>"
+ *   list-small:<prefix>      list_secrets into a buffer one byte short; payload = "rc:<code>"
+ *   list-lie:<case>          list_secrets(_len) with a lying argument; payload = "rc:<code>":
+ *                            prefix-past-memory, prefix-negative, prefix-overflow,
+ *                            empty-prefix-bad-pointer, out-past-memory, out-negative,
+ *                            out-overflow, len-prefix-past-memory
+ *
+ * and answers WakeupFired with "wake:<tag>", Lifecycle with "life:" and the
+ * event's bincode (u32 variant, then for NodeStarted the Option<u64>).
  *
  * A malformed key length for get/subscribe/update/send, a bad number for
  * rand, a secret-set without '=' and an unknown command answer
@@ -85,6 +108,52 @@ static Writer one_message(u32 extra) {
 }
 
 static i64 bad(const char *why) { return delegate_err_cstr(DERR_OTHER, why); }
+
+/* Reply "rc:<code>" */
+static i64 reply_rc(i64 code) {
+    Writer p = writer(28);
+    wr_raw(&p, "rc:", 3);
+    wr_decimal_raw(&p, code);
+    return delegate_reply(p.p, p.len);
+}
+
+/* Milliseconds of the day from the 12 bytes utc_now writes. */
+static i64 now_ms(void) {
+    u8 now[12];
+    host_utc_now(g_instance_id, ptr64(now));
+    return (i64)rd_le32(now + 4) * 1000 + (i64)(rd_le32(now + 8) / 1000000);
+}
+
+#ifdef FREENET_0_2_154
+
+static i64 list(const u8 *prefix, u32 len, int small) {
+    i32 need = host_list_secrets_len(ptr64(prefix), (i32)len);
+    if (need < 0) return delegate_reply_err_code(need);
+    if (small) {
+        u8 *out = (u8 *)alloc((u32)need);
+        return reply_rc(host_list_secrets(ptr64(prefix), (i32)len, ptr64(out), need - 1));
+    }
+    u8 *out = (u8 *)alloc((u32)need);
+    i32 got = host_list_secrets(ptr64(prefix), (i32)len, ptr64(out), need);
+    if (got < 0) return delegate_reply_err_code(got);
+    return delegate_reply(out, (u32)got);
+}
+
+static i64 list_lie(const u8 *p, u32 n) {
+    u8 *buf = (u8 *)alloc(64);
+    const i64 past = (i64)__builtin_wasm_memory_size(0) * 65536;
+    const i64 huge = 0x7fffffffffffffffLL;
+    if (equals(p, n, "prefix-past-memory")) return reply_rc(host_list_secrets(past, 4, ptr64(buf), 64));
+    if (equals(p, n, "prefix-negative")) return reply_rc(host_list_secrets(ptr64(buf), -1, ptr64(buf), 64));
+    if (equals(p, n, "prefix-overflow")) return reply_rc(host_list_secrets(huge, 8, ptr64(buf), 64));
+    if (equals(p, n, "empty-prefix-bad-pointer")) return reply_rc(host_list_secrets(-5, 0, ptr64(buf), 64));
+    if (equals(p, n, "out-past-memory")) return reply_rc(host_list_secrets(ptr64(buf), 0, past - 2, 64));
+    if (equals(p, n, "out-negative")) return reply_rc(host_list_secrets(ptr64(buf), 0, ptr64(buf), -1));
+    if (equals(p, n, "out-overflow")) return reply_rc(host_list_secrets(ptr64(buf), 0, huge - 1, 64));
+    if (equals(p, n, "len-prefix-past-memory")) return reply_rc(host_list_secrets_len(past - 1, 2));
+    return bad("unknown list-lie case");
+}
+#endif
 
 static i64 run(Bytes params, Bytes origin, Inbound *in) {
     const u8 *p = in->payload.ptr;
@@ -215,6 +284,50 @@ static i64 run(Bytes params, Bytes origin, Inbound *in) {
         return delegate_result_w(&w);
     }
 
+#ifdef FREENET_0_2_154
+    if (IS("list:")) return list(ARG_AFTER("list:"), 0);
+    if (IS("list-small:")) return list(ARG_AFTER("list-small:"), 1);
+    if (IS("list-lie:")) return list_lie(ARG_AFTER("list-lie:"));
+#endif
+    if (IS("unsubscribe:") || IS("app-unsubscribe:")) {
+        int app = IS("app-unsubscribe:");
+        const u8 *id = app ? p + 16 : p + 12;
+        if ((u32)(p + n - id) != 32) return bad("unsubscribe needs a 32-byte contract id");
+        Writer w = writer(96);
+        wr_tag(&w, RESULT_OK);
+        wr_u64(&w, app ? 2 : 1);
+        if (app) wr_app_message(&w, "a", 1, 0, 0, 1);
+        wr_tag(&w, OUT_UNSUBSCRIBE_CONTRACT_REQUEST);
+        wr_raw(&w, id, 32);
+        wr_bytes(&w, 0, 0);
+        wr_bool(&w, 0);
+        return delegate_result_w(&w);
+    }
+    if (IS("app-send:")) {
+        if (n - 9 != 64) return bad("app-send needs a 32-byte key and a 32-byte code hash");
+        u8 zero[64];
+        memset(zero, 0, sizeof zero);
+        Writer w = writer(192);
+        wr_tag(&w, RESULT_OK);
+        wr_u64(&w, 2);
+        wr_app_message(&w, "a", 1, 0, 0, 1);
+        wr_tag(&w, OUT_SEND_DELEGATE_MESSAGE);
+        wr_raw(&w, p + 9, 64);
+        wr_raw(&w, zero, 64);
+        wr_bytes(&w, "p", 1);
+        wr_bytes(&w, 0, 0);
+        wr_bool(&w, 0);
+        return delegate_result_w(&w);
+    }
+    if (IS("wait:")) {
+        i64 ms = parse_decimal(ARG_AFTER("wait:"));
+        if (ms < 0) return bad("wait needs a decimal number of milliseconds");
+        i64 start = now_ms();
+        while (now_ms() - start < ms) {
+        }
+        return delegate_reply_cstr("waited");
+    }
+
     if (IS("fail:")) return delegate_err(DERR_OTHER, ARG_AFTER("fail:"));
     if (equals(p, n, "deser")) return delegate_err_cstr(DERR_DESER, "deser");
 
@@ -229,6 +342,14 @@ GUEST_EXPORT("process") i64 process(i64 params_buf, i64 origin_buf, i64 inbound_
     Bytes inbound = read_oneshot(inbound_buf);
     Inbound in;
     if (decode_inbound(inbound, &in) != 0) return delegate_err_cstr(DERR_DESER, "inbound: invalid bincode");
+#ifdef FREENET_0_2_154
+    if (in.tag == IN_WAKEUP_FIRED || in.tag == IN_LIFECYCLE) {
+        Writer payload = writer(8 + in.payload.len);
+        wr_raw(&payload, in.tag == IN_WAKEUP_FIRED ? "wake:" : "life:", 5);
+        wr_raw(&payload, in.payload.ptr, in.payload.len);
+        return delegate_reply(payload.p, payload.len);
+    }
+#endif
     if (in.tag != IN_APPLICATION_MESSAGE) {
         Writer payload = writer(8);
         wr_raw(&payload, "got:", 4);

@@ -175,6 +175,12 @@ GUEST_IMPORT("freenet_delegate_secrets", "__frnt__delegate__has_secret")
 i32 host_has_secret(i64 key_ptr, i32 key_len);
 GUEST_IMPORT("freenet_delegate_secrets", "__frnt__delegate__remove_secret")
 i32 host_remove_secret(i64 key_ptr, i32 key_len);
+#ifdef FREENET_0_2_154
+GUEST_IMPORT("freenet_delegate_secrets", "__frnt__delegate__list_secrets_len")
+i32 host_list_secrets_len(i64 prefix_ptr, i32 prefix_len);
+GUEST_IMPORT("freenet_delegate_secrets", "__frnt__delegate__list_secrets")
+i32 host_list_secrets(i64 prefix_ptr, i32 prefix_len, i64 out_ptr, i32 out_len);
+#endif
 
 /* V2 delegates (the engine treats a module importing this namespace as V2). */
 GUEST_IMPORT("freenet_delegate_contracts", "__frnt__delegate__get_contract_state_len")
@@ -521,6 +527,7 @@ enum {
     OUT_UPDATE_CONTRACT_REQUEST = 5,
     OUT_SUBSCRIBE_CONTRACT_REQUEST = 6,
     OUT_SEND_DELEGATE_MESSAGE = 7,
+    OUT_UNSUBSCRIBE_CONTRACT_REQUEST = 8, /* freenet-stdlib 0.12 */
 };
 
 /* InboundDelegateMsg variant tags */
@@ -533,7 +540,15 @@ enum {
     IN_SUBSCRIBE_CONTRACT_RESPONSE = 5,
     IN_CONTRACT_NOTIFICATION = 6,
     IN_DELEGATE_MESSAGE = 7,
+#ifdef FREENET_0_2_154
+    /* freenet-stdlib 0.12 appends these */
+    IN_UNSUBSCRIBE_CONTRACT_RESPONSE = 8,
+    IN_WAKEUP_FIRED = 9,
+    IN_LIFECYCLE = 10,
+    IN_VARIANT_COUNT = 11,
+#else
     IN_VARIANT_COUNT = 8,
+#endif
 };
 
 /* DelegateError variant tags */
@@ -586,7 +601,9 @@ static i64 delegate_reply_err_code(i64 code) {
 
 /*
  * Decodes the inbound message far enough for the test delegates:
- * returns the variant tag, and for ApplicationMessage its payload and context.
+ * returns the variant tag, and for ApplicationMessage its payload and context
+ * (for WakeupFired its tag, for Lifecycle the bytes after the variant tag, as
+ * the payload).
  * Returns -1 when the bytes are not a well-formed ApplicationMessage or the
  * tag is not a known variant (stdlib's bincode::deserialize would fail too).
  */
@@ -611,6 +628,16 @@ static int decode_inbound(Bytes in, Inbound *out) {
         out->processed = rd_bool(&r);
         if (r.err) return -1;
     }
+#ifdef FREENET_0_2_154
+    if (out->tag == IN_WAKEUP_FIRED) {
+        out->payload = rd_bytes(&r);
+        if (r.err) return -1;
+    }
+    if (out->tag == IN_LIFECYCLE) {
+        out->payload.ptr = in.ptr + 4;
+        out->payload.len = in.len - 4;
+    }
+#endif
     return 0;
 }
 
