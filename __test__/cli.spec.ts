@@ -133,6 +133,121 @@ test("contract prints a contract's error with its kind and reason and exits with
   t.is((await cli('contract', 'update', LOG_CONTRACT, '--parameters', file('params'), '--state', file('state'))).code, 2)
 })
 
+test('contract --abi picks the freenet-core release: 0.2.154 answers as 0.2.48 does; another value is a usage error', async (t) => {
+  const file = contractInputs({ params: MAX_1_MIB, state: 'log:hello', delta: 'XY' })
+  const args = ['contract', 'update', LOG_CONTRACT, '--parameters', file('params'), '--state', file('state'), '--update', file('delta'), '--json']
+  const [plain, newer, older] = await Promise.all([cli(...args), cli(...args, '--abi', '0.2.154'), cli(...args, '--abi', '0.2.48')])
+  t.is(newer.code, 0, newer.stderr)
+  t.deepEqual(JSON.parse(newer.stdout).result, JSON.parse(plain.stdout).result)
+  t.deepEqual(JSON.parse(older.stdout).result, JSON.parse(plain.stdout).result)
+  t.deepEqual([plain, newer, older].map(({ stdout }) => JSON.parse(stdout).abi), ['0.2.48', '0.2.154', '0.2.48'])
+  const text = await cli('contract', 'validate', LOG_CONTRACT, '--parameters', file('params'), '--state', file('state'), '--abi', '0.2.154')
+  t.regex(text.stdout, /^result: \{"type":"valid"\}$/m)
+  const invalid = await cli(...args, '--abi', '0.3.0')
+  t.is(invalid.code, 2)
+  t.regex(invalid.stderr, /--abi must be 0\.2\.48 or 0\.2\.154, got 0\.3\.0/)
+  t.is((await cli('run', GUEST, 'fib', '1', '0', '0', '--abi', '0.2.48')).code, 2)
+})
+
+const DELEGATE = join(__dirname, 'freenet', 'guests', 'build', 'delegate.wasm')
+const DELEGATE_V2 = join(__dirname, 'freenet', 'guests', 'build', 'delegate_v2.wasm')
+
+/** A --message file's JSON: an ApplicationMessage whose payload is `command`, hex. */
+function appMessage(command: string): string {
+  return JSON.stringify({ type: 'applicationMessage', payload: Buffer.from(command).toString('hex') })
+}
+
+test('delegate process runs the --message files in one call and prints the outbound messages decoded', async (t) => {
+  const file = contractInputs({ params: '', hi: appMessage('echo:hi'), there: appMessage('echo:there') })
+  const args = ['delegate', 'process', DELEGATE, '--parameters', file('params'), '--message', file('hi'), '--message', file('there')]
+  const text = await cli(...args, '--fuel')
+  t.is(text.code, 0, text.stderr)
+  t.regex(text.stdout, /^message 1: applicationMessage payload=6869 "hi" context=\(empty\) processed=true\nmessage 2: applicationMessage payload=7468657265 "there" context=\(empty\) processed=true$/m)
+  t.regex(text.stdout, /^fuel consumed: [1-9]\d*$/m)
+  const json = await cli(...args, '--json')
+  t.is(json.code, 0, json.stderr)
+  const report = JSON.parse(json.stdout)
+  t.like(report, { ok: true, abi: '0.2.48', fuelConsumed: null, logs: [] })
+  t.deepEqual(report.messages, [
+    { type: 'applicationMessage', payload: Buffer.from('hi').toString('hex'), context: '', processed: true },
+    { type: 'applicationMessage', payload: Buffer.from('there').toString('hex'), context: '', processed: true },
+  ])
+})
+
+test('delegate process hands the delegate the --origin and shows a payload that is not text in hex only', async (t) => {
+  const app = 'ab'.repeat(32)
+  const file = contractInputs({ params: '', origin: appMessage('origin'), app: JSON.stringify({ type: 'webApp', contractId: app }), none: 'null' })
+  const args = ['delegate', 'process', DELEGATE, '--parameters', file('params'), '--message', file('origin')]
+  // The delegate answers the origin's bincode: WebApp is variant 0, a u32, then the contract id.
+  const webApp = await cli(...args, '--origin', file('app'))
+  t.is(webApp.code, 0, webApp.stderr)
+  t.regex(webApp.stdout, new RegExp(`^message 1: applicationMessage payload=00000000${app} context=\\(empty\\) processed=true$`, 'm'))
+  const none = await cli(...args, '--origin', file('none'), '--json')
+  t.is(JSON.parse(none.stdout).messages[0].payload, '')
+})
+
+test("delegate process prints a delegate's error as contract does and exits with 1", async (t) => {
+  const file = contractInputs({ params: '', fail: appMessage('fail:boom') })
+  const args = ['delegate', 'process', DELEGATE, '--parameters', file('params'), '--message', file('fail')]
+  const text = await cli(...args)
+  t.is(text.code, 1)
+  t.regex(text.stderr, /^error: ContractError \(CONTRACT, other: boom\)/m)
+  t.notRegex(text.stdout, /^message/m)
+  const json = await cli(...args, '--json')
+  t.is(json.code, 1)
+  const report = JSON.parse(json.stdout)
+  t.is(report.ok, false)
+  t.like(report.error, { class: 'ContractError', code: 'CONTRACT', kind: 'other', reason: 'boom' })
+})
+
+test('delegate process --abi 0.2.154 refuses a delegate that imports what freenet-core 0.2.154 removed; 0.2.48 runs it', async (t) => {
+  const file = contractInputs({ params: '', hi: appMessage('echo:hi') })
+  const args = ['delegate', 'process', DELEGATE_V2, '--parameters', file('params'), '--message', file('hi')]
+  const refused = await cli(...args, '--abi', '0.2.154')
+  t.is(refused.code, 1)
+  t.regex(refused.stderr, /^error: InstantiationError \(INSTANTIATION\): .*freenet_delegate_contracts\.__frnt__delegate__put_contract_state.*0\.2\.154 removed/m)
+  const json = await cli(...args, '--abi', '0.2.154', '--json')
+  t.like(JSON.parse(json.stdout), { ok: false, abi: '0.2.154', error: { class: 'InstantiationError' } })
+  const loaded = await cli(...args, '--abi', '0.2.48')
+  t.is(loaded.code, 0, loaded.stderr)
+  t.regex(loaded.stdout, /^message 1: applicationMessage payload=6869 "hi"/m)
+})
+
+test('delegate process: a message file that is not a message is a usage error naming it; so are missing options', async (t) => {
+  const file = contractInputs({
+    params: '',
+    hi: appMessage('echo:hi'),
+    broken: '{"type": "applicationMessage",',
+    hex: JSON.stringify({ type: 'applicationMessage', payload: 'xyz' }),
+    type: JSON.stringify({ type: 'applicationMesage', payload: '' }),
+    field: JSON.stringify({ type: 'applicationMessage', payload: '', proccessed: true }),
+    short: JSON.stringify({ type: 'getContractResponse', contractId: 'abcd', state: null }),
+    origin: JSON.stringify({ type: 'webApp' }),
+  })
+  const run = (...extra: string[]) => cli('delegate', 'process', DELEGATE, '--parameters', file('params'), ...extra)
+  const cases: [string, RegExp][] = [
+    ['broken', /is not JSON/],
+    ['hex', /field payload must be a hex string, got "xyz"/],
+    ['type', /must have a "type" of applicationMessage, .*; got "applicationMesage"/],
+    ['field', /has no field "proccessed"/],
+    ['short', /field contractId must be 32 bytes \(64 hex digits\), got 2 bytes/],
+  ]
+  for (const [name, problem] of cases) {
+    const bad = await run('--message', file('hi'), '--message', file(name))
+    t.is(bad.code, 2, name)
+    t.true(bad.stderr.includes(`wasm-engine: --message ${file(name)}`), bad.stderr)
+    t.regex(bad.stderr, problem)
+  }
+  const origin = await run('--message', file('hi'), '--origin', file('origin'))
+  t.is(origin.code, 2)
+  t.true(origin.stderr.includes(`--origin ${file('origin')}: the origin (webApp) needs the field "contractId"`), origin.stderr)
+  t.regex((await run()).stderr, /needs at least one --message FILE/)
+  t.is((await cli('delegate', 'process', DELEGATE, '--message', file('hi'))).code, 2)
+  t.is((await cli('delegate', 'call', DELEGATE)).code, 2)
+  t.is((await run('--message', file('hi'), '--abi', 'latest')).code, 2)
+  t.regex((await run('--message', file('hi'), '--state', file('params'))).stderr, /delegate process takes no --state/)
+})
+
 const TOOL = join(__dirname, 'wasi', 'programs', 'build', 'tool.wasm')
 
 test('run --wasi prints the program output and exits with its exit code', async (t) => {

@@ -13,7 +13,9 @@ const HELP = `Usage: wasm-engine run <file.wasm|file.wat> <export> [args...] [op
                    [--stdin FILE] [options] [-- args...]
        wasm-engine contract <validate|update|summarize|delta> <module.wasm>
                    --parameters FILE --state FILE [--summary FILE]
-                   [--update FILE --update-type state|delta]... [options]
+                   [--update FILE --update-type state|delta]... [--abi VERSION] [options]
+       wasm-engine delegate process <module.wasm> --parameters FILE --message FILE...
+                   [--origin FILE] [--abi VERSION] [options]
 
 run: runs <export> of the module in a fresh engine and prints its result, the
 fuel it consumed, the peak size of its memory and the time it took.
@@ -31,6 +33,38 @@ validate_state gets no related contracts; update_state gets the --update
 files in order, each as a state or a delta (default delta); get_state_delta
 needs --summary. Byte results are printed in hex.
 
+delegate process: runs a Freenet delegate's process the way freenet-core
+does (wasm-engine/freenet): the --message files in order, in one call, sent
+from the --origin (default: none), and prints the outbound messages decoded
+(freenet-core's rules applied), one line each: bytes in hex, a payload that
+is printable UTF-8 also as text; or the delegate's error. --parameters is
+the parameters' raw bytes. Each --message file is ONE inbound message as
+JSON, the InboundDelegateMsg type of wasm-engine/freenet with every byte
+field a hex string ("" is empty), contract ids 32 bytes, and a DelegateKey
+as {"key": HEX, "codeHash": HEX}:
+  {"type": "applicationMessage", "payload": "6563686f3a6869"}    ("echo:hi")
+  {"type": "applicationMessage", "payload": HEX, "context": HEX, "processed": false}
+  {"type": "userResponse", "requestId": 1, "response": HEX}
+  {"type": "getContractResponse", "contractId": HEX, "state": HEX or null}
+  {"type": "putContractResponse", "contractId": HEX, "error": null}
+    (also updateContractResponse, subscribeContractResponse and, 0.2.154,
+    unsubscribeContractResponse; "error" is a string or null)
+  {"type": "contractNotification", "contractId": HEX, "newState": HEX}
+  {"type": "delegateMessage", "target": KEY, "sender": KEY, "payload": HEX}
+  {"type": "wakeupFired", "tag": HEX}                            (0.2.154)
+  {"type": "lifecycle", "event": {"type": "installed"}}          (0.2.154)
+  {"type": "lifecycle", "event": {"type": "nodeStarted", "downSinceMs": null}}
+"context" (default empty) may be given to every type but wakeupFired and
+lifecycle, "processed" (default false) to applicationMessage and
+delegateMessage. The --origin file is JSON too: {"type": "webApp",
+"contractId": HEX}, {"type": "delegate", "key": KEY} or null. With --json,
+the report's "messages" are the OutboundDelegateMsg objects, bytes in hex.
+
+--abi VERSION (contract, delegate): the freenet-core release to follow,
+0.2.48 (the default) or 0.2.154, today's node, which takes the messages
+marked 0.2.154 above and refuses delegates that import the contract-writing
+functions it removed.
+
 Arguments are passed by the export's parameter types: integers for i32 and
 i64 (written in decimal, e.g. 42 or -7), decimals for f32 and f64. Every word
 after -- is an argument, even one that starts with a dash (e.g. -.5).
@@ -40,6 +74,9 @@ Options:
   --timeout <s>        wall-clock limit in seconds (default 5)
   --max-pages <n>      cap on the memory in 64 KiB pages (default 4096)
   --json               print one JSON object instead of text
+  --abi <version>      (contract, delegate) 0.2.48 (default) or 0.2.154
+  --message <file>     (delegate) one inbound message, JSON (see above)
+  --origin <file>      (delegate) the messages' origin, JSON (see above)
   --wasi               run a WASI command (see above)
   --dir <g>=<h>[:ro]   (--wasi) show host directory <h> to the program as <g>
   --env <name>=<value> (--wasi) set an environment variable
@@ -48,19 +85,28 @@ Options:
   -v, --version        show the version
 
 Exit status: 0 on success, 1 when the module fails (the error's class, code
-and message are printed), 2 for a usage error; with --wasi, the program's
-own exit code when it ends by itself.
+and message are printed; for a contract's or delegate's own error, also its
+kind and reason), 2 for a usage error (also a --message or --origin file
+that does not hold a valid message); with --wasi, the program's own exit
+code when it ends by itself.
 
 Examples:
   wasm-engine run fib.wat fib 30 --fuel
   wasm-engine run contract.wasm validate_state 1024 2048 0 --timeout 0.5 --json
   wasm-engine run tool.wasm --wasi --dir /data=./data:ro --fuel -- read /data/input.txt
   wasm-engine contract validate contract.wasm --parameters params.bin --state state.bin
-  wasm-engine contract update contract.wasm --parameters p.bin --state s.bin --update d.bin --json`
+  wasm-engine contract update contract.wasm --parameters p.bin --state s.bin --update d.bin --json
+  wasm-engine contract validate contract.wasm --parameters p.bin --state s.bin --abi 0.2.154
+  wasm-engine delegate process delegate.wasm --parameters p.bin --message hello.json --json
+  wasm-engine delegate process delegate.wasm --parameters p.bin --message a.json --message b.json
+  wasm-engine delegate process delegate.wasm --parameters p.bin --message a.json --origin app.json --abi 0.2.154`
 
 class UsageError extends Error {}
 
 const OPERATIONS = ['validate', 'update', 'summarize', 'delta']
+
+/** The freenet-core releases whose ABI `--abi` selects (config.abi). */
+const ABIS = ['0.2.48', '0.2.154']
 
 /** The options as parseArgs reads them; `parse` gives them their meaning, in order. */
 const OPTIONS = {
@@ -76,6 +122,9 @@ const OPTIONS = {
   summary: { type: 'string' },
   update: { type: 'string' },
   'update-type': { type: 'string' },
+  abi: { type: 'string' },
+  message: { type: 'string' },
+  origin: { type: 'string' },
   wasi: { type: 'boolean' },
   dir: { type: 'string' },
   env: { type: 'string' },
@@ -84,7 +133,9 @@ const OPTIONS = {
 
 /** Parses argv into a command, positional arguments and options. */
 function parse(argv) {
-  const options = { metering: false, timeout: 5, maxPages: 4096, json: false, updates: [], wasi: false, preopens: {}, env: {} }
+  const options = { metering: false, timeout: 5, maxPages: 4096, json: false, updates: [], messages: [], wasi: false, preopens: {}, env: {} }
+  /** The first option given of each command-specific kind, to refuse it where it does not apply. */
+  const given = {}
   const positional = []
   // Not strict, because strict parseArgs rejects a negative argument such as
   // `-7` as an unknown option; the tokens are checked here instead, in order,
@@ -107,6 +158,7 @@ function parse(argv) {
     if (OPTIONS[name].type === 'string' && value === undefined) throw new UsageError(`${option} needs a value`)
     if (name === 'help') return { command: 'help' }
     if (name === 'dir' || name === 'env' || name === 'stdin') options.wasiOption ??= option
+    given[name] ??= option
     if (name === 'version') return { command: 'version' }
     if (name === 'fuel' || name === 'metering') options.metering = true
     else if (name === 'json') options.json = true
@@ -120,7 +172,12 @@ function parse(argv) {
     } else if (name === 'stdin') options.stdin = value
     else if (name === 'timeout') options.timeout = number(value, option, (n) => n > 0)
     else if (name === 'max-pages') options.maxPages = number(value, option, (n) => Number.isInteger(n) && n >= 0)
-    else if (name === 'parameters' || name === 'state' || name === 'summary') options[name] = value
+    else if (name === 'parameters' || name === 'state' || name === 'summary' || name === 'origin') options[name] = value
+    else if (name === 'message') options.messages.push(value)
+    else if (name === 'abi') {
+      if (!ABIS.includes(value)) throw new UsageError(`--abi must be ${ABIS.join(' or ')}, got ${value}`)
+      options.abi = value
+    }
     else if (name === 'update') options.updates.push({ file: value, type: 'delta' })
     else if (name === 'update-type') {
       const last = options.updates.at(-1)
@@ -131,8 +188,18 @@ function parse(argv) {
   }
   const [command, file, exportName, ...args] = positional
   if (command === undefined) return { command: 'help' }
-  if (command === 'contract') return contractCommand(positional.slice(1), options)
+  if (command === 'contract') {
+    refuse(given, ['message', 'origin', 'wasi', 'dir', 'env', 'stdin'], 'contract')
+    return contractCommand(positional.slice(1), options)
+  }
+  if (command === 'delegate') {
+    refuse(given, ['state', 'summary', 'update', 'update-type', 'wasi', 'dir', 'env', 'stdin'], 'delegate process')
+    return delegateCommand(positional.slice(1), options)
+  }
   if (command !== 'run') throw new UsageError(`unknown command "${command}"`)
+  for (const name of ['abi', 'message', 'origin']) {
+    if (given[name] !== undefined) throw new UsageError(`${given[name]} is for ${name === 'abi' ? 'contract and delegate' : 'delegate process'}`)
+  }
   if (options.wasi) {
     if (file === undefined) throw new UsageError('run --wasi needs a program file')
     return { command: 'wasi', file, args: positional.slice(2), options }
@@ -152,6 +219,20 @@ function contractCommand([operation, file, ...extra], options) {
   if (operation === 'delta' && options.summary === undefined) throw new UsageError('contract delta needs --summary FILE')
   if (operation === 'update' && options.updates.length === 0) throw new UsageError('contract update needs at least one --update FILE')
   return { command: 'contract', operation, file, options }
+}
+
+function delegateCommand([action, file, ...extra], options) {
+  if (action !== 'process') throw new UsageError('delegate needs an action: process')
+  if (file === undefined) throw new UsageError('delegate process needs a module file')
+  if (extra.length > 0) throw new UsageError(`unexpected argument ${extra[0]}`)
+  if (options.parameters === undefined) throw new UsageError('delegate process needs --parameters FILE')
+  if (options.messages.length === 0) throw new UsageError('delegate process needs at least one --message FILE')
+  return { command: 'delegate', file, options }
+}
+
+/** Refuses the first of `names` given: they are not options of `command`. */
+function refuse(given, names, command) {
+  for (const name of names) if (given[name] !== undefined) throw new UsageError(`${command} takes no ${given[name]}`)
 }
 
 function fail(message) {
@@ -273,10 +354,10 @@ async function runContract({ operation, file, options }) {
   const { ContractRuntime } = require('../lib/freenet')
   const logs = []
   const runtime = new ContractRuntime(
-    { enableMetering: options.metering, maxExecutionSeconds: options.timeout, maxMemoryPages: options.maxPages },
+    { enableMetering: options.metering, maxExecutionSeconds: options.timeout, maxMemoryPages: options.maxPages, abi: options.abi },
     { log: (message, { instanceId }) => logs.push({ instanceId: String(instanceId), message }) },
   )
-  const report = { module: file, operation }
+  const report = { module: file, operation, abi: runtime.abi }
   // Every operation starts with the full budget, which is what is left now.
   const budget = runtime.remainingFuel()
   const started = process.hrtime.bigint()
@@ -323,6 +404,195 @@ function printContract(report, json) {
   console.log(`elapsed: ${report.elapsedMs.toFixed(3)} ms`)
 }
 
+/**
+ * How each type of inbound message (InboundDelegateMsg) is written in a
+ * --message file: its fields and their kinds. `?` marks an optional field.
+ */
+const CONTEXT = { context: 'bytes?' }
+const RESPONSE = { contractId: 'id', error: 'string|null?', ...CONTEXT }
+const INBOUND = {
+  applicationMessage: { payload: 'bytes', ...CONTEXT, processed: 'boolean?' },
+  userResponse: { requestId: 'u32', response: 'bytes', ...CONTEXT },
+  getContractResponse: { contractId: 'id', state: 'bytes|null', ...CONTEXT },
+  putContractResponse: RESPONSE,
+  updateContractResponse: RESPONSE,
+  subscribeContractResponse: RESPONSE,
+  contractNotification: { contractId: 'id', newState: 'bytes', ...CONTEXT },
+  delegateMessage: { target: 'key', sender: 'key', payload: 'bytes', ...CONTEXT, processed: 'boolean?' },
+  unsubscribeContractResponse: RESPONSE,
+  wakeupFired: { tag: 'bytes' },
+  lifecycle: { event: 'event' },
+}
+const ORIGINS = { webApp: { contractId: 'id' }, delegate: { key: 'key' } }
+const EVENTS = { installed: {}, nodeStarted: { downSinceMs: 'ms|null?' } }
+
+/** Reads a JSON file given with `option`; content that is not JSON is a usage error naming the file. */
+function readJson(option, path) {
+  const text = readFileSync(path, 'utf8')
+  try {
+    return JSON.parse(text)
+  } catch (err) {
+    throw new UsageError(`${option} ${path} is not JSON: ${err.message}`)
+  }
+}
+
+/**
+ * A tagged JSON object as the freenet API takes it, by the field kinds of
+ * `types[value.type]`. `label` names the file in errors, `path` the field
+ * (empty for the file's whole `what`).
+ */
+function tagged(value, types, label, path, what) {
+  const at = path === '' ? `${label}: the ${what}` : `${label}: field ${path}`
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    fail(`${at} must be ${what === 'origin' ? 'null or ' : ''}a JSON object with a "type", got ${JSON.stringify(value)}`)
+  }
+  const { type, ...fields } = value
+  if (typeof type !== 'string' || !Object.hasOwn(types, type)) {
+    fail(`${at} must have a "type" of ${Object.keys(types).join(', ')}; got ${JSON.stringify(type)}`)
+  }
+  const kinds = types[type]
+  const inner = (name) => (path === '' ? name : `${path}.${name}`)
+  for (const name of Object.keys(fields)) {
+    if (!Object.hasOwn(kinds, name)) fail(`${at} (${type}) has no field "${name}"; its fields: ${Object.keys(kinds).join(', ') || 'none'}`)
+  }
+  const decoded = { type }
+  for (const [name, kind] of Object.entries(kinds)) {
+    const optional = kind.endsWith('?')
+    if (fields[name] === undefined) {
+      if (!optional) fail(`${at} (${type}) needs the field "${name}"`)
+      continue
+    }
+    decoded[name] = field(fields[name], optional ? kind.slice(0, -1) : kind, label, inner(name))
+  }
+  return decoded
+}
+
+/** Field `path` of a message file, of `kind` (see INBOUND). */
+function field(value, kind, label, path) {
+  const at = `${label}: field ${path}`
+  const got = `got ${JSON.stringify(value)}`
+  if (kind.endsWith('|null')) return value === null ? null : field(value, kind.slice(0, -'|null'.length), label, path)
+  switch (kind) {
+    case 'bytes':
+    case 'id': {
+      if (typeof value !== 'string' || !/^(?:[0-9a-f]{2})*$/i.test(value)) fail(`${at} must be a hex string, ${got}`)
+      const bytes = Buffer.from(value, 'hex')
+      if (kind === 'id' && bytes.length !== 32) fail(`${at} must be 32 bytes (64 hex digits), got ${bytes.length} byte${bytes.length === 1 ? '' : 's'}`)
+      return bytes
+    }
+    case 'key': {
+      const shape = `must be a delegate key, {"key": HEX, "codeHash": HEX}`
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) fail(`${at} ${shape}, ${got}`)
+      const { key, codeHash, ...rest } = value
+      const [extra] = Object.keys(rest)
+      if (extra !== undefined || key === undefined || codeHash === undefined) fail(`${at} ${shape}, ${got}`)
+      return { key: field(key, 'id', label, `${path}.key`), codeHash: field(codeHash, 'id', label, `${path}.codeHash`) }
+    }
+    case 'boolean':
+      if (typeof value !== 'boolean') fail(`${at} must be true or false, ${got}`)
+      return value
+    case 'string':
+      if (typeof value !== 'string') fail(`${at} must be a string or null, ${got}`)
+      return value
+    case 'u32':
+      if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) fail(`${at} must be an integer from 0 to 4294967295, ${got}`)
+      return value
+    case 'ms':
+      if (!Number.isSafeInteger(value) || value < 0) fail(`${at} must be a whole number of milliseconds since the epoch, or null, ${got}`)
+      return value
+    case 'event':
+      return tagged(value, EVENTS, label, path, 'event')
+    default:
+      throw new Error(`unknown field kind ${kind}`)
+  }
+}
+
+/** The inbound messages and origin of `delegate process`, read from their files. */
+function delegateInputs(options) {
+  const messages = options.messages.map((path) => tagged(readJson('--message', path), INBOUND, `--message ${path}`, '', 'message'))
+  let origin = null
+  if (options.origin !== undefined) {
+    const value = readJson('--origin', options.origin)
+    if (value !== null) origin = tagged(value, ORIGINS, `--origin ${options.origin}`, '', 'origin')
+  }
+  return { messages, origin }
+}
+
+async function runDelegate({ file, options }) {
+  // Read first: a message file that is not a message is a usage error.
+  const { messages, origin } = delegateInputs(options)
+  const { ContractRuntime } = require('../lib/freenet')
+  const logs = []
+  const runtime = new ContractRuntime(
+    { enableMetering: options.metering, maxExecutionSeconds: options.timeout, maxMemoryPages: options.maxPages, abi: options.abi },
+    { log: (message, { instanceId }) => logs.push({ instanceId: String(instanceId), message }) },
+  )
+  const report = { ok: false, module: file, abi: runtime.abi }
+  const budget = runtime.remainingFuel()
+  const started = process.hrtime.bigint()
+  try {
+    const delegate = runtime.loadDelegate(readFileSync(file))
+    const outbound = await delegate.process(readFileSync(options.parameters), origin, messages)
+    report.ok = true
+    report.messages = hexed(outbound)
+  } catch (err) {
+    report.error = errorReport(err)
+  } finally {
+    report.elapsedMs = Number(process.hrtime.bigint() - started) / 1e6
+    const left = runtime.remainingFuel()
+    report.fuelConsumed = left === undefined || budget === undefined ? null : String(budget - left)
+    report.logs = logs
+    runtime.close()
+  }
+  return report
+}
+
+/** Byte fields whose value is also shown as text when it is printable UTF-8. */
+const TEXT_FIELDS = new Set(['payload', 'message'])
+
+/** An outbound message's field (already in hex) for a text line: `(empty)` for no bytes, objects as `{name=value, ...}`. */
+function describe(value, name) {
+  if (Array.isArray(value)) return `[${value.map((item) => describe(item)).join(', ')}]`
+  if (value !== null && typeof value === 'object') {
+    return `{${Object.entries(value).map(([key, item]) => `${key}=${describe(item, key)}`).join(', ')}}`
+  }
+  if (typeof value !== 'string' || name === 'type' || name === 'error') return String(value)
+  if (value === '') return '(empty)'
+  if (!TEXT_FIELDS.has(name)) return value
+  const text = printable(Buffer.from(value, 'hex'))
+  return text === undefined ? value : `${value} ${JSON.stringify(text)}`
+}
+
+/** The bytes as text when they are valid UTF-8 without control characters (but tab and newlines). */
+function printable(bytes) {
+  let text
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes)
+  } catch {
+    return undefined
+  }
+  return /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/.test(text) ? undefined : text
+}
+
+function printDelegate(report, json) {
+  if (json) {
+    console.log(JSON.stringify(report, null, 2))
+    return
+  }
+  for (const { instanceId, message } of report.logs) console.log(`log (instance ${instanceId}): ${message}`)
+  if (report.error) {
+    printError(report.error)
+  } else {
+    if (report.messages.length === 0) console.log('messages: none')
+    report.messages.forEach(({ type, ...fields }, i) => {
+      const described = Object.entries(fields).map(([name, value]) => `${name}=${describe(value, name)}`)
+      console.log(`message ${i + 1}: ${[type, ...described].join(' ')}`)
+    })
+  }
+  console.log(`fuel consumed: ${report.fuelConsumed ?? 'not metered (use --fuel)'}`)
+  console.log(`elapsed: ${report.elapsedMs.toFixed(3)} ms`)
+}
+
 function peakPages(engine, instance) {
   try {
     // Memories never shrink: the size after the call is the peak.
@@ -356,8 +626,7 @@ async function main() {
     parsed = parse(process.argv.slice(2))
   } catch (err) {
     if (!(err instanceof UsageError)) throw err
-    console.error(`wasm-engine: ${err.message}\n\n${HELP}`)
-    return 2
+    return usage(err)
   }
   if (parsed.command === 'help') {
     console.log(HELP)
@@ -367,18 +636,26 @@ async function main() {
     console.log(require('../package.json').version)
     return 0
   }
+  const runners = { contract: runContract, delegate: runDelegate, wasi: runWasi, run }
   let report
   try {
-    report =
-      parsed.command === 'contract' ? await runContract(parsed) : parsed.command === 'wasi' ? await runWasi(parsed) : run(parsed)
+    report = await runners[parsed.command](parsed)
   } catch (err) {
+    if (err instanceof UsageError) return usage(err)
     console.error(`wasm-engine: cannot run ${parsed.file}: ${err.message}`)
     return 1
   }
   if (parsed.command === 'contract') printContract(report, parsed.options.json)
+  else if (parsed.command === 'delegate') printDelegate(report, parsed.options.json)
   else if (parsed.command === 'wasi') printWasi(report, parsed.options.json)
   else print(report, parsed.options.json)
   return report.error ? 1 : (report.exitCode ?? 0)
+}
+
+/** Prints a usage error and the help; the exit status is 2. */
+function usage(err) {
+  console.error(`wasm-engine: ${err.message}\n\n${HELP}`)
+  return 2
 }
 
 main().then((code) => {

@@ -338,7 +338,10 @@ impl NativeFreenet {
     /// Forgets the delegate contexts kept between calls: every user's
     /// context of the delegate `key` (`{ key, codeHash }`), or all of them
     /// when `key` is `undefined`; returns how many went.
-    #[napi(catch_unwind, ts_args_type = "key: { key: Uint8Array; codeHash: Uint8Array } | undefined")]
+    #[napi(
+        catch_unwind,
+        ts_args_type = "key: { key: Uint8Array; codeHash: Uint8Array } | undefined"
+    )]
     pub fn clear_delegate_context(&self, env: Env, key: Unknown<'_>) -> napi::Result<u32> {
         let raw = env.raw();
         let key = or_throw(

@@ -453,7 +453,11 @@ pub(crate) fn inbound(
 /// `{ type: 'nodeStarted', downSinceMs }` (`downSinceMs` a non-negative
 /// integer, or `null`/absent when unknown).
 fn lifecycle(env: napi_env, value: napi_value, name: &str) -> Result<LifecycleEvent, WasmError> {
-    let tag = convert::string(env, field(env, value, name, "type")?, &format!("{name}.type"))?;
+    let tag = convert::string(
+        env,
+        field(env, value, name, "type")?,
+        &format!("{name}.type"),
+    )?;
     Ok(match tag.as_str() {
         "installed" => LifecycleEvent::Installed,
         "nodeStarted" => LifecycleEvent::NodeStarted {

@@ -91,7 +91,10 @@ pub(crate) fn run(
         user,
     } = call;
     let abi = runtime.profile().abi;
-    if let Some(newer) = messages.iter().find(|m| !abi.is_current() && !m.in_0_2_48()) {
+    if let Some(newer) = messages
+        .iter()
+        .find(|m| !abi.is_current() && !m.in_0_2_48())
+    {
         return Err(WasmError::new(
             ErrorKind::Argument,
             format!(
@@ -200,9 +203,9 @@ fn decode(guest: &mut Guest<'_>, at: i64, abi: Abi) -> Result<Vec<OutboundDelega
             // freenet-stdlib 0.6.0 has no variant 8: its bytes do not decode.
             Ok(Ok(outbound))
                 if !abi.is_current()
-                    && outbound
-                        .iter()
-                        .any(|m| matches!(m, OutboundDelegateMsg::UnsubscribeContractRequest(_))) =>
+                    && outbound.iter().any(|m| {
+                        matches!(m, OutboundDelegateMsg::UnsubscribeContractRequest(_))
+                    }) =>
             {
                 (
                     "other",

@@ -434,7 +434,12 @@ fn unsubscribe(processed: bool) -> Out {
 
 #[test]
 fn every_drain_attests_unprocessed_delegate_messages_under_0_2_154_only() {
-    for first in [app(b"a", b"x"), user_input(), get(b"g", false), subscribe(b"s", false)] {
+    for first in [
+        app(b"a", b"x"),
+        user_input(),
+        get(b"g", false),
+        subscribe(b"s", false),
+    ] {
         let outbound = vec![
             first.clone(),
             send(FORGED, b"1", false),
@@ -461,8 +466,7 @@ fn every_drain_attests_unprocessed_delegate_messages_under_0_2_154_only() {
 #[test]
 fn only_the_first_application_message_loses_its_context_under_both() {
     for abi in Abi::ALL {
-        let (_, results) =
-            routed_as(abi, vec![app(b"a", b"x"), app(b"b", b"y")], b"").unwrap();
+        let (_, results) = routed_as(abi, vec![app(b"a", b"x"), app(b"b", b"y")], b"").unwrap();
         assert_eq!(results, vec![app(b"a", b""), app(b"b", b"y")], "{abi:?}");
     }
 }
@@ -518,7 +522,12 @@ fn secrets_list_by_prefix_in_first_set_order_per_delegate() {
     secret_set(&store, &KEY, b"a/1", b"v");
     assert_eq!(
         secret_list(&store, &KEY, b""),
-        vec![b"b/2".to_vec(), b"b/1".to_vec(), b"c".to_vec(), b"a/1".to_vec()]
+        vec![
+            b"b/2".to_vec(),
+            b"b/1".to_vec(),
+            b"c".to_vec(),
+            b"a/1".to_vec()
+        ]
     );
     assert_eq!(
         secret_list(&store, &KEY, b"b/"),
@@ -538,7 +547,9 @@ fn contexts_keep_per_delegate_and_user_and_empty_or_huge_ones_delete() {
     let contexts = Contexts::new(std::time::Duration::from_secs(600));
     assert!(contexts.begin(&KEY, None).is_empty());
     contexts.store(&KEY, None, b"one".to_vec()).unwrap();
-    contexts.store(&KEY, Some(b"alice"), b"two".to_vec()).unwrap();
+    contexts
+        .store(&KEY, Some(b"alice"), b"two".to_vec())
+        .unwrap();
     contexts.store(&OTHER, None, b"three".to_vec()).unwrap();
     assert_eq!(contexts.begin(&KEY, None), b"one");
     assert_eq!(contexts.begin(&KEY, Some(b"alice")), b"two");

@@ -248,8 +248,7 @@ impl Runtime {
     ) -> Outcome<ContractAnswer> {
         let current = self.profile.abi.is_current();
         let mut outcome = self.operation(site, contract, options, true, |state, session| {
-            session.op().lock().refuse_clock =
-                current && self.profile.clock == ClockPolicy::Refuse;
+            session.op().lock().refuse_clock = current && self.profile.clock == ClockPolicy::Refuse;
             contract::run(state, session, contract, call)
         });
         if current

@@ -36,7 +36,10 @@ pub(crate) fn sections(code: &[u8]) -> Vec<Vec<u8>> {
         let Some(size) = leb_u32(code, &mut at) else {
             break;
         };
-        let Some(end) = at.checked_add(size as usize).filter(|&end| end <= code.len()) else {
+        let Some(end) = at
+            .checked_add(size as usize)
+            .filter(|&end| end <= code.len())
+        else {
             break;
         };
         if id == 0 {

@@ -17,9 +17,9 @@ use parking_lot::Mutex;
 use wasmtime::{Caller, Extern, IntoFunc, Linker};
 
 use super::abi::Buffer;
-use super::profile::Abi;
 use super::delegate::DelegateEnv;
 use super::hooks::{self, Answer, Request};
+use super::profile::Abi;
 use super::wire::{DelegateKey, Key};
 use wasm_engine_core::HostState;
 use wasm_engine_core::Natives;
@@ -503,10 +503,12 @@ impl FreenetNatives {
                       prefix: i64,
                       prefix_len: i32|
                       -> wasmtime::Result<i32> {
-                    Ok(match listing(&op, &mut caller, (prefix, prefix_len), LIST_LEN)? {
-                        Ok(records) => i32::try_from(records.len()).unwrap_or(i32::MAX),
-                        Err(code) => code,
-                    })
+                    Ok(
+                        match listing(&op, &mut caller, (prefix, prefix_len), LIST_LEN)? {
+                            Ok(records) => i32::try_from(records.len()).unwrap_or(i32::MAX),
+                            Err(code) => code,
+                        },
+                    )
                 },
             ),
             "__frnt__delegate__list_secrets" if self.abi.is_current() => def.wrap(
