@@ -10,6 +10,23 @@ import { randomFillSync } from 'node:crypto'
 const STREAM_CHUNK = 64 * 1024
 let nextId = 1
 
+/** The imports contracts and delegates share: log (discarded), rand and time (zero), over the memory `buffer()` returns. */
+function hostImports(buffer) {
+  return {
+    freenet_log: { __frnt__logger__info() {} },
+    freenet_rand: {
+      __frnt__rand__rand_bytes(_id, ptr, len) {
+        randomFillSync(new Uint8Array(buffer(), Number(ptr), len))
+      },
+    },
+    freenet_time: {
+      __frnt__time__utc_now(_id, ptr) {
+        new Uint8Array(buffer(), Number(ptr), 12).fill(0)
+      },
+    },
+  }
+}
+
 export class V8Contract {
   #module
   #streaming
@@ -25,17 +42,7 @@ export class V8Contract {
     const pending = new Map()
     const view = () => new DataView(exports.memory.buffer)
     const imports = {
-      freenet_log: { __frnt__logger__info() {} },
-      freenet_rand: {
-        __frnt__rand__rand_bytes(_id, ptr, len) {
-          randomFillSync(new Uint8Array(exports.memory.buffer, Number(ptr), len))
-        },
-      },
-      freenet_time: {
-        __frnt__time__utc_now(_id, ptr) {
-          new Uint8Array(exports.memory.buffer, Number(ptr), 12).fill(0)
-        },
-      },
+      ...hostImports(() => exports.memory.buffer),
       freenet_contract_io: {
         __frnt__fill_buffer(_id, at) {
           const rest = pending.get(at)
@@ -222,17 +229,7 @@ export class V8Delegate {
     const memory = () => new Uint8Array(exports.memory.buffer)
     const secret = () => (inProcess ? SECRET_NOT_FOUND : NOT_IN_PROCESS)
     const imports = {
-      freenet_log: { __frnt__logger__info() {} },
-      freenet_rand: {
-        __frnt__rand__rand_bytes(_id, ptr, len) {
-          randomFillSync(new Uint8Array(exports.memory.buffer, Number(ptr), len))
-        },
-      },
-      freenet_time: {
-        __frnt__time__utc_now(_id, ptr) {
-          new Uint8Array(exports.memory.buffer, Number(ptr), 12).fill(0)
-        },
-      },
+      ...hostImports(() => exports.memory.buffer),
       freenet_delegate_ctx: {
         __frnt__delegate__ctx_len: () => (inProcess ? context.length : NOT_IN_PROCESS),
         __frnt__delegate__ctx_read(ptr, len) {

@@ -350,18 +350,38 @@ function hexed(value) {
   return value
 }
 
-async function runContract({ operation, file, options }) {
+/**
+ * Runs `body(runtime, report)` on a fresh ContractRuntime with the
+ * command's limits and profile; the report (which starts as `fields` and
+ * the profile) gets the error, if any, the time, the fuel and the log.
+ */
+async function reported(options, fields, body) {
   const { ContractRuntime } = require('../lib/freenet')
   const logs = []
   const runtime = new ContractRuntime(
     { enableMetering: options.metering, maxExecutionSeconds: options.timeout, maxMemoryPages: options.maxPages, abi: options.abi },
     { log: (message, { instanceId }) => logs.push({ instanceId: String(instanceId), message }) },
   )
-  const report = { module: file, operation, abi: runtime.abi }
+  const report = { ...fields, abi: runtime.abi }
   // Every operation starts with the full budget, which is what is left now.
   const budget = runtime.remainingFuel()
   const started = process.hrtime.bigint()
   try {
+    await body(runtime, report)
+  } catch (err) {
+    report.error = errorReport(err)
+  } finally {
+    report.elapsedMs = Number(process.hrtime.bigint() - started) / 1e6
+    const left = runtime.remainingFuel()
+    report.fuelConsumed = left === undefined || budget === undefined ? null : String(budget - left)
+    report.logs = logs
+    runtime.close()
+  }
+  return report
+}
+
+function runContract({ operation, file, options }) {
+  return reported(options, { module: file, operation }, async (runtime, report) => {
     const contract = runtime.loadContract(readFileSync(file))
     const parameters = readFileSync(options.parameters)
     const state = readFileSync(options.state)
@@ -376,16 +396,7 @@ async function runContract({ operation, file, options }) {
       result = await contract.updateState(parameters, state, updates)
     }
     report.result = hexed(result)
-  } catch (err) {
-    report.error = errorReport(err)
-  } finally {
-    report.elapsedMs = Number(process.hrtime.bigint() - started) / 1e6
-    const left = runtime.remainingFuel()
-    report.fuelConsumed = left === undefined || budget === undefined ? null : String(budget - left)
-    report.logs = logs
-    runtime.close()
-  }
-  return report
+  })
 }
 
 function printContract(report, json) {
@@ -518,33 +529,15 @@ function delegateInputs(options) {
   return { messages, origin }
 }
 
-async function runDelegate({ file, options }) {
+function runDelegate({ file, options }) {
   // Read first: a message file that is not a message is a usage error.
   const { messages, origin } = delegateInputs(options)
-  const { ContractRuntime } = require('../lib/freenet')
-  const logs = []
-  const runtime = new ContractRuntime(
-    { enableMetering: options.metering, maxExecutionSeconds: options.timeout, maxMemoryPages: options.maxPages, abi: options.abi },
-    { log: (message, { instanceId }) => logs.push({ instanceId: String(instanceId), message }) },
-  )
-  const report = { ok: false, module: file, abi: runtime.abi }
-  const budget = runtime.remainingFuel()
-  const started = process.hrtime.bigint()
-  try {
+  return reported(options, { ok: false, module: file }, async (runtime, report) => {
     const delegate = runtime.loadDelegate(readFileSync(file))
     const outbound = await delegate.process(readFileSync(options.parameters), origin, messages)
     report.ok = true
     report.messages = hexed(outbound)
-  } catch (err) {
-    report.error = errorReport(err)
-  } finally {
-    report.elapsedMs = Number(process.hrtime.bigint() - started) / 1e6
-    const left = runtime.remainingFuel()
-    report.fuelConsumed = left === undefined || budget === undefined ? null : String(budget - left)
-    report.logs = logs
-    runtime.close()
-  }
-  return report
+  })
 }
 
 /** Byte fields whose value is also shown as text when it is printable UTF-8. */
