@@ -1,6 +1,7 @@
 //! What `wire_tests.rs` (freenet-stdlib 0.6.0) and `wire_0_12_tests.rs`
 //! (0.12.1) share: the notes' worked example and the checks, none of which
-//! names a freenet-stdlib type, so one copy serves both versions.
+//! names a freenet-stdlib type, so one copy serves both versions. The test
+//! cases, which do, are `stdlib_cases`, compiled against each version.
 
 use std::fmt::Debug;
 
@@ -24,6 +25,15 @@ pub fn hex(text: &str) -> Vec<u8> {
         .step_by(2)
         .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
         .collect()
+}
+
+/// A message about one contract as the notes lay it out: its variant's
+/// `tag`, the contract's 32 bytes (each `id`), then `rest`, in hex.
+pub fn about(tag: u32, id: u8, rest: &str) -> Vec<u8> {
+    let mut bytes = tag.to_le_bytes().to_vec();
+    bytes.extend([id; 32]);
+    bytes.extend(hex(rest));
+    bytes
 }
 
 pub fn key(text: &str) -> wire::Key {
@@ -58,6 +68,72 @@ pub fn same<S: Serialize, T: Serialize + DeserializeOwned + PartialEq + Debug>(
         std::any::type_name::<T>()
     );
     bytes
+}
+
+/// `same` for a pair of stdlib's value and ours.
+pub fn same_pair<S: Serialize, T: Serialize + DeserializeOwned + PartialEq + Debug>(
+    (theirs, ours): &(S, T),
+) -> Vec<u8> {
+    same(theirs, ours)
+}
+
+/// `same` for each pair of messages, whose bytes start with the tag `tag`
+/// gives ours, below `variants`, the number of variants the stdlib at hand
+/// has; between them the pairs cover every one (`what` names the messages).
+/// `check` is given each pair besides, with its tag and bytes.
+pub fn every_variant<S: Serialize, T: Serialize + DeserializeOwned + PartialEq + Debug>(
+    what: &str,
+    pairs: Vec<(S, T)>,
+    variants: usize,
+    tag: fn(&T) -> u32,
+    mut check: impl FnMut(&S, &T, u32, &[u8]),
+) {
+    let mut seen = vec![false; variants];
+    for (theirs, ours) in pairs {
+        let bytes = same(&theirs, &ours);
+        let tag = tag(&ours);
+        assert_eq!(bytes[..4], tag.to_le_bytes(), "{ours:?}");
+        assert!(
+            (tag as usize) < variants,
+            "not in this freenet-stdlib: {ours:?}"
+        );
+        seen[tag as usize] = true;
+        check(&theirs, &ours, tag, &bytes);
+    }
+    assert_eq!(
+        seen,
+        vec![true; variants],
+        "every {what} variant is covered"
+    );
+}
+
+/// freenet-stdlib, reading `bytes` as `S`, and `wire`, reading them as `T`,
+/// both refuse them.
+pub fn both_refuse<'a, S: Deserialize<'a>, T: Deserialize<'a>>(bytes: &'a [u8]) {
+    assert!(
+        bincode::deserialize::<S>(bytes).is_err(),
+        "stdlib's {} takes {bytes:02x?}",
+        std::any::type_name::<S>()
+    );
+    assert!(
+        wire::decode::<T>(bytes).is_err(),
+        "{} takes {bytes:02x?}",
+        std::any::type_name::<T>()
+    );
+}
+
+/// freenet-stdlib, reading `bytes` as `S`, and `wire`, reading them as `T`,
+/// both take them.
+pub fn both_take<'a, S: Deserialize<'a>, T: Deserialize<'a>>(bytes: &'a [u8]) {
+    if let Err(err) = bincode::deserialize::<S>(bytes) {
+        panic!(
+            "stdlib's {} refuses {bytes:02x?}: {err}",
+            std::any::type_name::<S>()
+        );
+    }
+    if let Err(err) = wire::decode::<T>(bytes) {
+        panic!("{} refuses {bytes:02x?}: {err}", std::any::type_name::<T>());
+    }
 }
 
 /// `wire`'s bytes for `ours`, read by freenet-stdlib as `S`, which encodes
