@@ -8,11 +8,12 @@
  * the front door: it re-exports `WasmEngine` (`lib/engine.ts`), the errors
  * (`lib/errors.ts`) and the types, and names the native values.
  */
-export { AbortedError, CompileError, ContractError, type ContractErrorKind, EngineBusyError, EngineClosedError, ExportError, InstantiationError, InvalidHandleError, MemoryError, OtherError, OutOfGasError, RuntimeError, SchedulerOverloadedError, TimeoutError, TRAP_CODES, type TrapCode, WASM_ERROR_CODES, WasmError, type WasmErrorCode, } from './lib/errors';
+export { AbortedError, CompileError, ComponentError, ContractError, type ContractErrorKind, EngineBusyError, EngineClosedError, ExportError, InstantiationError, InvalidHandleError, MemoryError, OtherError, OutOfGasError, RuntimeError, SchedulerOverloadedError, TimeoutError, TRAP_CODES, type TrapCode, WASM_ERROR_CODES, WasmError, type WasmErrorCode, } from './lib/errors';
 export type { AsyncHostFunction, Caller, HostFunction, HostResult, ImportObject, WasmValue } from './lib/host';
 export type { OutputListener, WasiDeterminism, WasiOptions, WasiPreopen, WasiResult } from './lib/wasi';
 export type { CallOptions, EngineStats, MemoryInfo, RuntimeConfig } from './lib/types';
 export { type EngineOptions, type InstanceOptions, WasmEngine, type WasmFunction } from './lib/engine';
+export { Component, type ComponentExports, type ComponentFunction, type ComponentFunctionType, type ComponentImportObject, ComponentInstance, type ComponentInstantiateOptions, type WitType, } from './lib/component';
 import { native } from './lib/native';
 /** A compiled module; opaque. Usable by the engine that compiled it. */
 export declare const Module: typeof import("./binding").Module;

@@ -11,6 +11,7 @@
 export {
   AbortedError,
   CompileError,
+  ComponentError,
   ContractError,
   type ContractErrorKind,
   EngineBusyError,
@@ -34,6 +35,16 @@ export type { AsyncHostFunction, Caller, HostFunction, HostResult, ImportObject,
 export type { OutputListener, WasiDeterminism, WasiOptions, WasiPreopen, WasiResult } from './lib/wasi'
 export type { CallOptions, EngineStats, MemoryInfo, RuntimeConfig } from './lib/types'
 export { type EngineOptions, type InstanceOptions, WasmEngine, type WasmFunction } from './lib/engine'
+export {
+  Component,
+  type ComponentExports,
+  type ComponentFunction,
+  type ComponentFunctionType,
+  type ComponentImportObject,
+  ComponentInstance,
+  type ComponentInstantiateOptions,
+  type WitType,
+} from './lib/component'
 
 import { native } from './lib/native'
 

@@ -2,6 +2,13 @@
  * `WasmEngine`: one engine, the class most users start from. The other
  * modules of `lib/` are what it builds on; `index.ts` re-exports it.
  */
+import {
+  type Component,
+  type ComponentInstance,
+  type ComponentInstantiateOptions,
+  compileComponent,
+  instantiateComponent,
+} from './component'
 import { EngineBusyError } from './errors'
 import {
   type AsyncHostFunction,
@@ -111,6 +118,26 @@ export class WasmEngine {
    */
   compile(code: Uint8Array | ArrayBuffer | string): Module {
     return this.#native.compile(code)
+  }
+
+  /**
+   * Compiles a WebAssembly component (bytes, or WebAssembly text), cached
+   * by content hash like modules; throws `CompileError` for bytes that are
+   * not a valid component. See {@link WasmEngine.instantiateComponent}.
+   */
+  compileComponent(code: Uint8Array | ArrayBuffer | string): Component {
+    return compileComponent(this.#native, code)
+  }
+
+  /**
+   * Instantiates `component` under this engine's limits (fuel reset, as
+   * for every instance; the page cap on each of its memories), its
+   * imports from `options.imports`, keyed by interface as jco's import
+   * object. A missing import is an `InstantiationError` naming it. Calls
+   * of `instance.exports` run on this thread, each under the deadline.
+   */
+  instantiateComponent(component: Component, options?: ComponentInstantiateOptions): ComponentInstance {
+    return instantiateComponent(this.#native, component, options)
   }
 
   /**

@@ -25,8 +25,12 @@ export const WASM_ERROR_CODES = [
   'CONTRACT',
 ] as const
 
-/** Stable codes of the `WasmError` classes. */
-export type WasmErrorCode = (typeof WASM_ERROR_CODES)[number]
+/**
+ * Stable codes of the `WasmError` classes: the native side's, and
+ * `COMPONENT` ({@link ComponentError}), which only the TypeScript layer
+ * throws.
+ */
+export type WasmErrorCode = (typeof WASM_ERROR_CODES)[number] | 'COMPONENT'
 
 /** Every {@link TrapCode}, as the native side produces them. */
 export const TRAP_CODES = [
@@ -190,6 +194,21 @@ export class ContractError extends WasmError {
 
   constructor(message: string, options?: { cause?: unknown }) {
     super('CONTRACT', message, options)
+  }
+}
+
+/**
+ * A component's export returned the error case of its `result<T, E>`
+ * (jco's `ComponentError`): `payload` is `E` as JavaScript sees it. Thrown
+ * by the TypeScript layer, never by the native side.
+ */
+export class ComponentError extends WasmError {
+  /** The `err` value of the `result`. */
+  readonly payload: unknown
+
+  constructor(payload: unknown, message = 'the component returned an error') {
+    super('COMPONENT', message)
+    this.payload = payload
   }
 }
 

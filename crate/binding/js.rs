@@ -107,6 +107,30 @@ pub(crate) unsafe fn read_string(env: napi_env, value: napi_value) -> Raw<String
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
+/// A JavaScript string's contents, `None` when it holds an unpaired
+/// surrogate (which UTF-8 cannot carry, and `read_string` would replace).
+pub(crate) unsafe fn read_string_strict(env: napi_env, value: napi_value) -> Raw<Option<String>> {
+    let mut len = 0;
+    // SAFETY: see the module comment; a null buffer asks for the length.
+    ok(unsafe { sys::napi_get_value_string_utf16(env, value, ptr::null_mut(), 0, &mut len) })?;
+    let mut units = vec![0u16; len + 1];
+    let mut written = 0;
+    // SAFETY: `units` holds `len + 1` code units, room for the text and its NUL.
+    ok(unsafe {
+        sys::napi_get_value_string_utf16(env, value, units.as_mut_ptr(), units.len(), &mut written)
+    })?;
+    units.truncate(written);
+    Ok(String::from_utf16(&units).ok())
+}
+
+/// A bigint of the unsigned `n`.
+pub(crate) unsafe fn bigint_unsigned(env: napi_env, n: u64) -> Raw<napi_value> {
+    let mut value = ptr::null_mut();
+    // SAFETY: see the module comment.
+    ok(unsafe { sys::napi_create_bigint_uint64(env, n, &mut value) })?;
+    Ok(value)
+}
+
 /// The `this`-less arguments of a callback, at most `N` of them read into
 /// a buffer on the stack, plus the total count and the callback's data.
 pub(crate) struct Args<const N: usize> {

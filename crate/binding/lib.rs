@@ -13,6 +13,8 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod blocking;
+mod component;
+mod component_values;
 mod convert;
 mod deliver;
 mod engine;

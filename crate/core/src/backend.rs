@@ -35,6 +35,8 @@ pub struct Backend {
     /// (CLOCK-Pro); a compile in progress holds its key's placeholder, for
     /// which other compiles of the same bytes wait.
     modules: quick_cache::sync::Cache<CodeHash, wasmtime::Module>,
+    /// Compiled components by content hash, the same way (memory only).
+    components: quick_cache::sync::Cache<CodeHash, wasmtime::component::Component>,
     disk_cache: Option<DiskCache>,
     counters: Counters,
 }
@@ -90,6 +92,7 @@ impl Backend {
             metering,
             pool_slots,
             modules: quick_cache::sync::Cache::new(limits.module_cache_capacity),
+            components: quick_cache::sync::Cache::new(limits.module_cache_capacity.max(1)),
             disk_cache,
             counters: Counters::default(),
         })
@@ -111,6 +114,34 @@ impl Backend {
             self.counters.memory_hits.fetch_add(1, Ordering::Relaxed);
         }
         Ok((key, module))
+    }
+
+    /// Compiles a binary component on this thread, or returns the cached
+    /// compilation of the same bytes (kept in memory, like modules).
+    pub fn compile_component(
+        &self,
+        wasm: &[u8],
+    ) -> Result<wasmtime::component::Component, WasmError> {
+        let key = hash(wasm);
+        let mut compiled = false;
+        let component = self.components.get_or_insert_with(&key, || {
+            compiled = true;
+            self.counters.compiles.fetch_add(1, Ordering::Relaxed);
+            wasmtime::component::Component::from_binary(&self.engine, wasm).map_err(|err| {
+                WasmError::new(
+                    ErrorKind::Compile,
+                    format!(
+                        "component of {} bytes is not a valid WebAssembly component: {}",
+                        wasm.len(),
+                        crate::error::describe(&err)
+                    ),
+                )
+            })
+        })?;
+        if !compiled {
+            self.counters.memory_hits.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(component)
     }
 
     /// Slots of the instance pool; `None` when instances are mapped on

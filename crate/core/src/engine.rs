@@ -18,6 +18,7 @@ use parking_lot::{Mutex, MutexGuard};
 use wasmtime::Val;
 
 use crate::backend::Backend;
+use crate::component::Component;
 use crate::config::{Limits, RuntimeConfig};
 use crate::counters::{CallCounts, Counters, Outcome};
 use crate::deadline::Flag;
@@ -238,6 +239,16 @@ impl Engine {
             self.backend.compile(wasm)?,
             self.backend.clone(),
         ))
+    }
+
+    /// Compiles the binary component `wasm` on this thread (cached by
+    /// content hash, like modules).
+    pub fn compile_component(&self, wasm: &[u8]) -> Result<Component> {
+        self.ensure_open()?;
+        Ok(Component {
+            inner: self.backend.compile_component(wasm)?,
+            engine: self.backend.engine.clone(),
+        })
     }
 
     /// A compiler for this engine's backend, for compiles off this thread.

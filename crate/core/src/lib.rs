@@ -17,6 +17,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod backend;
+pub mod component;
 pub mod config;
 pub mod counters;
 pub mod deadline;

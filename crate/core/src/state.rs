@@ -95,6 +95,8 @@ pub struct EngineState {
     /// whether WASI is linked, least recently used evicted past the module
     /// cache's capacity.
     prepared: quick_cache::unsync::Cache<(CodeHash, u64, bool), InstancePre<HostState>>,
+    /// Component instances, each in a store of its own, by key.
+    pub(crate) components: HashMap<u64, crate::component::LiveComponent>,
 }
 
 /// How the next guest entry runs: where, on what fuel, until when. Apart
@@ -178,6 +180,7 @@ impl EngineState {
             closing,
             imports,
             instances: HashMap::new(),
+            components: HashMap::new(),
             next_key: 1,
             // quick_cache needs room for one; capacity 0 is handled by `prepared`.
             prepared: quick_cache::unsync::Cache::new(limits.module_cache_capacity.max(1)),
@@ -191,6 +194,42 @@ impl EngineState {
             },
             limits,
         }
+    }
+
+    /// A store for one component instance, under the engine's memory cap
+    /// and close flag; with metering, the fuel budget starts afresh, as at
+    /// every instance creation. Also returns the key the instance gets.
+    pub(crate) fn component_store(&mut self) -> (u64, Store<HostState>) {
+        if let Some(budget) = self.limits.fuel {
+            self.runner.fuel = Some(budget);
+            self.runner.counters.set_fuel(budget);
+        }
+        let key = self.next_key;
+        self.next_key += 1;
+        let store = store::new_store(
+            &self.engine,
+            self.limits.max_memory_bytes(),
+            &self.closing,
+            None,
+        );
+        (key, store)
+    }
+
+    /// Enters a guest in `store` (instance `id`) through `call` with the
+    /// engine's fuel, a fresh deadline and `abort` armed.
+    pub(crate) fn enter_store<R>(
+        &mut self,
+        store: &mut Store<HostState>,
+        id: i64,
+        abort: Option<&Flag>,
+        call: impl FnOnce(&mut Store<HostState>) -> wasmtime::Result<R>,
+    ) -> Result<wasmtime::Result<R>, WasmError> {
+        self.runner.run(store, id, None, abort, call)
+    }
+
+    /// The memory cap, for messages about refused growth.
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// Sets where the following guest entries run: the JavaScript thread
@@ -598,7 +637,7 @@ where
 
 /// Names why instantiation failed, preferring the memory cap when the
 /// limiter refused the module's initial memory.
-fn instantiation_error(
+pub(crate) fn instantiation_error(
     err: wasmtime::Error,
     id: i64,
     refused: Option<usize>,
