@@ -14,6 +14,7 @@ use wasmtime::component::types::{ComponentExtern, ComponentFunc, ComponentItem};
 
 use crate::error::{ErrorKind, HostFailure, WasmError};
 use crate::site::Site;
+use crate::state::LiveComponent;
 use crate::store::HostState;
 
 pub use wasmtime::component::Val;
@@ -184,12 +185,6 @@ pub(crate) fn linker(
     Ok(linker)
 }
 
-/// A component instance and the store it lives in.
-pub(crate) struct LiveComponent {
-    store: wasmtime::Store<HostState>,
-    instance: wasmtime::component::Instance,
-    id: i64,
-}
 
 /// A component instance of an engine, by key; the id names it in messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -52,6 +52,13 @@ pub(crate) struct LiveInstance {
     pub(crate) output: Option<Output>,
 }
 
+/// A component instance and the store it lives in (see `component`).
+pub(crate) struct LiveComponent {
+    pub(crate) store: wasmtime::Store<HostState>,
+    pub(crate) instance: wasmtime::component::Instance,
+    pub(crate) id: i64,
+}
+
 /// How many instances an engine may hold at once (see
 /// [`Limits::instance_share`]).
 pub(crate) struct Share {
@@ -96,7 +103,7 @@ pub struct EngineState {
     /// cache's capacity.
     prepared: quick_cache::unsync::Cache<(CodeHash, u64, bool), InstancePre<HostState>>,
     /// Component instances, each in a store of its own, by key.
-    pub(crate) components: HashMap<u64, crate::component::LiveComponent>,
+    pub(crate) components: HashMap<u64, LiveComponent>,
 }
 
 /// How the next guest entry runs: where, on what fuel, until when. Apart
