@@ -42,6 +42,7 @@ export {
   type ComponentFunctionType,
   type ComponentImportObject,
   ComponentInstance,
+  type ComponentInterface,
   type ComponentInstantiateOptions,
   type WitType,
 } from './lib/component'

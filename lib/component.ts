@@ -51,9 +51,20 @@ type NativeComponentInstance = InstanceType<typeof native.NativeComponentInstanc
 /** A function of a component's exports, called on this thread. */
 export type ComponentFunction = (...args: unknown[]) => unknown
 
-/** Exported functions by name: the world's own, and each interface under its short and its full name. */
+/** The functions of one exported interface, by camelCase name. */
+export interface ComponentInterface {
+  [name: string]: ComponentFunction
+}
+
+/**
+ * Exported functions by name: the world's own, and each interface under its
+ * short and its full name. Typed loosely (an entry is a function or an
+ * interface, whichever the component has there) so that
+ * `exports.greeter.greet(...)` and `exports.topLevel(...)` both read
+ * naturally.
+ */
 export interface ComponentExports {
-  [name: string]: ComponentFunction | { [name: string]: ComponentFunction }
+  [name: string]: ComponentFunction & ComponentInterface
 }
 
 /**
@@ -161,7 +172,7 @@ export class ComponentInstance {
   /** @internal */
   constructor(instance: NativeComponentInstance, component: Component) {
     this.#native = instance
-    const exports: ComponentExports = {}
+    const exports: Record<string, ComponentFunction | ComponentInterface> = {}
     component.exports.forEach((fn, index) => {
       const call: ComponentFunction = (...args) => unwrap(instance.call(index, args), fn.results[0])
       Object.defineProperty(call, 'name', { value: camelCase(fn.name) })
@@ -169,11 +180,11 @@ export class ComponentInstance {
         exports[camelCase(fn.name)] = call
         return
       }
-      const holder = (exports[fn.interface] ??= {}) as Record<string, ComponentFunction>
+      const holder = (exports[fn.interface] ??= {}) as ComponentInterface
       holder[camelCase(fn.name)] = call
       exports[shortName(fn.interface)] ??= holder
     })
-    this.exports = exports
+    this.exports = exports as ComponentExports
   }
 
   /** Drops the instance: its memories go now; later calls throw `InvalidHandleError`. Idempotent. */
