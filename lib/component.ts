@@ -204,6 +204,15 @@ export function compileComponent(engine: InstanceType<typeof native.NativeEngine
   return new Component(native.compileComponent(engine, bytes))
 }
 
+/** @internal Compiles a component on `engine` on a native thread. */
+export async function compileComponentAsync(
+  engine: InstanceType<typeof native.NativeEngine>,
+  code: Uint8Array | ArrayBuffer | string,
+): Promise<Component> {
+  const bytes = code instanceof ArrayBuffer ? new Uint8Array(code) : code
+  return new Component(await native.compileComponentAsync(engine, bytes))
+}
+
 /** @internal Instantiates `component` on `engine` with `options.imports`. */
 export function instantiateComponent(
   engine: InstanceType<typeof native.NativeEngine>,

@@ -7,6 +7,7 @@ import {
   type ComponentInstance,
   type ComponentInstantiateOptions,
   compileComponent,
+  compileComponentAsync,
   instantiateComponent,
 } from './component'
 import { EngineBusyError } from './errors'
@@ -127,6 +128,14 @@ export class WasmEngine {
    */
   compileComponent(code: Uint8Array | ArrayBuffer | string): Component {
     return compileComponent(this.#native, code)
+  }
+
+  /**
+   * Compiles like {@link WasmEngine.compileComponent}, on a native thread:
+   * the event loop keeps running while a large component compiles.
+   */
+  compileComponentAsync(code: Uint8Array | ArrayBuffer | string): Promise<Component> {
+    return compileComponentAsync(this.#native, code)
   }
 
   /**

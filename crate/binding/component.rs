@@ -8,9 +8,11 @@
 //! called on this thread, inside the synchronous call that entered the
 //! guest.
 
+use std::cell::Cell;
 use std::sync::Arc;
 
 use napi::JsValue as _;
+use napi::bindgen_prelude::ToNapiValue;
 use napi::bindgen_prelude::{Env, Function, ObjectFinalize, Unknown};
 use napi::sys::{napi_env, napi_value};
 use napi_derive::napi;
@@ -18,7 +20,7 @@ use wasm_engine_core::component::types::Type;
 use wasm_engine_core::component::{
     Component, ComponentImports, ComponentTarget, FunctionItem, Val,
 };
-use wasm_engine_core::{Engine, HostFailure, Site, WasmError};
+use wasm_engine_core::{Compiler, Engine, HostFailure, Site, WasmError};
 
 use crate::component_values::{self as values, camel, type_name};
 use crate::convert::{self, argument};
@@ -27,6 +29,7 @@ use crate::env::EnvData;
 use crate::errors::{self, or_throw};
 use crate::js::{self, Raw};
 use crate::reference::JsValue;
+use crate::submit::{self, Answer, Lane, Work};
 use crate::values::describe;
 
 /// A compiled component.
@@ -205,6 +208,32 @@ unsafe fn functions_to_js(env: napi_env, items: &[FunctionItem]) -> Raw<napi_val
     }
 }
 
+impl NativeComponent {
+    /// Compiles `wasm` with `compiler` and reads its world.
+    fn compile(compiler: &Compiler, wasm: &[u8]) -> Result<NativeComponent, WasmError> {
+        let component = compiler.compile_component(wasm)?;
+        Ok(NativeComponent {
+            exports: component.exports()?.into(),
+            imports: component.imports()?.into(),
+            component,
+        })
+    }
+}
+
+/// The code of a component, copied on this thread: bytes, or WebAssembly
+/// text (translated where it is compiled).
+fn source(env: napi_env, code: napi_value) -> Result<Result<Vec<u8>, String>, WasmError> {
+    if js::type_of_is_string(env, code) {
+        convert::string(env, code, "code").map(Err)
+    } else {
+        convert::bytes(env, code, "code").map(Ok)
+    }
+}
+
+fn binary(source: Result<Vec<u8>, String>) -> Result<Vec<u8>, WasmError> {
+    source.or_else(|text| wasm_engine_core::parse_text(&text))
+}
+
 /// Compiles the component `code` (bytes, or WebAssembly text) on this
 /// thread, cached by content hash.
 #[napi(
@@ -217,22 +246,51 @@ pub fn compile_component(
     code: Unknown<'_>,
 ) -> napi::Result<NativeComponent> {
     let raw = env.raw();
-    let compiled = (|| {
-        let wasm = if js::type_of_is_string(raw, code.raw()) {
-            wasm_engine_core::parse_text(&convert::string(raw, code.raw(), "code")?)?
-        } else {
-            convert::bytes(raw, code.raw(), "code")?
-        };
-        let component = engine.core().compile_component(&wasm)?;
-        let exports = component.exports()?;
-        let imports = component.imports()?;
-        Ok::<_, WasmError>(NativeComponent {
-            component,
-            exports: exports.into(),
-            imports: imports.into(),
-        })
-    })();
+    let compiled = source(raw, code.raw())
+        .and_then(binary)
+        .and_then(|wasm| NativeComponent::compile(&engine.core().compiler()?, &wasm));
     or_throw(raw, compiled)
+}
+
+/// A compiled component, as `compileComponentAsync`'s promise resolves.
+struct Compiled(NativeComponent);
+
+impl Answer for Compiled {
+    unsafe fn to_js(self: Box<Self>, env: napi_env) -> Raw<napi_value> {
+        // SAFETY: the caller's contract.
+        unsafe { NativeComponent::to_napi_value(env, self.0) }
+            .map_err(|_| js::Failed(napi::sys::Status::napi_generic_failure))
+    }
+}
+
+/// Compiles like `compileComponent`, on a worker (waiting for no engine).
+#[napi(
+    catch_unwind,
+    ts_args_type = "engine: NativeEngine, code: Uint8Array | string",
+    ts_return_type = "Promise<NativeComponent>"
+)]
+pub fn compile_component_async<'e>(
+    env: &'e Env,
+    engine: &NativeEngine,
+    code: Unknown<'e>,
+) -> napi::Result<Unknown<'e>> {
+    let raw = env.raw();
+    let input = or_throw(raw, source(raw, code.raw()))?;
+    let compiler = or_throw(raw, engine.core().compiler())?;
+    let work = Work {
+        what: "a component compile".into(),
+        abort: None,
+        keep: Vec::new(),
+        run: Box::new(move || {
+            let compiled = NativeComponent::compile(&compiler, &binary(input)?)?;
+            Ok(Box::new(Compiled(compiled)) as Box<dyn Answer>)
+        }),
+    };
+    // SAFETY: a Node-API callback on `raw`'s thread.
+    unsafe {
+        let promise = submit::submit(raw, Lane::Alone, work).map_err(errors::failed)?;
+        Ok(Unknown::from_raw_unchecked(raw, promise))
+    }
 }
 
 #[napi]
@@ -354,7 +412,9 @@ impl ComponentImports for JsImports {
 #[napi(custom_finalize)]
 pub struct NativeComponentInstance {
     engine: Arc<Engine>,
-    target: Option<ComponentTarget>,
+    /// A cell, not `&mut self`: `drop()` from inside one of the instance's
+    /// own calls (an import) then meets the busy engine, not a borrow error.
+    target: Cell<Option<ComponentTarget>>,
     exports: Arc<[FunctionItem]>,
 }
 
@@ -378,10 +438,8 @@ pub fn instantiate_component(
         for function in component.exports.iter() {
             check(function, "exports")?;
         }
-        for (function, given) in component.imports.iter().zip(&defined) {
-            if *given {
-                check(function, "imports")?;
-            }
+        for function in component.imports.iter() {
+            check(function, "imports")?;
         }
         if defined.len() != component.imports.len() {
             return Err(argument("defined must have one entry per import"));
@@ -403,7 +461,7 @@ pub fn instantiate_component(
         })?;
         Ok(NativeComponentInstance {
             engine,
-            target: Some(target),
+            target: Cell::new(Some(target)),
             exports: component.exports.clone(),
         })
     })();
@@ -412,7 +470,7 @@ pub fn instantiate_component(
 
 impl NativeComponentInstance {
     fn target(&self) -> Result<ComponentTarget, WasmError> {
-        self.target.ok_or_else(|| {
+        self.target.get().ok_or_else(|| {
             WasmError::new(
                 wasm_engine_core::ErrorKind::InvalidHandle,
                 "the component instance was dropped",
@@ -425,7 +483,7 @@ impl ObjectFinalize for NativeComponentInstance {
     /// Collected without `drop()`: the instance goes now, unless its engine
     /// is busy, in which case it goes when the engine closes.
     fn finalize(self, _env: Env) -> napi::Result<()> {
-        if let Some(target) = self.target {
+        if let Some(target) = self.target.get() {
             let _ = self
                 .engine
                 .enter(Site::Direct, |state| Ok(state.drop_component(target)));
@@ -498,15 +556,15 @@ impl NativeComponentInstance {
     /// Drops the instance; later calls fail with `InvalidHandleError`.
     /// Idempotent.
     #[napi(catch_unwind)]
-    pub fn drop_instance(&mut self, env: Env) -> napi::Result<()> {
-        let Some(target) = self.target else {
+    pub fn drop_instance(&self, env: Env) -> napi::Result<()> {
+        let Some(target) = self.target.get() else {
             return Ok(());
         };
         let dropped = self
             .engine
             .enter(Site::Direct, |state| Ok(state.drop_component(target)));
         or_throw(env.raw(), dropped)?;
-        self.target = None;
+        self.target.set(None);
         Ok(())
     }
 }

@@ -3,8 +3,11 @@
 //! floats number; `s64`/`u64` bigint; `char` and `string` string;
 //! `list<u8>` Uint8Array, other lists arrays; records objects with
 //! camelCase fields; tuples arrays; variants `{ tag, val }`; enums their
-//! case name; `option<T>` `T | undefined` (an option inside an option is
-//! `{ tag: 'some', val } | { tag: 'none' }`); flags objects of booleans;
+//! case name; `option<T>` `T | undefined`, unless `T` is itself such an
+//! option (`option<option<u32>>`), which `undefined` could not tell from
+//! `none`: then `{ tag: 'some', val } | { tag: 'none' }`, `val` the inner
+//! option as `T | undefined` (jco's `as_nullable`); flags objects of
+//! booleans;
 //! `result<T, E>` `{ tag: 'ok' | 'err', val }` (the TypeScript layer turns
 //! an export's `err` into a thrown `ComponentError`).
 //!
@@ -110,6 +113,17 @@ fn refuse(env: napi_env, value: napi_value, at: &str, ty: &Type, expected: &str)
         "{at} must be {expected} (WIT {}), got {got}",
         type_name(ty)
     ))
+}
+
+/// Whether the option `ty` is `T | undefined` in JavaScript: unless its
+/// `T` is such an option itself (jco's `as_nullable`). So `option<u32>`
+/// is, `option<option<u32>>` is tagged, `option<option<option<u32>>>` is
+/// again.
+fn nullable(ty: &Type) -> bool {
+    match ty {
+        Type::Option(option) => !nullable(&option.ty()),
+        _ => false,
+    }
 }
 
 /// Whether `value` is `undefined` or `null`.
@@ -336,15 +350,21 @@ pub(crate) fn from_js(
         }
         Type::Option(option) => {
             let inner = option.ty();
-            if matches!(inner, Type::Option(_)) {
-                // The inner option cannot be told from the outer by
-                // `undefined`: jco tags it.
-                if nullish(env, value)? {
-                    return Ok(Val::Option(None));
+            if !nullable(ty) {
+                // `undefined` would be the inner option's `none` too: jco
+                // tags the outer one.
+                if kind(env, value)? != sys::ValueType::napi_object {
+                    return Err(refuse(
+                        env,
+                        value,
+                        at,
+                        ty,
+                        "{ tag: 'some', val } or { tag: 'none' }",
+                    ));
                 }
                 let (tag, val) = tagged(env, value, at, ty)?;
                 return Ok(Val::Option(match tag.as_str() {
-                    "none" => Some(Box::new(Val::Option(None))),
+                    "none" => None,
                     "some" => Some(Box::new(from_js(env, val, &format!("{at}.val"), &inner)?)),
                     _ => {
                         return Err(refuse(
@@ -387,9 +407,23 @@ pub(crate) fn from_js(
             let mut set = Vec::new();
             for name in flags.names() {
                 let flag = field(env, value, &camel(name))?;
-                // SAFETY: on `env`'s thread inside a callback.
-                let on = kind(env, flag)? == sys::ValueType::napi_boolean
-                    && unsafe { js::boolean(env, flag) }.map_err(broken)?;
+                // A flag left out is clear; one that is there is a boolean.
+                let on = match kind(env, flag)? {
+                    sys::ValueType::napi_undefined => false,
+                    // SAFETY: on `env`'s thread; `flag` is a boolean.
+                    sys::ValueType::napi_boolean => {
+                        unsafe { js::boolean(env, flag) }.map_err(broken)?
+                    }
+                    _ => {
+                        return Err(refuse(
+                            env,
+                            flag,
+                            &format!("{at}.{}", camel(name)),
+                            ty,
+                            "a boolean or undefined",
+                        ));
+                    }
+                };
                 if on {
                     set.push(name.to_owned());
                 }
@@ -501,14 +535,11 @@ pub(crate) unsafe fn to_js(env: napi_env, value: &Val, ty: &Type) -> Raw<napi_va
             (Val::Enum(name), _) => js::string(env, name)?,
             (Val::Option(inner), Type::Option(option)) => {
                 let inner_ty = option.ty();
-                let nested = matches!(inner_ty, Type::Option(_));
-                match inner {
-                    None => js::undefined(env)?,
-                    Some(v) if nested => match &**v {
-                        Val::Option(None) => tagged_to_js(env, "none", None)?,
-                        v => tagged_to_js(env, "some", Some(to_js(env, v, &inner_ty)?))?,
-                    },
-                    Some(v) => to_js(env, v, &inner_ty)?,
+                match (inner, nullable(ty)) {
+                    (None, true) => js::undefined(env)?,
+                    (Some(v), true) => to_js(env, v, &inner_ty)?,
+                    (None, false) => tagged_to_js(env, "none", None)?,
+                    (Some(v), false) => tagged_to_js(env, "some", Some(to_js(env, v, &inner_ty)?))?,
                 }
             }
             (Val::Result(outcome), Type::Result(result)) => {

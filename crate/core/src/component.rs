@@ -51,7 +51,9 @@ impl FunctionItem {
 fn unsupported(item: &ComponentItem) -> Option<&'static str> {
     match item {
         ComponentItem::ComponentFunc(_) | ComponentItem::ComponentInstance(_) => None,
-        ComponentItem::Resource(_) => Some("a resource type"),
+        // A resource type is a type: the functions that pass its handles
+        // are refused at instantiation, by name.
+        ComponentItem::Resource(_) => None,
         ComponentItem::CoreFunc(_) => Some("a core function"),
         ComponentItem::Module(_) => Some("a core module"),
         ComponentItem::Component(_) => Some("a component"),
@@ -89,7 +91,7 @@ fn functions<'a>(
                             name: inner.to_owned(),
                             ty,
                         }),
-                        ComponentItem::Type(_) => {}
+                        ComponentItem::Type(_) | ComponentItem::Resource(_) => {}
                         other => {
                             let what = unsupported(&other).unwrap_or("an item");
                             return Err(refuse(what, &format!("{name}#{inner}")));
@@ -185,7 +187,6 @@ pub(crate) fn linker(
     Ok(linker)
 }
 
-
 /// A component instance of an engine, by key; the id names it in messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ComponentTarget {
@@ -255,12 +256,30 @@ impl crate::state::EngineState {
             })?;
             let mut results = vec![Val::Bool(false); function.ty.results().len()];
             let id = live.id;
+            // A growth refused by an earlier call (its `memory.grow` answered
+            // -1 and the guest went on) does not explain this call's failure.
+            live.store.data_mut().take_refused_growth();
             self.enter_store(&mut live.store, id, abort, |store| {
                 func.call(store, params, &mut results)
             })?
             .map_err(|err| {
                 let refused = live.store.data_mut().take_refused_growth();
-                match refused {
+                let trap = err.downcast_ref::<wasmtime::Trap>();
+                if matches!(trap, Some(wasmtime::Trap::CannotEnterComponent)) {
+                    return WasmError::new(
+                        ErrorKind::Runtime,
+                        format!(
+                            "{what} cannot run: the instance trapped or failed in an earlier call, \
+                             and the component model forbids entering it again; instantiate the \
+                             component anew"
+                        ),
+                    )
+                    .at_instance(id);
+                }
+                // Stopped from outside or out of fuel: that, not the cap.
+                let stopped = err.is::<crate::error::Interrupt>()
+                    || matches!(trap, Some(wasmtime::Trap::OutOfFuel));
+                match refused.filter(|_| !stopped) {
                     Some(bytes) => WasmError::new(
                         ErrorKind::Memory,
                         format!(

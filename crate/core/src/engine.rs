@@ -244,11 +244,7 @@ impl Engine {
     /// Compiles the binary component `wasm` on this thread (cached by
     /// content hash, like modules).
     pub fn compile_component(&self, wasm: &[u8]) -> Result<Component> {
-        self.ensure_open()?;
-        Ok(Component {
-            inner: self.backend.compile_component(wasm)?,
-            engine: self.backend.engine.clone(),
-        })
+        self.compiler()?.compile_component(wasm)
     }
 
     /// A compiler for this engine's backend, for compiles off this thread.

@@ -318,7 +318,7 @@ impl Imports {
             Site::Worker => {
                 let what = format!("the call of {}", binding.qualified);
                 let asked = request::ask(
-                    caller,
+                    caller.data(),
                     &what,
                     |reply| {
                         host.post(PostedCall {

@@ -12,8 +12,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, TryRecvError};
 use std::time::{Duration, Instant};
 
-use wasmtime::Caller;
-
 use crate::deadline::TICK;
 use crate::error::{HostFailure, Interrupt};
 use crate::scheduler;
@@ -48,12 +46,13 @@ impl<T> Reply<T> {
 }
 
 /// Posts a question with `post` and waits for its answer on
-/// behalf of the guest calling through `caller`. `Ok` carries the answer
+/// behalf of the guest whose store holds `guest` (a core import's
+/// `caller.data()`, a component import's `store.data()`). `Ok` carries the answer
 /// (an unanswered question, whose reply was dropped, is a failure naming
 /// `what`); `Err` is why the guest must stop first, after `abandon` told
 /// the host.
 pub fn ask<T>(
-    caller: &Caller<'_, HostState>,
+    guest: &HostState,
     what: &str,
     post: impl FnOnce(Reply<T>) -> Result<(), HostFailure>,
     abandon: impl FnOnce(),
@@ -62,7 +61,7 @@ pub fn ask<T>(
     if let Err(failure) = post(reply) {
         return Ok(Err(failure));
     }
-    match wait(caller, &answer) {
+    match wait(guest, &answer) {
         Ok(Some(answer)) => Ok(answer),
         Ok(None) => Ok(Err(HostFailure::new(format!(
             "{what} was dropped unanswered"
@@ -76,7 +75,7 @@ pub fn ask<T>(
 
 /// Waits on a worker for an answer: `None` when the reply was dropped
 /// unsent, the interrupt when the guest must stop first.
-fn wait<T>(caller: &Caller<'_, HostState>, answer: &Receiver<T>) -> Result<Option<T>, Interrupt> {
+fn wait<T>(guest: &HostState, answer: &Receiver<T>) -> Result<Option<T>, Interrupt> {
     // Most answers come back within microseconds: look for one briefly
     // before parking, whose wake-up costs far more (on a virtual machine,
     // tens of microseconds).
@@ -93,7 +92,7 @@ fn wait<T>(caller: &Caller<'_, HostState>, answer: &Receiver<T>) -> Result<Optio
             match answer.recv_timeout(TICK) {
                 Ok(outcome) => break Ok(Some(outcome)),
                 Err(RecvTimeoutError::Timeout) => {
-                    if let Some(interrupt) = caller.data().interrupted() {
+                    if let Some(interrupt) = guest.interrupted() {
                         break Err(interrupt);
                     }
                 }

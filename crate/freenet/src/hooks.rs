@@ -213,7 +213,7 @@ pub(crate) fn ask(
     }
     let token = request::token();
     request::ask(
-        caller,
+        caller.data(),
         "the store request",
         |reply| store.post(token, request, reply),
         || store.abandon(token),
