@@ -13,7 +13,7 @@ export type { AsyncHostFunction, Caller, HostFunction, HostResult, ImportObject,
 export type { OutputListener, WasiDeterminism, WasiOptions, WasiPreopen, WasiResult } from './lib/wasi';
 export type { CallOptions, EngineStats, MemoryInfo, RuntimeConfig } from './lib/types';
 export { type EngineOptions, type InstanceOptions, WasmEngine, type WasmFunction } from './lib/engine';
-export { Component, type ComponentExports, type ComponentFunction, type ComponentFunctionType, type ComponentImportObject, ComponentInstance, type ComponentInterface, type ComponentInstantiateOptions, type WitType, } from './lib/component';
+export { type AsyncComponentExports, type AsyncComponentFunction, type AsyncComponentInterface, Component, type ComponentExports, type ComponentFunction, type ComponentFunctionType, type ComponentImportObject, ComponentInstance, type ComponentInterface, type ComponentInstantiateOptions, type WitType, } from './lib/component';
 import { native } from './lib/native';
 /** A compiled module; opaque. Usable by the engine that compiled it. */
 export declare const Module: typeof import("./binding").Module;

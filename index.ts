@@ -36,6 +36,9 @@ export type { OutputListener, WasiDeterminism, WasiOptions, WasiPreopen, WasiRes
 export type { CallOptions, EngineStats, MemoryInfo, RuntimeConfig } from './lib/types'
 export { type EngineOptions, type InstanceOptions, WasmEngine, type WasmFunction } from './lib/engine'
 export {
+  type AsyncComponentExports,
+  type AsyncComponentFunction,
+  type AsyncComponentInterface,
   Component,
   type ComponentExports,
   type ComponentFunction,

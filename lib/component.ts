@@ -15,7 +15,8 @@
  * @module
  */
 import { ComponentError } from './errors'
-import { native } from './native'
+import { type CallSignal, native } from './native'
+import { withSignal } from './signal'
 
 /** A WIT type as {@link ComponentFunctionType} describes it. */
 export interface WitType {
@@ -74,6 +75,23 @@ export interface ComponentExports {
  */
 export type ComponentImportObject = Record<string, unknown>
 
+/** A function of `exportsAsync`: the call on the engine's workers. */
+export interface AsyncComponentFunction {
+  (...args: unknown[]): Promise<unknown>
+  /** The same function, its calls stopped by `signal` (`AbortedError`). */
+  withSignal(signal: AbortSignal): (...args: unknown[]) => Promise<unknown>
+}
+
+/** The functions of one interface of `exportsAsync`. */
+export interface AsyncComponentInterface {
+  [name: string]: AsyncComponentFunction
+}
+
+/** {@link ComponentExports}, each call on the engine's workers. */
+export interface AsyncComponentExports {
+  [name: string]: AsyncComponentFunction & AsyncComponentInterface
+}
+
 /** Options of {@link WasmEngine.instantiateComponent}. */
 export interface ComponentInstantiateOptions {
   imports?: ComponentImportObject
@@ -116,6 +134,27 @@ export class Component {
   }
 }
 
+/**
+ * The component's exports in jco's shape (the world's functions at the
+ * top, each interface under its full and its short name), each function
+ * made by `make(index, type)`.
+ */
+function shaped<F>(component: Component, make: (index: number, fn: ComponentFunctionType) => F): Record<string, F | Record<string, F>> {
+  const exports: Record<string, F | Record<string, F>> = {}
+  component.exports.forEach((fn, index) => {
+    const call = make(index, fn)
+    Object.defineProperty(call, 'name', { value: camelCase(fn.name) })
+    if (fn.interface === null) {
+      exports[camelCase(fn.name)] = call
+      return
+    }
+    const holder = (exports[fn.interface] ??= {}) as Record<string, F>
+    holder[camelCase(fn.name)] = call
+    exports[shortName(fn.interface)] ??= holder
+  })
+  return exports
+}
+
 /** An `err` of a result-returning export becomes a thrown {@link ComponentError}. */
 function unwrap(value: unknown, ty: WitType | undefined): unknown {
   if (ty?.kind !== 'result') return value
@@ -145,16 +184,54 @@ function findImport(imports: ComponentImportObject, fn: ComponentFunctionType): 
   return typeof found === 'function' ? (found as (...args: unknown[]) => unknown).bind(holder) : undefined
 }
 
-/** A result-returning import's answer: what it returned is `ok`, a thrown {@link ComponentError} `err`. */
-function wrapImport(fn: (...args: unknown[]) => unknown, ty: ComponentFunctionType): (args: unknown[]) => unknown {
-  if (ty.results[0]?.kind !== 'result') return (args) => fn(...args)
-  return (args) => {
+/** What an import's return value or failure means to the guest: `ok`/`err` for a result-returning import. */
+function settled(ty: ComponentFunctionType): { value: (v: unknown) => unknown; failure: (e: unknown) => { tag: 'err'; val: unknown } | undefined } {
+  if (ty.results[0]?.kind !== 'result') return { value: (v) => v, failure: () => undefined }
+  return {
+    value: (v) => ({ tag: 'ok', val: v }),
+    failure: (e) => (e instanceof ComponentError ? { tag: 'err', val: e.payload } : undefined),
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function'
+}
+
+/**
+ * The dispatcher protocol of the native side: `call(args, token)` returns
+ * `[answer]` when the answer is at hand; for a promise it returns
+ * `undefined` and settles the request `token` later (token 0 marks a
+ * synchronous call, which cannot wait: the guest then traps, saying so).
+ * A result-returning import answers `ok` by returning and `err` by
+ * throwing (or rejecting with) a {@link ComponentError}; any other throw
+ * traps the guest.
+ */
+function importCall(fn: (...args: unknown[]) => unknown, ty: ComponentFunctionType): (args: unknown[], token: number) => unknown {
+  const { value, failure } = settled(ty)
+  return (args, token) => {
+    let returned: unknown
     try {
-      return { tag: 'ok', val: fn(...args) }
+      returned = fn(...args)
     } catch (err) {
-      if (err instanceof ComponentError) return { tag: 'err', val: err.payload }
-      throw err
+      const err_ = failure(err)
+      if (err_ === undefined) throw err
+      return [err_]
     }
+    if (!isThenable(returned)) return [value(returned)]
+    if (token === 0) {
+      // Nobody will read it: keep a rejection from going unhandled.
+      Promise.resolve(returned).then(undefined, () => {})
+      return undefined
+    }
+    Promise.resolve(returned).then(
+      (resolved) => native.resolveRequest(token, value(resolved)),
+      (reason) => {
+        const err_ = failure(reason)
+        if (err_ === undefined) native.rejectRequest(token, reason)
+        else native.resolveRequest(token, err_)
+      },
+    )
+    return undefined
   }
 }
 
@@ -168,23 +245,34 @@ export class ComponentInstance {
   readonly #native: NativeComponentInstance
   /** The exported functions, with jco's names (see the module's documentation). */
   readonly exports: ComponentExports
+  /**
+   * The same functions, each call queued on the engine's workers (behind
+   * its earlier calls, as `call3i64Blocking`) and returning a promise; the
+   * imports they call still run on the JavaScript thread and may return
+   * promises, which the guest awaits on its worker. Each function has
+   * `withSignal(signal)`, the same function stopped by an `AbortSignal`
+   * (`AbortedError`). A call keeps its instance alive until it settles.
+   */
+  readonly exportsAsync: AsyncComponentExports
 
   /** @internal */
   constructor(instance: NativeComponentInstance, component: Component) {
     this.#native = instance
-    const exports: Record<string, ComponentFunction | ComponentInterface> = {}
-    component.exports.forEach((fn, index) => {
-      const call: ComponentFunction = (...args) => unwrap(instance.call(index, args), fn.results[0])
-      Object.defineProperty(call, 'name', { value: camelCase(fn.name) })
-      if (fn.interface === null) {
-        exports[camelCase(fn.name)] = call
-        return
+    this.exports = shaped(component, (index, fn) => (...args) => unwrap(instance.call(index, args), fn.results[0])) as ComponentExports
+    this.exportsAsync = shaped(component, (index, fn) => {
+      const start = (signal: AbortSignal | undefined, args: unknown[]) => {
+        const run = (token: CallSignal | undefined) =>
+          instance.callAsync(instance, index, args, token).then((value) => unwrap(value, fn.results[0]))
+        try {
+          return signal === undefined ? run(undefined) : withSignal(signal, run)
+        } catch (err) {
+          return Promise.reject(err)
+        }
       }
-      const holder = (exports[fn.interface] ??= {}) as ComponentInterface
-      holder[camelCase(fn.name)] = call
-      exports[shortName(fn.interface)] ??= holder
-    })
-    this.exports = exports as ComponentExports
+      const call = (...args: unknown[]) => start(undefined, args)
+      call.withSignal = (signal: AbortSignal) => (...args: unknown[]) => start(signal, args)
+      return call
+    }) as AsyncComponentExports
   }
 
   /** Drops the instance: its memories go now; later calls throw `InvalidHandleError`. Idempotent. */
@@ -224,8 +312,8 @@ export function instantiateComponent(
   const imports = options.imports ?? {}
   if (typeof imports !== 'object' || imports === null) throw new TypeError('options.imports must be an object')
   const found = component.imports.map((fn) => findImport(imports, fn))
-  const calls = found.map((fn, i) => (fn === undefined ? undefined : wrapImport(fn, component.imports[i]!)))
-  const dispatch = (index: number, args: unknown[]) => calls[index]!(args)
+  const calls = found.map((fn, i) => (fn === undefined ? undefined : importCall(fn, component.imports[i]!)))
+  const dispatch = (index: number, args: unknown[], token: number) => calls[index]!(args, token)
   const instance = native.instantiateComponent(
     engine,
     component.native,

@@ -20,15 +20,19 @@ use wasm_engine_core::component::types::Type;
 use wasm_engine_core::component::{
     Component, ComponentImports, ComponentTarget, FunctionItem, Val,
 };
-use wasm_engine_core::{Compiler, Engine, HostFailure, Site, WasmError};
+use wasm_engine_core::request::{self, Reply};
+use wasm_engine_core::{Compiler, Engine, HostFailure, HostState, Site, WasmError};
 
 use crate::component_values::{self as values, camel, type_name};
 use crate::convert::{self, argument};
+use crate::deliver::Deliverer;
 use crate::engine::NativeEngine;
 use crate::env::EnvData;
 use crate::errors::{self, or_throw};
 use crate::js::{self, Raw};
 use crate::reference::JsValue;
+use crate::requests::{JsAnswer, Pending, Ran, Requests, Thrown};
+use crate::signal;
 use crate::submit::{self, Answer, Lane, Work};
 use crate::values::describe;
 
@@ -320,15 +324,21 @@ impl NativeComponent {
 
 /// The user's imports, through the instance's dispatcher.
 struct JsImports {
-    /// `dispatch(index, args)`: runs the import `imports[index]`.
-    dispatch: JsValue,
+    /// `dispatch(index, args, token)`: runs the import `imports[index]`;
+    /// returns `[value]`, or `undefined` when a promise will answer
+    /// through `resolveRequest(token, ...)` (token 0: a synchronous call,
+    /// which cannot wait).
+    dispatch: Arc<JsValue>,
     env: napi_env,
+    deliverer: Arc<Deliverer>,
+    requests: Arc<Requests>,
     imports: Arc<[FunctionItem]>,
     defined: Vec<bool>,
 }
 
-// SAFETY: `env` and `dispatch` are used only on the JavaScript thread:
-// `call` refuses any other site, and the deliverer checks the thread.
+// SAFETY: `env` is used only on the JavaScript thread: `call` runs
+// JavaScript directly only there (checked), and otherwise posts through
+// the deliverer, whose deliveries run there.
 unsafe impl Send for JsImports {}
 // SAFETY: as above.
 unsafe impl Sync for JsImports {}
@@ -341,6 +351,100 @@ impl JsImports {
     }
 }
 
+/// Calls `dispatch(index, args, token)` for the import `function` with
+/// `params`: the value at hand, `Later`, or what it threw.
+///
+/// # Safety
+/// On `env`'s thread inside a callback or handle scope.
+unsafe fn dispatch(
+    env: napi_env,
+    dispatch: &JsValue,
+    index: usize,
+    function: &FunctionItem,
+    params: &[Val],
+    token: u64,
+) -> Ran {
+    let path = function.path();
+    let broken = |_| HostFailure::new(format!("cannot call the import {path}: Node-API failed"));
+    // SAFETY: the caller's contract.
+    let ran = unsafe {
+        (|| -> Result<Ran, HostFailure> {
+            let Some(dispatch) = dispatch.get(env).map_err(broken)? else {
+                return Err(HostFailure::new("the component's imports are gone"));
+            };
+            let types: Vec<Type> = function.ty.params().map(|(_, ty)| ty).collect();
+            let args = js::array_of(
+                env,
+                params.len(),
+                params
+                    .iter()
+                    .zip(&types)
+                    .map(|(v, ty)| values::to_js(env, v, ty)),
+            )
+            .map_err(broken)?;
+            let argv = [
+                js::double(env, index as f64).map_err(broken)?,
+                args,
+                js::double(env, token as f64).map_err(broken)?,
+            ];
+            Ok(match js::call(env, dispatch, &argv).map_err(broken)? {
+                Err(thrown) => Ran::Threw(thrown),
+                Ok(returned) if js::is_array(env, returned) => {
+                    Ran::Answered(js::element(env, returned, 0).map_err(broken)?)
+                }
+                Ok(_) => Ran::Later,
+            })
+        })()
+    };
+    ran.unwrap_or_else(Ran::Failed)
+}
+
+/// The import's result from what JavaScript gave: one value or none.
+///
+/// # Safety
+/// On `env`'s thread inside a callback or handle scope.
+unsafe fn answer(
+    env: napi_env,
+    function: &FunctionItem,
+    outcome: JsAnswer,
+) -> Result<Option<Val>, HostFailure> {
+    let path = function.path();
+    // SAFETY: the caller's contract.
+    unsafe {
+        match outcome {
+            Err(thrown) => Err(HostFailure::new(format!(
+                "the import {path} {}: {}",
+                thrown.verb(),
+                describe(env, thrown.value)
+            ))),
+            Ok(value) => match function.ty.results().next() {
+                None => Ok(None),
+                Some(ty) => values::from_js(env, value, &format!("the result of {path}"), &ty)
+                    .map(Some)
+                    .map_err(|err| HostFailure::new(err.message().to_owned())),
+            },
+        }
+    }
+}
+
+/// An import call posted from a worker, waiting for JavaScript.
+struct Waiting {
+    reply: Reply<Option<Val>>,
+    function: FunctionItem,
+}
+
+impl Pending for Waiting {
+    unsafe fn settle(self: Box<Self>, env: napi_env, outcome: JsAnswer) {
+        // SAFETY: the caller's contract.
+        let answer = unsafe { answer(env, &self.function, outcome) };
+        self.reply.send(answer);
+    }
+
+    fn fail(self: Box<Self>, failure: HostFailure) {
+        self.reply.send(Err(failure));
+    }
+}
+
 impl ComponentImports for JsImports {
     fn defines(&self, function: &FunctionItem) -> bool {
         self.index(function).is_some_and(|i| self.defined[i])
@@ -348,63 +452,73 @@ impl ComponentImports for JsImports {
 
     fn call(
         &self,
-        site: Site,
+        guest: &HostState,
         function: &FunctionItem,
         params: &[Val],
         results: &mut [Val],
-    ) -> Result<(), HostFailure> {
+    ) -> wasmtime::Result<()> {
         let path = function.path();
-        if site != Site::Direct {
-            return Err(HostFailure::new(format!(
-                "the import {path} is JavaScript, which a component calls only from a synchronous call"
-            )));
-        }
         let index = self
             .index(function)
             .ok_or_else(|| HostFailure::new(format!("the import {path} is not defined")))?;
-        let env = self.env;
-        let types: Vec<Type> = function.ty.params().map(|(_, ty)| ty).collect();
-        let result_types: Vec<Type> = function.ty.results().collect();
-        let broken =
-            |_| HostFailure::new(format!("cannot call the import {path}: Node-API failed"));
-        // SAFETY: on the JavaScript thread (Site::Direct is the synchronous
-        // call's own thread), inside the callback that entered the guest;
-        // every value lives in the scope opened here.
-        let outcome = unsafe {
-            js::scoped(env, || -> Result<(), HostFailure> {
-                let dispatch = self
-                    .dispatch
-                    .get(env)
-                    .map_err(broken)?
-                    .ok_or_else(|| HostFailure::new("the component's imports are gone"))?;
-                let args = js::array_of(
-                    env,
-                    params.len(),
-                    params
-                        .iter()
-                        .zip(&types)
-                        .map(|(v, ty)| values::to_js(env, v, ty)),
-                )
-                .map_err(broken)?;
-                let argv = [js::double(env, index as f64).map_err(broken)?, args];
-                let returned = match js::call(env, dispatch, &argv).map_err(broken)? {
-                    Ok(returned) => returned,
-                    Err(thrown) => {
-                        return Err(HostFailure::new(format!(
-                            "the import {path} threw: {}",
-                            describe(env, thrown)
-                        )));
+        let answered = if guest.site() == Site::Direct && self.deliverer.on_js_thread() {
+            let env = self.env;
+            // SAFETY: on the JavaScript thread (checked), inside the
+            // callback of the synchronous call that entered the guest;
+            // every value lives in the scope opened here.
+            let outcome = unsafe {
+                js::scoped(env, || {
+                    match dispatch(env, &self.dispatch, index, function, params, 0) {
+                        Ran::Answered(value) => answer(env, function, Ok(value)),
+                        Ran::Threw(value) => answer(
+                            env,
+                            function,
+                            Err(Thrown {
+                                value,
+                                rejected: false,
+                            }),
+                        ),
+                        Ran::Later => Err(HostFailure::new(format!(
+                            "the import {path} returned a promise, which a synchronous call cannot \
+                         wait for: call through exportsAsync"
+                        ))),
+                        Ran::Failed(failure) => Err(failure),
                     }
-                };
-                if let [ty] = result_types.as_slice() {
-                    results[0] =
-                        values::from_js(env, returned, &format!("the result of {path}"), ty)
-                            .map_err(|err| HostFailure::new(err.message().to_owned()))?;
-                }
-                Ok(())
-            })
+                })
+            };
+            outcome
+                .unwrap_or_else(|_| Err(HostFailure::new(format!("cannot call the import {path}"))))
+        } else {
+            let token = request::token();
+            let js = self.dispatch.clone();
+            let item = function.clone();
+            let params = params.to_vec();
+            request::ask(
+                guest,
+                &format!("the call of the import {path}"),
+                |reply| {
+                    self.requests.post(
+                        &self.deliverer,
+                        token,
+                        Box::new(Waiting {
+                            reply,
+                            function: function.clone(),
+                        }),
+                        // SAFETY: deliveries run on `env`'s thread in a scope.
+                        move |env, token| unsafe {
+                            dispatch(env, &js, index, &item, &params, token)
+                        },
+                    );
+                    Ok(())
+                },
+                || self.requests.abandon(token),
+            )
+            .map_err(wasmtime::Error::new)?
         };
-        outcome.unwrap_or_else(|_| Err(HostFailure::new(format!("cannot call the import {path}"))))
+        if let Some(value) = answered? {
+            results[0] = value;
+        }
+        Ok(())
     }
 }
 
@@ -424,7 +538,7 @@ static NEXT_COMPONENT_ID: std::sync::atomic::AtomicI64 = std::sync::atomic::Atom
 /// import `component.imports[i]` is given, `dispatch(i, args)` runs it.
 #[napi(
     catch_unwind,
-    ts_args_type = "engine: NativeEngine, component: NativeComponent, defined: boolean[], dispatch: (index: number, args: unknown[]) => unknown"
+    ts_args_type = "engine: NativeEngine, component: NativeComponent, defined: boolean[], dispatch: (index: number, args: unknown[], token: number) => unknown"
 )]
 pub fn instantiate_component(
     env: Env,
@@ -447,10 +561,12 @@ pub fn instantiate_component(
         // SAFETY: a Node-API callback on `raw`'s thread.
         let dispatch = unsafe { JsValue::strong(raw, dispatch.raw()) }.map_err(convert::broken)?;
         // SAFETY: as above.
-        unsafe { EnvData::of(raw) }.map_err(convert::broken)?;
+        let data = unsafe { EnvData::of(raw) }.map_err(convert::broken)?;
         let host = Arc::new(JsImports {
-            dispatch,
+            dispatch: Arc::new(dispatch),
             env: raw,
+            deliverer: data.deliverer.clone(),
+            requests: data.requests.clone(),
             imports: component.imports.clone(),
             defined,
         });
@@ -468,7 +584,86 @@ pub fn instantiate_component(
     or_throw(raw, made)
 }
 
+/// What an export returned, with the function that says its type.
+struct Returned {
+    results: Vec<Val>,
+    function: FunctionItem,
+}
+
+impl Returned {
+    /// # Safety
+    /// On `env`'s thread inside a callback or handle scope.
+    unsafe fn js(&self, env: napi_env) -> Raw<napi_value> {
+        // SAFETY: the caller's contract.
+        unsafe {
+            match (self.results.first(), self.function.ty.results().next()) {
+                (Some(value), Some(ty)) => values::to_js(env, value, &ty),
+                _ => js::undefined(env),
+            }
+        }
+    }
+}
+
+impl Answer for Returned {
+    unsafe fn to_js(self: Box<Self>, env: napi_env) -> Raw<napi_value> {
+        // SAFETY: the caller's contract.
+        unsafe { self.js(env) }
+    }
+}
+
 impl NativeComponentInstance {
+    /// The call of `exports[index]` with the array `args`: the instance,
+    /// the function and the arguments converted (refused as `TypeError`s
+    /// naming the argument and its type).
+    fn arguments(
+        &self,
+        env: napi_env,
+        index: u32,
+        args: napi_value,
+    ) -> Result<(ComponentTarget, FunctionItem, Vec<Val>), WasmError> {
+        let target = self.target()?;
+        let function = self
+            .exports
+            .get(index as usize)
+            .ok_or_else(|| argument(format!("no export number {index}")))?;
+        let params: Vec<(String, Type)> = function
+            .ty
+            .params()
+            .map(|(name, ty)| (camel(name), ty))
+            .collect();
+        // SAFETY: a Node-API callback on `env`'s thread (every caller).
+        let given = unsafe {
+            if !js::is_array(env, args) {
+                return Err(argument("args must be an array"));
+            }
+            js::array_length(env, args).map_err(convert::broken)? as usize
+        };
+        if given != params.len() {
+            let noun = if params.len() == 1 {
+                "argument"
+            } else {
+                "arguments"
+            };
+            return Err(argument(format!(
+                "{} takes {} {noun}, got {given}",
+                function.path(),
+                params.len()
+            )));
+        }
+        let mut values_in = Vec::with_capacity(params.len());
+        for (i, (name, ty)) in params.iter().enumerate() {
+            // SAFETY: as above; `i` is within the array.
+            let arg = unsafe { js::element(env, args, i as u32) }.map_err(convert::broken)?;
+            values_in.push(values::from_js(
+                env,
+                arg,
+                &format!("argument {name} of {}", function.path()),
+                ty,
+            )?);
+        }
+        Ok((target, function.clone(), values_in))
+    }
+
     fn target(&self) -> Result<ComponentTarget, WasmError> {
         self.target.get().ok_or_else(|| {
             WasmError::new(
@@ -480,13 +675,11 @@ impl NativeComponentInstance {
 }
 
 impl ObjectFinalize for NativeComponentInstance {
-    /// Collected without `drop()`: the instance goes now, unless its engine
-    /// is busy, in which case it goes when the engine closes.
+    /// Collected without `drop()`: the instance goes now, or, when its
+    /// engine is busy, as soon as the operation in progress ends.
     fn finalize(self, _env: Env) -> napi::Result<()> {
         if let Some(target) = self.target.get() {
-            let _ = self
-                .engine
-                .enter(Site::Direct, |state| Ok(state.drop_component(target)));
+            self.engine.release_component(target);
         }
         Ok(())
     }
@@ -499,57 +692,69 @@ impl NativeComponentInstance {
     #[napi(catch_unwind, ts_args_type = "index: number, args: unknown[]")]
     pub fn call<'e>(&self, env: Env, index: u32, args: Unknown<'e>) -> napi::Result<Unknown<'e>> {
         let raw = env.raw();
-        let outcome = (|| {
-            let target = self.target()?;
-            let function = self
-                .exports
-                .get(index as usize)
-                .ok_or_else(|| argument(format!("no export number {index}")))?;
-            let params: Vec<(String, Type)> = function
-                .ty
-                .params()
-                .map(|(name, ty)| (camel(name), ty))
-                .collect();
-            // SAFETY: a Node-API callback on `raw`'s thread.
-            let given = unsafe {
-                if !js::is_array(raw, args.raw()) {
-                    return Err(argument("args must be an array"));
-                }
-                js::array_length(raw, args.raw()).map_err(convert::broken)? as usize
-            };
-            if given != params.len() {
-                return Err(argument(format!(
-                    "{} takes {} arguments, got {given}",
-                    function.path(),
-                    params.len()
-                )));
-            }
-            let mut values_in = Vec::with_capacity(params.len());
-            for (i, (name, ty)) in params.iter().enumerate() {
-                // SAFETY: as above; `i` is within the array.
-                let arg =
-                    unsafe { js::element(raw, args.raw(), i as u32) }.map_err(convert::broken)?;
-                values_in.push(values::from_js(
-                    raw,
-                    arg,
-                    &format!("argument {name} of {}", function.path()),
-                    ty,
-                )?);
-            }
-            let results = self.engine.enter(Site::Direct, |state| {
-                state.call_component(target, function, &values_in, None)
-            })?;
-            Ok((results, function.ty.results().collect::<Vec<Type>>()))
-        })();
-        let (results, types) = or_throw(raw, outcome)?;
+        let outcome =
+            self.arguments(raw, index, args.raw())
+                .and_then(|(target, function, params)| {
+                    let results = self.engine.enter(Site::Direct, |state| {
+                        state.call_component(target, &function, &params, None)
+                    })?;
+                    Ok(Returned { results, function })
+                });
+        let returned = or_throw(raw, outcome)?;
         // SAFETY: a Node-API callback on `raw`'s thread.
         unsafe {
-            let value = match (results.first(), types.first()) {
-                (Some(value), Some(ty)) => values::to_js(raw, value, ty),
-                _ => js::undefined(raw),
-            }
-            .map_err(errors::failed)?;
+            let value = returned.js(raw).map_err(errors::failed)?;
             Ok(Unknown::from_raw_unchecked(raw, value))
+        }
+    }
+
+    /// Queues a call of the export `exports[index]` with `args` on the
+    /// engine's workers, behind its earlier calls, stoppable through
+    /// `signal`; returns a promise of its result. `instance` is this
+    /// instance's own object, held until the call settles so that the
+    /// instance outlives the call whatever the caller drops. Its imports
+    /// run on the JavaScript thread and may answer with promises.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "instance: NativeComponentInstance, index: number, args: unknown[], signal: CallSignal | undefined",
+        ts_return_type = "Promise<unknown>"
+    )]
+    pub fn call_async<'e>(
+        &self,
+        env: Env,
+        instance: Unknown<'e>,
+        index: u32,
+        args: Unknown<'e>,
+        signal: Unknown<'e>,
+    ) -> napi::Result<Unknown<'e>> {
+        let raw = env.raw();
+        let prepared = (|| {
+            let (target, function, params) = self.arguments(raw, index, args.raw())?;
+            // SAFETY: a Node-API callback on `raw`'s thread.
+            let abort = unsafe { signal::flag_of(raw, signal.raw()) }?;
+            // SAFETY: as above; `instance` is an object.
+            let kept = unsafe { JsValue::weak(raw, instance.raw()) }.map_err(convert::broken)?;
+            Ok((target, function, params, abort, kept))
+        })();
+        let (target, function, params, abort, kept) = or_throw(raw, prepared)?;
+        let engine = self.engine.clone();
+        let job_abort = abort.clone();
+        let work = Work {
+            what: format!("{} of component instance {}", function.path(), target.id).into(),
+            abort,
+            keep: vec![Arc::new(kept)],
+            run: Box::new(move || {
+                let results = engine.enter(Site::Worker, |state| {
+                    state.call_component(target, &function, &params, job_abort.as_ref())
+                })?;
+                Ok(Box::new(Returned { results, function }) as Box<dyn Answer>)
+            }),
+        };
+        // SAFETY: a Node-API callback on `raw`'s thread.
+        unsafe {
+            let promise =
+                submit::submit(raw, Lane::Engine(&self.engine), work).map_err(errors::failed)?;
+            Ok(Unknown::from_raw_unchecked(raw, promise))
         }
     }
 

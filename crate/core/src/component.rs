@@ -12,8 +12,7 @@ use std::sync::Arc;
 use wasmtime::component::Linker;
 use wasmtime::component::types::{ComponentExtern, ComponentFunc, ComponentItem};
 
-use crate::error::{ErrorKind, HostFailure, WasmError};
-use crate::site::Site;
+use crate::error::{ErrorKind, WasmError};
 use crate::state::LiveComponent;
 use crate::store::HostState;
 
@@ -126,16 +125,18 @@ impl Component {
 
 /// Where a component's imports are answered: the embedder's functions.
 pub trait ComponentImports: Send + Sync {
-    /// Runs the import `function` with `params` on this thread, which runs
-    /// a guest entered from `site`, and fills `results`. A failure traps
-    /// the guest with its message.
+    /// Runs the import `function` with `params` for the guest whose store
+    /// holds `guest` (on this thread, which runs a guest entered from
+    /// `guest.site()`), and fills `results`. An error traps the guest: a
+    /// [`HostFailure`](crate::error::HostFailure) with its message, an interrupt (deadline, abort,
+    /// close met while waiting) as such.
     fn call(
         &self,
-        site: Site,
+        guest: &HostState,
         function: &FunctionItem,
         params: &[Val],
         results: &mut [Val],
-    ) -> Result<(), HostFailure>;
+    ) -> wasmtime::Result<()>;
 
     /// Whether this host defines `function`; a component importing one it
     /// does not define fails to instantiate, naming it.
@@ -172,9 +173,7 @@ pub(crate) fn linker(
                            _ty: ComponentFunc,
                            params: &[Val],
                            results: &mut [Val]| {
-            let site = store.data().site();
-            host.call(site, &item, params, results)
-                .map_err(wasmtime::Error::new)
+            host.call(store.data(), &item, params, results)
         };
         let defined = match &function.interface {
             None => linker.root().func_new(&name, define),

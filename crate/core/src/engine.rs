@@ -241,6 +241,13 @@ impl Engine {
         ))
     }
 
+    /// Releases the component instance `target` whose owner is gone (a
+    /// collected JavaScript object): dropped now when the engine is idle,
+    /// otherwise as soon as the operation holding it ends. Never blocks.
+    pub fn release_component(&self, target: crate::component::ComponentTarget) {
+        self.cell.release(target.key);
+    }
+
     /// Compiles the binary component `wasm` on this thread (cached by
     /// content hash, like modules).
     pub fn compile_component(&self, wasm: &[u8]) -> Result<Component> {

@@ -262,14 +262,17 @@ impl EngineState {
         self.runner.fuel
     }
 
-    /// Drops the instances whose last reference was dropped.
+    /// Drops the instances (module or component instances: their keys
+    /// are one sequence) whose last reference was dropped.
     pub(crate) fn collect_orphans(&mut self, orphans: &Orphans) {
         let keys = orphans.take();
         if keys.is_empty() {
             return;
         }
         for key in keys {
-            self.instances.remove(&key);
+            if self.instances.remove(&key).is_none() {
+                self.components.remove(&key);
+            }
         }
         self.runner.counters.set_instances(self.instances.len());
     }
