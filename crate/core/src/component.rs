@@ -26,6 +26,17 @@ pub struct Component {
     pub(crate) engine: wasmtime::Engine,
 }
 
+impl crate::module::Compiler {
+    /// Compiles the binary component `wasm` on this thread (cached by
+    /// content hash), as [`Engine::compile_component`](crate::Engine::compile_component) does.
+    pub fn compile_component(&self, wasm: &[u8]) -> crate::error::Result<Component> {
+        Ok(Component {
+            inner: self.backend.compile_component(wasm)?,
+            engine: self.backend.engine.clone(),
+        })
+    }
+}
+
 /// A function a component exports or imports: its interface (`None` for
 /// the component's own, top-level functions), its name and its type.
 #[derive(Clone)]

@@ -68,18 +68,6 @@ pub struct Compiler {
 }
 
 impl Compiler {
-    /// Compiles the binary component `wasm` on this thread (cached by
-    /// content hash), as [`Engine::compile_component`](crate::Engine::compile_component) does.
-    pub fn compile_component(
-        &self,
-        wasm: &[u8],
-    ) -> crate::error::Result<crate::component::Component> {
-        Ok(crate::component::Component {
-            inner: self.backend.compile_component(wasm)?,
-            engine: self.backend.engine.clone(),
-        })
-    }
-
     /// Compiles `wasm` on this thread (cached by content hash); concurrent
     /// compiles of the same bytes, on any threads, share one compilation.
     pub fn compile(&self, wasm: &[u8]) -> Result<Module> {
