@@ -78,9 +78,15 @@ test('an async call keeps its instance when the caller drops every reference and
   if (gc === undefined) return t.pass('needs --expose-gc')
   const engine = new WasmEngine({ maxExecutionSeconds: 5 })
   const component = engine.compileComponent(CALC)
-  const calls = Array.from({ length: 10 }, (_, i) =>
-    engine.instantiateComponent(component, { imports: { 'local:demo/host': { get: (x: number) => later(x, 30) } } }).exportsAsync.calc.twice(i),
-  )
+  // Instantiated first (instantiation is synchronous, and the engine is
+  // busy once a call runs), then called, every reference dropped.
+  const queue = () => {
+    const instances = Array.from({ length: 10 }, () =>
+      engine.instantiateComponent(component, { imports: { 'local:demo/host': { get: (x: number) => later(x, 30) } } }),
+    )
+    return instances.map((instance, i) => instance.exportsAsync.calc.twice(i))
+  }
+  const calls = queue()
   gc()
   await later(null, 5)
   gc()

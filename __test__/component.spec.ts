@@ -299,7 +299,7 @@ const ROUND_TRIPS: Array<[string, unknown[]]> = [
   ['char', ['a', 'é', '\u{10FFFF}', '😀']],
   ['string', ['', 'ascii', 'héllo wörld ✓ 😀', 'a\u0000b']],
   ['bytes', [new Uint8Array(0), new Uint8Array([0, 1, 127, 128, 255])]],
-  ['words', [[], [0, 1, 2 ** 31, 2 ** 32 - 1]]],
+  ['words', [new Uint32Array(0), new Uint32Array([0, 1, 2 ** 31, 2 ** 32 - 1])]],
   ['person', [{ firstName: 'Ada', ageYears: 36, isAdmin: true }, { firstName: '', ageYears: 2 ** 32 - 1, isAdmin: false }]],
   ['pair', [[7, 'seven'], [0, '']]],
   ['shape', [{ tag: 'circle', val: 1.5 }, { tag: 'square', val: 4 }, { tag: 'empty' }]],
@@ -326,7 +326,7 @@ test('every type comes back from an echo export and through a JavaScript import 
   }
 })
 
-test('lists of u8 are Uint8Arrays both ways, other lists arrays', (t) => {
+test('numeric lists are typed arrays both ways, as jco maps them (list<u8> a Uint8Array, list<u32> a Uint32Array); plain arrays are taken too', (t) => {
   const seen: unknown[] = []
   const exports = sink({}, seen)
   const bytes = exports.viaBytes!(Buffer.from('hi'))
@@ -339,8 +339,12 @@ test('lists of u8 are Uint8Arrays both ways, other lists arrays', (t) => {
   // A plain array of bytes is accepted too.
   t.deepEqual(exports.echoBytes!([9, 8]), new Uint8Array([9, 8]))
   const words = exports.viaWords!([1, 2])
-  t.true(Array.isArray(words))
-  t.true(Array.isArray(seen[seen.length - 1]))
+  t.true(words instanceof Uint32Array)
+  t.deepEqual(words, new Uint32Array([1, 2]))
+  t.true(seen[seen.length - 1] instanceof Uint32Array)
+  t.deepEqual(exports.echoWords!(new Uint32Array([7, 2 ** 32 - 1, 0]).subarray(1)), new Uint32Array([2 ** 32 - 1, 0]))
+  // A typed array of another element type is refused, as a misfit.
+  t.throws(() => exports.echoWords!(new Uint8Array([3, 4])), { instanceOf: TypeError, message: /WIT list<u32>/ })
 })
 
 test('f32 rounds to single precision; NaN stays NaN both ways', (t) => {
@@ -396,7 +400,7 @@ test('a JavaScript import gets converted arguments and its answer is converted b
     echoU64: (x) => (x as bigint) - 1n,
     echoS32: (x) => -(x as number),
     echoString: (x) => `${x as string}, and more ✓`,
-    echoWords: (x) => [...(x as number[])].reverse(),
+    echoWords: (x) => [...(x as Uint32Array)].reverse(),
     echoPerson: (x) => {
       const p = x as { firstName: string; ageYears: number; isAdmin: boolean }
       return { firstName: p.firstName.toUpperCase(), ageYears: p.ageYears + 1, isAdmin: !p.isAdmin }
@@ -409,7 +413,7 @@ test('a JavaScript import gets converted arguments and its answer is converted b
   t.is(exports.viaU64!(2n ** 64n - 1n), 2n ** 64n - 2n)
   t.is(exports.viaS32!(-(2 ** 31) + 1), 2 ** 31 - 1)
   t.is(exports.viaString!('héllo'), 'héllo, and more ✓')
-  t.deepEqual(exports.viaWords!([1, 2, 3]), [3, 2, 1])
+  t.deepEqual(exports.viaWords!([1, 2, 3]), new Uint32Array([3, 2, 1]))
   t.deepEqual(exports.viaPerson!({ firstName: 'ada', ageYears: 36, isAdmin: false }), { firstName: 'ADA', ageYears: 37, isAdmin: true })
   t.deepEqual(exports.viaShape!({ tag: 'empty' }), { tag: 'square', val: 9 })
   t.is(exports.viaMaybe!(undefined), 1)
@@ -536,7 +540,7 @@ test('arguments that do not fit are TypeErrors naming the argument and its WIT t
     ['echoString', new String('x'), /must be a string \(WIT string\)/],
     ['echoBytes', new Uint16Array(2), /\(WIT list<u8>\)/],
     ['echoWords', [1, -1], /^argument x of echo-words\[1\] must be an integer from 0 to 4294967295 \(WIT u32\)/],
-    ['echoWords', 'abc', /must be an array \(WIT list<u32>\)/],
+    ['echoWords', 'abc', /must be an array or a typed array \(WIT list<u32>\)/],
     ['echoPerson', { firstName: 'x', ageYears: 1 }, /^argument x of echo-person\.isAdmin must be a boolean \(WIT bool\), got undefined$/],
     ['echoPerson', { 'first-name': 'x', ageYears: 1, isAdmin: true }, /echo-person\.firstName must be a string/], // fields are camelCase
     ['echoPerson', null, /must be an object \(WIT record \{ first-name: string, age-years: u32, is-admin: bool \}\)/],

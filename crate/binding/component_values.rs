@@ -1,7 +1,9 @@
 //! Component values between JavaScript and wasmtime's [`Val`], guided by
 //! the WIT type, with jco's mapping: `bool` boolean; 8-32-bit integers and
 //! floats number; `s64`/`u64` bigint; `char` and `string` string;
-//! `list<u8>` Uint8Array, other lists arrays; records objects with
+//! numeric lists typed arrays (`list<u8>` Uint8Array, `list<u32>`
+//! Uint32Array, `list<s64>` BigInt64Array, ...; plain arrays are taken
+//! too), other lists arrays; records objects with
 //! camelCase fields; tuples arrays; variants `{ tag, val }`; enums their
 //! case name; `option<T>` `T | undefined`, unless `T` is itself such an
 //! option (`option<option<u32>>`), which `undefined` could not tell from
@@ -272,16 +274,22 @@ pub(crate) fn from_js(
         Type::List(list) => {
             let element = list.ty();
             // SAFETY: on `env`'s thread inside a callback.
-            if matches!(element, Type::U8)
+            if let Some((array, size)) = numeric(&element)
                 && let Some((kind, data, len)) =
                     unsafe { js::typed_array(env, value) }.map_err(broken)?
-                && kind == sys::TypedarrayType::uint8_array
+                && kind == array
             {
-                // SAFETY: Node-API describes the array's bytes, alive while `value` is.
-                let bytes = unsafe { std::slice::from_raw_parts(data, len) };
-                return Ok(Val::List(bytes.iter().map(|&b| Val::U8(b)).collect()));
+                // SAFETY: Node-API describes the array's elements, alive
+                // while `value` is.
+                let bytes = unsafe { std::slice::from_raw_parts(data, len * size) };
+                return Ok(Val::List(
+                    bytes
+                        .chunks_exact(size)
+                        .map(|b| number(&element, b))
+                        .collect(),
+                ));
             }
-            let items = elements(env, value, at, ty, "an array")?;
+            let items = elements(env, value, at, ty, "an array or a typed array")?;
             Val::List(
                 items
                     .into_iter()
@@ -439,6 +447,63 @@ pub(crate) fn from_js(
     })
 }
 
+/// The typed array a list of `element` is in JavaScript, as jco maps
+/// numeric lists, and the bytes of one element; `None` for other lists.
+fn numeric(element: &Type) -> Option<(sys::napi_typedarray_type, usize)> {
+    use sys::TypedarrayType as T;
+    Some(match element {
+        Type::U8 => (T::uint8_array, 1),
+        Type::S8 => (T::int8_array, 1),
+        Type::U16 => (T::uint16_array, 2),
+        Type::S16 => (T::int16_array, 2),
+        Type::U32 => (T::uint32_array, 4),
+        Type::S32 => (T::int32_array, 4),
+        Type::U64 => (T::biguint64_array, 8),
+        Type::S64 => (T::bigint64_array, 8),
+        Type::Float32 => (T::float32_array, 4),
+        Type::Float64 => (T::float64_array, 8),
+        _ => return None,
+    })
+}
+
+/// One element of a numeric list of `element` from its bytes (this
+/// machine's order, as typed arrays hold them; `b` holds exactly the
+/// element's size, which `numeric` gave).
+fn number(element: &Type, b: &[u8]) -> Val {
+    fn take<const N: usize>(b: &[u8]) -> [u8; N] {
+        <[u8; N]>::try_from(b).unwrap_or([0; N])
+    }
+    match element {
+        Type::U8 => Val::U8(take::<1>(b)[0]),
+        Type::S8 => Val::S8(i8::from_ne_bytes(take(b))),
+        Type::U16 => Val::U16(u16::from_ne_bytes(take(b))),
+        Type::S16 => Val::S16(i16::from_ne_bytes(take(b))),
+        Type::U32 => Val::U32(u32::from_ne_bytes(take(b))),
+        Type::S32 => Val::S32(i32::from_ne_bytes(take(b))),
+        Type::U64 => Val::U64(u64::from_ne_bytes(take(b))),
+        Type::S64 => Val::S64(i64::from_ne_bytes(take(b))),
+        Type::Float32 => Val::Float32(f32::from_ne_bytes(take(b))),
+        _ => Val::Float64(f64::from_ne_bytes(take(b))),
+    }
+}
+
+/// Appends the bytes of the numeric `value` (this machine's order).
+fn bytes_of(value: &Val, out: &mut Vec<u8>) {
+    match value {
+        Val::U8(n) => out.push(*n),
+        Val::S8(n) => out.extend_from_slice(&n.to_ne_bytes()),
+        Val::U16(n) => out.extend_from_slice(&n.to_ne_bytes()),
+        Val::S16(n) => out.extend_from_slice(&n.to_ne_bytes()),
+        Val::U32(n) => out.extend_from_slice(&n.to_ne_bytes()),
+        Val::S32(n) => out.extend_from_slice(&n.to_ne_bytes()),
+        Val::U64(n) => out.extend_from_slice(&n.to_ne_bytes()),
+        Val::S64(n) => out.extend_from_slice(&n.to_ne_bytes()),
+        Val::Float32(n) => out.extend_from_slice(&n.to_ne_bytes()),
+        Val::Float64(n) => out.extend_from_slice(&n.to_ne_bytes()),
+        _ => {}
+    }
+}
+
 /// The items of the array `value`.
 fn elements(
     env: napi_env,
@@ -495,18 +560,17 @@ pub(crate) unsafe fn to_js(env: napi_env, value: &Val, ty: &Type) -> Raw<napi_va
             (Val::String(s), _) => js::string(env, s)?,
             (Val::List(items), Type::List(list)) => {
                 let element = list.ty();
-                if matches!(element, Type::U8) {
-                    let bytes: Vec<u8> = items
-                        .iter()
-                        .map(|v| if let Val::U8(b) = v { *b } else { 0 })
-                        .collect();
-                    js::uint8_array(env, &bytes)?
-                } else {
-                    js::array_of(
+                match numeric(&element) {
+                    Some((array, size)) => {
+                        let mut bytes = Vec::with_capacity(items.len() * size);
+                        items.iter().for_each(|v| bytes_of(v, &mut bytes));
+                        js::typed_array_of(env, array, size, &bytes)?
+                    }
+                    None => js::array_of(
                         env,
                         items.len(),
                         items.iter().map(|v| to_js(env, v, &element)),
-                    )?
+                    )?,
                 }
             }
             (Val::Tuple(items), Type::Tuple(tuple)) => {

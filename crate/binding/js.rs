@@ -236,6 +236,18 @@ pub(crate) unsafe fn class<'a, T: napi::bindgen_prelude::TypeTag>(
 /// # Safety
 /// On `env`'s thread inside a callback or handle scope.
 pub(crate) unsafe fn uint8_array(env: napi_env, data: &[u8]) -> Raw<napi_value> {
+    // SAFETY: the caller's contract.
+    unsafe { typed_array_of(env, sys::TypedarrayType::uint8_array, 1, data) }
+}
+
+/// A typed array of `kind` (elements of `element_bytes` bytes each) over a
+/// copy of `data`, the elements' bytes in this machine's order.
+pub(crate) unsafe fn typed_array_of(
+    env: napi_env,
+    kind: sys::napi_typedarray_type,
+    element_bytes: usize,
+    data: &[u8],
+) -> Raw<napi_value> {
     // SAFETY: the caller's contract; `data` is copied before the call returns.
     unsafe {
         let (mut buffer, mut bytes) = (ptr::null_mut(), ptr::null_mut());
@@ -251,8 +263,8 @@ pub(crate) unsafe fn uint8_array(env: napi_env, data: &[u8]) -> Raw<napi_value> 
         let mut array = ptr::null_mut();
         ok(sys::napi_create_typedarray(
             env,
-            sys::TypedarrayType::uint8_array,
-            data.len(),
+            kind,
+            data.len() / element_bytes,
             buffer,
             0,
             &mut array,
