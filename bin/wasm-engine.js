@@ -399,20 +399,27 @@ function runContract({ operation, file, options }) {
   })
 }
 
-function printContract(report, json) {
+/**
+ * Prints a Freenet report (contract or delegate): as JSON, or the log
+ * lines, the error or what `printResult` makes of the answer, the fuel and
+ * the time.
+ */
+function printFreenet(report, json, printResult) {
   if (json) {
     console.log(JSON.stringify(report, null, 2))
     return
   }
   for (const { instanceId, message } of report.logs) console.log(`log (instance ${instanceId}): ${message}`)
-  if (report.error) {
-    printError(report.error)
-  } else {
-    const { result } = report
-    console.log(`result: ${typeof result === 'string' ? result || '(empty)' : JSON.stringify(result)}`)
-  }
+  if (report.error) printError(report.error)
+  else printResult(report)
   console.log(`fuel consumed: ${report.fuelConsumed ?? 'not metered (use --fuel)'}`)
   console.log(`elapsed: ${report.elapsedMs.toFixed(3)} ms`)
+}
+
+function printContract(report, json) {
+  printFreenet(report, json, ({ result }) => {
+    console.log(`result: ${typeof result === 'string' ? result || '(empty)' : JSON.stringify(result)}`)
+  })
 }
 
 /**
@@ -568,22 +575,13 @@ function printable(bytes) {
 }
 
 function printDelegate(report, json) {
-  if (json) {
-    console.log(JSON.stringify(report, null, 2))
-    return
-  }
-  for (const { instanceId, message } of report.logs) console.log(`log (instance ${instanceId}): ${message}`)
-  if (report.error) {
-    printError(report.error)
-  } else {
-    if (report.messages.length === 0) console.log('messages: none')
-    report.messages.forEach(({ type, ...fields }, i) => {
+  printFreenet(report, json, ({ messages }) => {
+    if (messages.length === 0) console.log('messages: none')
+    messages.forEach(({ type, ...fields }, i) => {
       const described = Object.entries(fields).map(([name, value]) => `${name}=${describe(value, name)}`)
       console.log(`message ${i + 1}: ${[type, ...described].join(' ')}`)
     })
-  }
-  console.log(`fuel consumed: ${report.fuelConsumed ?? 'not metered (use --fuel)'}`)
-  console.log(`elapsed: ${report.elapsedMs.toFixed(3)} ms`)
+  })
 }
 
 function peakPages(engine, instance) {

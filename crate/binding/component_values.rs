@@ -42,6 +42,11 @@ pub(crate) fn camel(name: &str) -> String {
     out
 }
 
+/// `items` separated by commas.
+fn joined(items: impl Iterator<Item = String>) -> String {
+    items.collect::<Vec<_>>().join(", ")
+}
+
 /// The WIT spelling of `ty`, for messages.
 pub(crate) fn type_name(ty: &Type) -> String {
     match ty {
@@ -61,42 +66,28 @@ pub(crate) fn type_name(ty: &Type) -> String {
         Type::List(list) => format!("list<{}>", type_name(&list.ty())),
         Type::Record(record) => format!(
             "record {{ {} }}",
-            record
-                .fields()
-                .map(|f| format!("{}: {}", f.name, type_name(&f.ty)))
-                .collect::<Vec<_>>()
-                .join(", ")
+            joined(
+                record
+                    .fields()
+                    .map(|f| format!("{}: {}", f.name, type_name(&f.ty)))
+            )
         ),
-        Type::Tuple(tuple) => format!(
-            "tuple<{}>",
-            tuple
-                .types()
-                .map(|t| type_name(&t))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        Type::Tuple(tuple) => format!("tuple<{}>", joined(tuple.types().map(|t| type_name(&t)))),
         Type::Variant(variant) => format!(
             "variant {{ {} }}",
-            variant
-                .cases()
-                .map(|c| match c.ty {
-                    Some(ty) => format!("{}({})", c.name, type_name(&ty)),
-                    None => c.name.to_owned(),
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
+            joined(variant.cases().map(|c| match c.ty {
+                Some(ty) => format!("{}({})", c.name, type_name(&ty)),
+                None => c.name.to_owned(),
+            }))
         ),
-        Type::Enum(e) => format!("enum {{ {} }}", e.names().collect::<Vec<_>>().join(", ")),
+        Type::Enum(e) => format!("enum {{ {} }}", joined(e.names().map(str::to_owned))),
         Type::Option(option) => format!("option<{}>", type_name(&option.ty())),
         Type::Result(result) => format!(
             "result<{}, {}>",
             result.ok().map_or("_".into(), |t| type_name(&t)),
             result.err().map_or("_".into(), |t| type_name(&t))
         ),
-        Type::Flags(flags) => format!(
-            "flags {{ {} }}",
-            flags.names().collect::<Vec<_>>().join(", ")
-        ),
+        Type::Flags(flags) => format!("flags {{ {} }}", joined(flags.names().map(str::to_owned))),
         Type::Own(_) => "own<resource>".into(),
         Type::Borrow(_) => "borrow<resource>".into(),
         Type::Map(_) => "map".into(),
